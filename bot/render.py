@@ -1,0 +1,110 @@
+"""Jinja2 rendering of everything the bot says, in the application's language.
+
+Templates live in ``templates/`` and are written in English with ``{% trans %}``;
+the Chinese catalog is ``templates/locale/zh/LC_MESSAGES/messages.po``, read with
+Babel when the process starts. Each environment is built once per process.
+"""
+
+from __future__ import annotations
+
+import gettext
+import io
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+
+from babel.dates import format_date
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+LOCALES = TEMPLATES / "locale"
+BABEL_LOCALES = {"zh": "zh_Hans_CN", "en": "en_GB"}
+
+
+@cache
+def translations(language: str) -> gettext.NullTranslations:
+    po_file = LOCALES / language / "LC_MESSAGES" / "messages.po"
+    if not po_file.exists():
+        return gettext.NullTranslations()
+    with po_file.open("rb") as handle:
+        catalog = read_po(handle, locale=BABEL_LOCALES.get(language, language))
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return gettext.GNUTranslations(buffer)
+
+
+def slack_escape(value: object) -> str:
+    """Slack's own escaping: &, < and > are control characters in message text."""
+    text = "" if value is None else str(value)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _slack_text(rendered: str) -> str:
+    # Slack templates autoescape (so user text can never become a mention, a broadcast
+    # or a link); Slack decodes only &amp; &lt; &gt;, so quotes go back to plain text.
+    # A user's literal "&#39;" was escaped to "&amp;#39;" and is left alone.
+    return rendered.replace("&#39;", "'").replace("&#34;", '"')
+
+
+def _localised_date(value: date | datetime | None, language: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.date()
+    return format_date(value, format="medium", locale=BABEL_LOCALES.get(language, language))
+
+
+@cache
+def environment(style: str, language: str) -> Environment:
+    """``style`` is ``text`` (terminal, Markdown exports) or ``slack`` (mrkdwn, escaped)."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        extensions=["jinja2.ext.i18n"],
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        autoescape=style == "slack",
+    )
+    env.install_gettext_translations(translations(language), newstyle=True)
+    env.globals.update(lang=language, style=style)
+    env.filters["md_cell"] = _markdown_cell
+    env.filters["day"] = lambda value: _localised_date(value, language)
+    env.filters["strong"] = (
+        (lambda value: Markup("*%s*") % value)
+        if style == "slack"
+        else (lambda value: value)
+    )
+    env.filters["mention"] = (
+        (lambda user: Markup("<@%s>") % user if _is_user_id(user) else user)
+        if style == "slack"
+        else (lambda user: user)
+    )
+    return env
+
+
+def _markdown_cell(value: object) -> str:
+    """Text safe inside one Markdown table cell: no pipes or line breaks escaping it."""
+    text = "" if value is None else str(value)
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
+
+
+def _is_user_id(value: object) -> bool:
+    text = str(value)
+    return text[:1] in ("U", "W") and text[1:].isalnum() and text.isupper() and len(text) <= 20
+
+
+def render(template: str, macro: str, language: str, style: str = "text", **params) -> str:
+    """Call one macro of a template file and return its text, trimmed."""
+    module = environment(style, language).get_template(template).module
+    text = str(getattr(module, macro)(**params)).strip()
+    return _slack_text(text) if style == "slack" else text
+
+
+def render_file(template: str, language: str, style: str = "text", **params) -> str:
+    text = environment(style, language).get_template(template).render(**params)
+    return _slack_text(text) if style == "slack" else text

@@ -1,0 +1,102 @@
+"""An application's state as plain values: what the engine reads and returns.
+
+Nothing here knows about SQL or Slack. ``storage`` turns rows into these values
+and back; ``bot`` shows them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+
+from flows.checklist import Checklist, Item
+
+MET = "met"
+NOT_MET = "not_met"
+NOT_APPLICABLE = "not_applicable"
+SKIPPED = "skipped"
+EXPIRED = "expired"
+STATUSES = (MET, NOT_MET, NOT_APPLICABLE, SKIPPED, EXPIRED)
+
+# Longest free text we accept anywhere (Slack's section text limit).
+MAX_TEXT = 3000
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One piece of evidence: a link or a description, maybe dated."""
+
+    text: str
+    evidence_date: date | None = None
+    expires_on: date | None = None
+    added_by: str = ""
+    added_at: datetime | None = None
+    id: int | None = None  # set once stored
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: str | None = None
+    note: str = ""
+    answered_by: str = ""
+    answered_at: datetime | None = None
+    assignee: str = ""
+    evidence: tuple[Evidence, ...] = ()
+
+    @property
+    def latest_evidence(self) -> Evidence | None:
+        return self.evidence[-1] if self.evidence else None
+
+    @property
+    def expires_on(self) -> date | None:
+        """The expiry of the newest dated evidence: newer evidence supersedes older."""
+        dated = [e for e in self.evidence if e.evidence_date is not None]
+        if not dated:
+            return None
+        return max(dated, key=lambda e: e.evidence_date).expires_on
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A question the engine asked and is waiting for an answer to."""
+
+    item_id: str
+    awaiting: str  # "evidence" or "date"
+
+
+@dataclass(frozen=True)
+class ApplicationState:
+    partner: str
+    delivery_type: str
+    checklist_id: str
+    categories: tuple[str, ...] = ()
+    language: str = "zh"
+    target_audit_date: date | None = None
+    timezone: str = "UTC"
+    cursor: str | None = None
+    pending: Pending | None = None
+    finished: bool = False
+    answers: dict[str, Answer] = field(default_factory=dict)
+    id: int | None = None
+
+    def answer(self, item_id: str) -> Answer:
+        return self.answers.get(item_id, Answer())
+
+    def with_answer(self, item_id: str, answer: Answer) -> ApplicationState:
+        return replace(self, answers={**self.answers, item_id: answer})
+
+
+def is_expired(expires_on: date | None, on: date) -> bool:
+    """Evidence counts up to and including its expiry date."""
+    return expires_on is not None and on > expires_on
+
+
+def effective_status(answer: Answer, on: date) -> str | None:
+    """The status as of a day: met evidence whose window closed by then is expired."""
+    if answer.status == MET and is_expired(answer.expires_on, on):
+        return EXPIRED
+    return answer.status
+
+
+def applicable_items(checklist: Checklist, state: ApplicationState) -> list[Item]:
+    return checklist.applicable_items(state.delivery_type)

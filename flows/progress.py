@@ -1,0 +1,73 @@
+"""Progress of an application per part of the checklist."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from flows.application import (
+    EXPIRED,
+    MET,
+    NOT_APPLICABLE,
+    NOT_MET,
+    SKIPPED,
+    ApplicationState,
+    effective_status,
+)
+from flows.checklist import Checklist, Item
+
+
+@dataclass(frozen=True)
+class PartProgress:
+    part: str
+    applicable: int
+    answered: int
+    met: int
+    not_met: int
+    not_applicable: int
+    skipped: int
+    expired: int
+
+
+@dataclass(frozen=True)
+class Expiring:
+    item: Item
+    expires_on: date
+    days_left: int
+
+
+def part_progress(checklist: Checklist, state: ApplicationState, today: date) -> list[PartProgress]:
+    result = []
+    for part in checklist.parts:
+        statuses = [
+            effective_status(state.answer(item.id), today)
+            for item in checklist.applicable_items(state.delivery_type)
+            if item.part == part.id
+        ]
+        result.append(
+            PartProgress(
+                part=part.id,
+                applicable=len(statuses),
+                answered=sum(s not in (None, SKIPPED) for s in statuses),
+                met=statuses.count(MET),
+                not_met=statuses.count(NOT_MET),
+                not_applicable=statuses.count(NOT_APPLICABLE),
+                skipped=statuses.count(SKIPPED),
+                expired=statuses.count(EXPIRED),
+            )
+        )
+    return result
+
+
+def expiring_within(
+    checklist: Checklist, state: ApplicationState, today: date, days: int
+) -> list[Expiring]:
+    """Met evidence whose window closes within ``days`` (still valid today), soonest first."""
+    horizon = today + timedelta(days=days)
+    found = []
+    for item in checklist.applicable_items(state.delivery_type):
+        answer = state.answer(item.id)
+        expires_on = answer.expires_on
+        if answer.status == MET and expires_on is not None and today <= expires_on <= horizon:
+            found.append(Expiring(item, expires_on, (expires_on - today).days))
+    return sorted(found, key=lambda e: e.expires_on)

@@ -1,0 +1,300 @@
+"""The conversation engine: one line of input in, new state and what to say out.
+
+Pure: no I/O, no clock (``now`` is passed in), no Slack, no SQL. The terminal chat
+and the Slack bot are adapters over :func:`handle` and :func:`resume`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+
+from flows.application import (
+    EXPIRED,
+    MAX_TEXT,
+    MET,
+    NOT_APPLICABLE,
+    NOT_MET,
+    SKIPPED,
+    Answer,
+    ApplicationState,
+    Evidence,
+    Pending,
+)
+from flows.checklist import Checklist, Item
+from flows.commands import parse_command
+from flows.evidence import DateProblem, expired_on_arrival, local_today, parse_evidence_date
+from flows.progress import expiring_within, part_progress
+
+STATUS_COMMANDS = {"met": MET, "not_met": NOT_MET, "not_applicable": NOT_APPLICABLE}
+
+
+@dataclass(frozen=True)
+class Message:
+    """Something to say: a macro of ``templates/walk.j2`` and its arguments."""
+
+    name: str
+    params: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: ApplicationState
+    messages: list[Message]
+    quit: bool = False
+
+
+class Walk:
+    """One step of the walk for one application, at one moment, by one person."""
+
+    def __init__(self, checklist: Checklist, state: ApplicationState, user: str, now: datetime):
+        self.checklist = checklist
+        self.state = state
+        self.user = user
+        self.now = now
+        self.today: date = local_today(now, state.timezone)
+        self.items = checklist.applicable_items(state.delivery_type)
+        self.messages: list[Message] = []
+
+    # -- helpers -------------------------------------------------------------
+
+    def say(self, name: str, **params) -> None:
+        self.messages.append(Message(name, params))
+
+    def outcome(self, quit: bool = False) -> Outcome:
+        return Outcome(self.state, self.messages, quit)
+
+    def current(self) -> Item | None:
+        item = self.checklist.item(self.state.cursor) if self.state.cursor else None
+        # A cursor left on an item that no longer applies (delivery type changed) is no cursor.
+        return item if item in self.items else None
+
+    def position(self, item: Item) -> int:
+        return self.items.index(item) + 1
+
+    def show(self, item: Item) -> None:
+        self.say(
+            "item",
+            item=item,
+            answer=self.state.answer(item.id),
+            position=self.position(item),
+            total=len(self.items),
+        )
+
+    def move_to(self, item: Item | None) -> None:
+        self.state = replace(self.state, cursor=item.id if item else None, pending=None)
+        if item is None:
+            self.state = replace(self.state, finished=True)
+            self.say("finished", parts=part_progress(self.checklist, self.state, self.today))
+        else:
+            self.show(item)
+
+    def next_item(self, after: Item | None) -> Item | None:
+        """The next unanswered item after ``after``; then skipped ones from the top."""
+        start = self.items.index(after) + 1 if after else 0
+        for item in self.items[start:]:
+            if self.state.answer(item.id).status is None:
+                return item
+        for item in self.items:
+            if self.state.answer(item.id).status in (None, SKIPPED) and item is not after:
+                return item
+        return None
+
+    def update_answer(self, item: Item, **changes) -> Answer:
+        answer = replace(self.state.answer(item.id), **changes)
+        self.state = self.state.with_answer(item.id, answer)
+        return answer
+
+    # -- the walk ------------------------------------------------------------
+
+    def resume(self) -> Outcome:
+        answered = sum(self.state.answer(i.id).status not in (None, SKIPPED) for i in self.items)
+        self.say("welcome", partner=self.state.partner, answered=answered, total=len(self.items))
+        item = self.current() or self.next_item(None)
+        if item is None:
+            self.say("finished", parts=part_progress(self.checklist, self.state, self.today))
+            return self.outcome()
+        self.state = replace(self.state, cursor=item.id)
+        self.show(item)
+        if self.state.pending and self.state.pending.item_id == item.id:
+            self.ask(item, self.state.pending.awaiting)
+        return self.outcome()
+
+    def handle(self, line: str) -> Outcome:
+        if len(line) > MAX_TEXT:
+            self.say("too_long", limit=MAX_TEXT, length=len(line))
+            return self.outcome()
+        command = parse_command(line)
+        if command.name == "text" and not command.argument:
+            return self.outcome()
+        item = self.current()
+        if item is None and command.name not in ("status", "help", "quit", "goto", "back"):
+            item = self.next_item(None)
+            if item is None:
+                self.say("finished", parts=part_progress(self.checklist, self.state, self.today))
+                return self.outcome()
+            self.state = replace(self.state, cursor=item.id, finished=False)
+        handler = getattr(self, f"on_{command.name}")
+        handler(item, command.argument)
+        return self.outcome(quit=command.name == "quit")
+
+    def ask(self, item: Item, awaiting: str) -> None:
+        self.state = replace(self.state, pending=Pending(item.id, awaiting))
+        self.say("ask_evidence" if awaiting == "evidence" else "ask_date", item=item)
+
+    def record_status(self, item: Item, status: str) -> None:
+        self.update_answer(item, status=status, answered_by=self.user, answered_at=self.now)
+
+    def on_met(self, item: Item, _: str) -> None:
+        answer = self.state.answer(item.id)
+        dated = answer.expires_on is not None
+        if dated and expired_on_arrival(item, answer.latest_evidence.evidence_date, self.today):
+            # Existing evidence is out of its window: the answer is met but expired.
+            self.record_status(item, EXPIRED)
+            self.say("saved_expired", item=item, expires_on=answer.expires_on)
+            self.move_to(self.next_item(item))
+            return
+        self.record_status(item, MET)
+        self.say("saved", item=item, status=MET)
+        if item.needs_evidence and not answer.evidence:
+            self.ask(item, "evidence")
+        elif item.max_age and not dated:
+            self.ask(item, "date")
+        else:
+            self.move_to(self.next_item(item))
+
+    def on_not_met(self, item: Item, _: str) -> None:
+        self.record_status(item, NOT_MET)
+        self.say("saved", item=item, status=NOT_MET)
+        self.move_to(self.next_item(item))
+
+    def on_not_applicable(self, item: Item, _: str) -> None:
+        if not item.na_allowed:
+            self.say("na_not_allowed", item=item)
+            return
+        self.record_status(item, NOT_APPLICABLE)
+        self.say("saved", item=item, status=NOT_APPLICABLE)
+        self.move_to(self.next_item(item))
+
+    def on_skip(self, item: Item, _: str) -> None:
+        pending = self.state.pending
+        if pending and pending.item_id == item.id:
+            # Skipping a follow-up question keeps the answer and moves on.
+            self.say("followup_skipped", item=item, awaiting=pending.awaiting)
+        elif self.state.answer(item.id).status is None:
+            self.record_status(item, SKIPPED)
+            self.say("saved", item=item, status=SKIPPED)
+        self.move_to(self.next_item(item))
+
+    def on_back(self, item: Item | None, _: str) -> None:
+        if item is None:
+            target = self.items[-1]
+        else:
+            index = self.items.index(item)
+            if index == 0:
+                self.say("at_start")
+                return
+            target = self.items[index - 1]
+        self.state = replace(self.state, finished=False)
+        self.move_to(target)
+
+    def on_goto(self, item: Item | None, argument: str) -> None:
+        target = self.checklist.item(argument) if argument else None
+        if target is None:
+            self.say("unknown_item", item_id=argument)
+            return
+        if not target.applies(self.state.delivery_type):
+            self.say("item_not_applicable", item=target, delivery_type=self.state.delivery_type)
+            return
+        self.state = replace(self.state, finished=False)
+        self.move_to(target)
+
+    def on_status(self, item: Item | None, _: str) -> None:
+        self.say(
+            "status",
+            parts=part_progress(self.checklist, self.state, self.today),
+            expiring=expiring_within(self.checklist, self.state, self.today, 90),
+            current=item,
+        )
+
+    def on_help(self, item: Item | None, _: str) -> None:
+        self.say("help")
+
+    def on_quit(self, item: Item | None, _: str) -> None:
+        self.say("bye")
+
+    def on_note(self, item: Item, argument: str) -> None:
+        if not argument:
+            self.say("needs_argument", command="note")
+            return
+        self.update_answer(item, note=argument)
+        self.say("note_saved", item=item)
+
+    def on_evidence(self, item: Item, argument: str) -> None:
+        if not argument:
+            self.say("needs_argument", command="evidence")
+            return
+        answer = self.state.answer(item.id)
+        evidence = Evidence(text=argument, added_by=self.user, added_at=self.now)
+        self.update_answer(item, evidence=(*answer.evidence, evidence))
+        self.say("evidence_saved", item=item)
+        if item.max_age:
+            self.ask(item, "date")
+        elif self.state.pending and self.state.pending.item_id == item.id:
+            self.move_to(self.next_item(item))
+
+    def on_date(self, item: Item, argument: str) -> None:
+        answer = self.state.answer(item.id)
+        if not item.max_age:
+            self.say("date_not_needed", item=item)
+            return
+        if not answer.evidence:
+            self.say("date_needs_evidence", item=item)
+            return
+        parsed = parse_evidence_date(argument, self.today)
+        if isinstance(parsed, DateProblem):
+            self.say("bad_date", problem=parsed, today=self.today)
+            self.ask(item, "date")
+            return
+        expires_on = item.expiry(parsed)
+        latest = replace(answer.evidence[-1], evidence_date=parsed, expires_on=expires_on)
+        answer = self.update_answer(item, evidence=(*answer.evidence[:-1], latest))
+        if expired_on_arrival(item, parsed, self.today):
+            if answer.status in (MET, None):
+                self.record_status(item, EXPIRED)
+            self.say("dated_expired", item=item, evidence_date=parsed, expires_on=expires_on)
+        else:
+            if answer.status == EXPIRED:
+                self.record_status(item, MET)
+            self.say("dated", item=item, evidence_date=parsed, expires_on=expires_on)
+        was_asked = self.state.pending is not None and self.state.pending.item_id == item.id
+        self.state = replace(self.state, pending=None)
+        if was_asked:
+            self.move_to(self.next_item(item))
+
+    def on_assign(self, item: Item, argument: str) -> None:
+        if not argument:
+            self.say("needs_argument", command="assign")
+            return
+        self.update_answer(item, assignee=argument)
+        self.say("assigned", item=item, assignee=argument)
+
+    def on_text(self, item: Item, argument: str) -> None:
+        pending = self.state.pending
+        if pending and pending.item_id == item.id:
+            if pending.awaiting == "evidence":
+                self.on_evidence(item, argument)
+            else:
+                self.on_date(item, argument)
+            return
+        self.say("hint", text=argument)
+
+
+def resume(checklist: Checklist, state: ApplicationState, user: str, now: datetime) -> Outcome:
+    return Walk(checklist, state, user, now).resume()
+
+
+def handle(
+    checklist: Checklist, state: ApplicationState, line: str, user: str, now: datetime
+) -> Outcome:
+    return Walk(checklist, state, user, now).handle(line)

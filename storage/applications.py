@@ -1,0 +1,247 @@
+"""Applications repository: rows to :class:`flows.application.ApplicationState` and back.
+
+Saving compares the state before and after a step of the engine and writes each
+difference to its row and to the append-only history, in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from flows import application as domain
+from storage import models
+
+
+class ApplicationNotFound(LookupError):
+    pass
+
+
+def partner_key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def to_state(row: models.Application) -> domain.ApplicationState:
+    answers = {
+        answer.item_id: domain.Answer(
+            status=answer.status,
+            note=answer.note,
+            answered_by=answer.answered_by,
+            answered_at=answer.answered_at,
+            assignee=answer.assignee,
+            evidence=tuple(
+                domain.Evidence(
+                    text=e.text,
+                    evidence_date=e.evidence_date,
+                    expires_on=e.expires_on,
+                    added_by=e.added_by,
+                    added_at=e.added_at,
+                    id=e.id,
+                )
+                for e in answer.evidence
+            ),
+        )
+        for answer in row.answers
+    }
+    pending = domain.Pending(**row.pending) if row.pending else None
+    return domain.ApplicationState(
+        id=row.id,
+        partner=row.partner_name,
+        delivery_type=row.delivery_type,
+        checklist_id=row.checklist_id,
+        categories=tuple(row.categories or ()),
+        language=row.language,
+        target_audit_date=row.target_audit_date,
+        timezone=row.timezone,
+        cursor=row.cursor_item,
+        pending=pending,
+        finished=row.finished,
+        answers=answers,
+    )
+
+
+def _query():
+    return select(models.Application).options(
+        selectinload(models.Application.answers).selectinload(models.Answer.evidence)
+    )
+
+
+def load_row(session: Session, application_id: int, lock: bool = False) -> models.Application:
+    statement = _query().where(models.Application.id == application_id)
+    if lock:
+        # Serialises concurrent steps on one application (several web processes).
+        statement = statement.with_for_update(of=models.Application)
+    row = session.scalars(statement).one_or_none()
+    if row is None:
+        raise ApplicationNotFound(application_id)
+    return row
+
+
+def load_state(session: Session, application_id: int, lock: bool = False) -> domain.ApplicationState:
+    return to_state(load_row(session, application_id, lock))
+
+
+def find_by_partner(session: Session, partner: str, team_id: str = "") -> domain.ApplicationState | None:
+    row = session.scalars(
+        _query().where(
+            models.Application.team_id == team_id,
+            models.Application.partner_key == partner_key(partner),
+        )
+    ).one_or_none()
+    return to_state(row) if row else None
+
+
+def find_by_channel(session: Session, team_id: str, channel_id: str) -> list[domain.ApplicationState]:
+    rows = session.scalars(
+        _query()
+        .where(models.Application.team_id == team_id, models.Application.channel_id == channel_id)
+        .order_by(models.Application.id)
+    ).all()
+    return [to_state(row) for row in rows]
+
+
+def all_states(session: Session) -> list[domain.ApplicationState]:
+    return [to_state(row) for row in session.scalars(_query().order_by(models.Application.id)).all()]
+
+
+def create(
+    session: Session,
+    state: domain.ApplicationState,
+    actor: str,
+    now: datetime,
+    team_id: str = "",
+    channel_id: str = "",
+) -> domain.ApplicationState:
+    row = models.Application(
+        checklist_id=state.checklist_id,
+        team_id=team_id,
+        channel_id=channel_id,
+        partner_name=state.partner,
+        partner_key=partner_key(state.partner),
+        delivery_type=state.delivery_type,
+        categories=list(state.categories),
+        language=state.language,
+        target_audit_date=state.target_audit_date,
+        timezone=state.timezone,
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    session.flush()
+    session.add(
+        models.HistoryEntry(
+            application_id=row.id, field="created", new_value=state.partner, actor=actor, at=now
+        )
+    )
+    session.flush()
+    return replace(state, id=row.id)
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def save(
+    session: Session,
+    row: models.Application,
+    before: domain.ApplicationState,
+    after: domain.ApplicationState,
+    actor: str,
+    now: datetime,
+) -> domain.ApplicationState:
+    """Write what changed between ``before`` and ``after``; returns the stored state."""
+    history: list[models.HistoryEntry] = []
+
+    def record(item_id: str | None, field: str, old: object, new: object) -> None:
+        history.append(
+            models.HistoryEntry(
+                application_id=row.id,
+                item_id=item_id,
+                field=field,
+                old_value=_text(old),
+                new_value=_text(new),
+                actor=actor,
+                at=now,
+            )
+        )
+
+    for field in ("partner", "delivery_type", "language", "target_audit_date", "timezone"):
+        old, new = getattr(before, field), getattr(after, field)
+        if old != new:
+            setattr(row, "partner_name" if field == "partner" else field, new)
+            if field == "partner":
+                row.partner_key = partner_key(new)
+            record(None, field, old, new)
+    if before.categories != after.categories:
+        row.categories = list(after.categories)
+        record(None, "categories", ",".join(before.categories), ",".join(after.categories))
+    row.cursor_item = after.cursor
+    row.pending = (
+        {"item_id": after.pending.item_id, "awaiting": after.pending.awaiting} if after.pending else None
+    )
+    row.finished = after.finished
+    row.updated_at = now
+
+    answer_rows = {answer.item_id: answer for answer in row.answers}
+    for item_id, new_answer in after.answers.items():
+        old_answer = before.answer(item_id)
+        if new_answer == old_answer:
+            continue
+        answer_row = answer_rows.get(item_id)
+        if answer_row is None:
+            answer_row = models.Answer(item_id=item_id, note="", answered_by="", assignee="")
+            row.answers.append(answer_row)
+        for field in ("status", "note", "assignee"):
+            old, new = getattr(old_answer, field), getattr(new_answer, field)
+            if old != new:
+                setattr(answer_row, field, new)
+                record(item_id, field, old, new)
+        answer_row.answered_by = new_answer.answered_by
+        answer_row.answered_at = new_answer.answered_at
+        _save_evidence(answer_row, old_answer, new_answer, record, now)
+    session.add_all(history)
+    session.flush()
+    return to_state(row)
+
+
+def _save_evidence(answer_row, old_answer, new_answer, record, now) -> None:  # noqa: ANN001
+    """Evidence is only ever added or dated; a state never drops stored evidence."""
+    stored = list(answer_row.evidence)
+    for index, evidence in enumerate(new_answer.evidence):
+        if index < len(stored):
+            evidence_row = stored[index]
+            if evidence_row.evidence_date != evidence.evidence_date:
+                record(answer_row.item_id, "evidence_date", evidence_row.evidence_date, evidence.evidence_date)
+                evidence_row.evidence_date = evidence.evidence_date
+                evidence_row.expires_on = evidence.expires_on
+            continue
+        answer_row.evidence.append(
+            models.Evidence(
+                text=evidence.text,
+                evidence_date=evidence.evidence_date,
+                expires_on=evidence.expires_on,
+                added_by=evidence.added_by,
+                added_at=evidence.added_at or now,
+            )
+        )
+        record(answer_row.item_id, "evidence", None, evidence.text)
+        if evidence.evidence_date:
+            record(answer_row.item_id, "evidence_date", None, evidence.evidence_date)
+
+
+def history(session: Session, application_id: int) -> list[models.HistoryEntry]:
+    return list(
+        session.scalars(
+            select(models.HistoryEntry)
+            .where(models.HistoryEntry.application_id == application_id)
+            .order_by(models.HistoryEntry.id)
+        )
+    )

@@ -1,0 +1,102 @@
+"""Engine and session set-up, and schema upgrades through Alembic."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+DEFAULT_DATABASE_URL = "sqlite:///competency.db"
+
+
+def normalise_url(url: str) -> str:
+    """Accept Heroku's ``postgres://`` and plain ``postgresql://``; use psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def database_url() -> str:
+    return normalise_url(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
+
+
+def make_engine(url: str, pool_size: int = 5) -> Engine:
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):  # noqa: ANN001
+            cursor = dbapi_connection.cursor()
+            # WAL lets readers work while one writer commits; foreign keys are off by default.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    # pool_pre_ping: a restarted database must not leave broken pooled connections.
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    command.upgrade(alembic_config(engine), revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision(engine: Engine) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Bring an empty or older database up to date; cheap when it already is."""
+    if current_revision(engine) != head_revision(engine):
+        upgrade(engine)
+
+
+class Database:
+    """One engine and its session factory; sessions are scoped to one unit of work."""
+
+    def __init__(self, url: str | None = None, pool_size: int = 5):
+        self.url = normalise_url(url or database_url())
+        self.engine = make_engine(self.url, pool_size)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: committed when the block ends, rolled back on error."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+
+@cache
+def default_database() -> Database:
+    database = Database()
+    ensure_schema(database.engine)
+    return database

@@ -1,0 +1,97 @@
+"""SQLAlchemy 2.0 models. Every schema change goes through an Alembic migration."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Application(Base):
+    """One partner's application for one competency."""
+
+    __tablename__ = "applications"
+    __table_args__ = (UniqueConstraint("team_id", "partner_key", name="uq_applications_team_partner"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checklist_id: Mapped[str] = mapped_column(String(64))
+    # Slack workspace and channel the application is bound to; "" for terminal-only ones.
+    team_id: Mapped[str] = mapped_column(String(32), default="")
+    channel_id: Mapped[str] = mapped_column(String(32), default="", index=True)
+    partner_name: Mapped[str] = mapped_column(String(200))
+    # Case-folded name, so "Acme" and "acme" are the same partner.
+    partner_key: Mapped[str] = mapped_column(String(200))
+    delivery_type: Mapped[str] = mapped_column(String(32))
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    language: Mapped[str] = mapped_column(String(8), default="zh")
+    target_audit_date: Mapped[date | None] = mapped_column(Date)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    cursor_item: Mapped[str | None] = mapped_column(String(16))
+    pending: Mapped[dict | None] = mapped_column(JSON)
+    finished: Mapped[bool] = mapped_column(default=False)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    answers: Mapped[list[Answer]] = relationship(
+        back_populates="application", cascade="all, delete-orphan", order_by="Answer.id"
+    )
+
+
+class Answer(Base):
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("application_id", "item_id", name="uq_answers_application_item"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"))
+    item_id: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    answered_by: Mapped[str] = mapped_column(String(200), default="")
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    assignee: Mapped[str] = mapped_column(String(200), default="")
+
+    application: Mapped[Application] = relationship(back_populates="answers")
+    evidence: Mapped[list[Evidence]] = relationship(
+        back_populates="answer", cascade="all, delete-orphan", order_by="Evidence.id"
+    )
+
+
+class Evidence(Base):
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    answer_id: Mapped[int] = mapped_column(ForeignKey("answers.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    evidence_date: Mapped[date | None] = mapped_column(Date)
+    expires_on: Mapped[date | None] = mapped_column(Date, index=True)
+    added_by: Mapped[str] = mapped_column(String(200), default="")
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    answer: Mapped[Answer] = relationship(back_populates="evidence")
+
+
+class HistoryEntry(Base):
+    """Append-only record of every change: who changed what, from what, to what, when."""
+
+    __tablename__ = "history"
+    __table_args__ = (Index("ix_history_application_at", "application_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"))
+    item_id: Mapped[str | None] = mapped_column(String(16))
+    field: Mapped[str] = mapped_column(String(32))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(200), default="")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+

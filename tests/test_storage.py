@@ -1,0 +1,76 @@
+"""Storage round trips and history, on SQLite and (with TEST_DATABASE_URL) PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from flows.application import EXPIRED, MET, ApplicationState
+from storage import applications, walks
+from storage.db import current_revision, head_revision, normalise_url
+
+
+def new_application(db, now, partner="Acme Retail"):
+    return walks.start(
+        db,
+        ApplicationState(partner=partner, delivery_type="saas", checklist_id="aws-retail-competency",
+                         categories=("stores",), language="en", target_audit_date=date(2027, 3, 1)),
+        actor="alice", now=now,
+    )
+
+
+def test_schema_is_at_head(db):
+    assert current_revision(db.engine) == head_revision(db.engine) is not None
+
+
+def test_answers_evidence_and_history_round_trip(db, now):
+    state = new_application(db, now)
+    for line in ("goto T1.24", "yes", "note rehearsed with ops", "https://wiki.example.com/ir-drill", "2026-02-10"):
+        walks.step(db, state.id, line, "alice", now)
+    walks.step(db, state.id, "goto T2.9", "bob", now + timedelta(minutes=1))
+    walks.step(db, state.id, "yes", "bob", now + timedelta(minutes=1))
+    walks.step(db, state.id, "AZ game day", "bob", now + timedelta(minutes=1))
+    walks.step(db, state.id, "2025-01-05", "bob", now + timedelta(minutes=1))
+
+    stored = walks.find(db, "acme retail")  # partner names match case-insensitively
+    assert stored.id == state.id and stored.categories == ("stores",)
+    assert stored.target_audit_date == date(2027, 3, 1)
+    drill = stored.answer("T1.24")
+    assert drill.status == MET and drill.note == "rehearsed with ops" and drill.answered_by == "alice"
+    assert drill.evidence[0].evidence_date == date(2026, 2, 10) and drill.expires_on == date(2027, 2, 10)
+    assert stored.answer("T2.9").status == EXPIRED
+    assert stored.cursor == "T2.10"
+
+    with db.session() as session:
+        entries = [(h.item_id, h.field, h.old_value, h.new_value, h.actor)
+                   for h in applications.history(session, state.id)]
+    assert (None, "created", None, "Acme Retail", "alice") in entries
+    assert ("T1.24", "status", None, "met", "alice") in entries
+    assert ("T1.24", "evidence", None, "https://wiki.example.com/ir-drill", "alice") in entries
+    assert ("T1.24", "evidence_date", None, "2026-02-10", "alice") in entries
+    assert ("T2.9", "status", "met", "expired", "bob") in entries
+
+
+def test_changing_an_answer_is_history_not_overwrite(db, now):
+    state = new_application(db, now)
+    walks.step(db, state.id, "no", "alice", now)
+    walks.step(db, state.id, "goto P1.1", "bob", now)
+    walks.step(db, state.id, "yes", "bob", now)
+    with db.session() as session:
+        changes = [(h.old_value, h.new_value, h.actor) for h in applications.history(session, state.id)
+                   if h.field == "status" and h.item_id == "P1.1"]
+    assert changes == [(None, "not_met", "alice"), ("not_met", "met", "bob")]
+
+
+def test_one_application_per_partner(db, now):
+    new_application(db, now)
+    with pytest.raises(IntegrityError):
+        new_application(db, now, partner="ACME  retail")
+
+
+def test_heroku_urls_are_accepted():
+    assert normalise_url("postgres://u:p@h:5432/d") == "postgresql+psycopg://u:p@h:5432/d"
+    assert normalise_url("postgresql://u@h/d") == "postgresql+psycopg://u@h/d"
+    assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
