@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import logging
 import os
 import sys
 from datetime import datetime, timezone
 
 from sqlalchemy.exc import OperationalError
 
+from bot.config import ConfigError
 from flows.checklist import DEFAULT_CHECKLIST, LANGUAGES, ChecklistError, get_checklist
 
 
@@ -48,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--partner", required=True, help="partner name")
     export.add_argument("--format", choices=["json", "md"], default="md")
     export.add_argument("--output", help="file to write (default: standard output)")
+
+    commands.add_parser("web", help="serve Slack over HTTP on $PORT (the Procfile's web: line)")
+    commands.add_parser("socket", help="connect to Slack in Socket Mode (development)")
 
     db = commands.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade", "current"], help="upgrade to the newest schema, or show it")
@@ -109,20 +114,48 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_web(args: argparse.Namespace) -> int:
+    from bot.config import SlackSettings
+    from bot.slack.server import serve_http
+
+    settings = SlackSettings.from_env("web")
+    _logging()
+    serve_http(settings, _database())
+    return 0
+
+
+def cmd_socket(args: argparse.Namespace) -> int:
+    from bot.config import SlackSettings
+    from bot.slack.server import serve_socket_mode
+
+    settings = SlackSettings.from_env("socket")
+    _logging()
+    serve_socket_mode(settings, _database())
+    return 0
+
+
+def _logging() -> None:
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
 def _database():
     from storage.db import default_database
 
     return default_database()
 
 
-COMMANDS = {"checklist": cmd_checklist, "chat": cmd_chat, "export": cmd_export, "db": cmd_db}
+COMMANDS = {
+    "checklist": cmd_checklist, "chat": cmd_chat, "export": cmd_export, "db": cmd_db,
+    "web": cmd_web, "socket": cmd_socket,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (ChecklistError, UsageError) as error:
+    except (ChecklistError, UsageError, ConfigError) as error:
         print(f"competency-bot: {error}", file=sys.stderr)
         return 2
     except OperationalError as error:

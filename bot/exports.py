@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 
 from bot.render import render_file
+from flows.application import ApplicationState
 from flows.checklist import get_checklist
 from flows.evidence import local_today
 from flows.export import self_assessment
@@ -19,6 +20,10 @@ def export_application(db: Database, partner: str, fmt: str, now: datetime) -> s
     state = walks.find(db, partner)
     if state is None:
         return None
+    return render_export(state, fmt, now)
+
+
+def render_export(state: ApplicationState, fmt: str, now: datetime) -> str:
     checklist = get_checklist(state.checklist_id)
     document = self_assessment(checklist, state, local_today(now, state.timezone))
     if fmt == "json":

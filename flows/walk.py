@@ -259,18 +259,22 @@ class Walk:
         expires_on = item.expiry(parsed)
         latest = replace(answer.evidence[-1], evidence_date=parsed, expires_on=expires_on)
         answer = self.update_answer(item, evidence=(*answer.evidence[:-1], latest))
-        if expired_on_arrival(item, parsed, self.today):
-            if answer.status in (MET, None):
-                self.record_status(item, EXPIRED)
-            self.say("dated_expired", item=item, evidence_date=parsed, expires_on=expires_on)
-        else:
-            if answer.status == EXPIRED:
-                self.record_status(item, MET)
-            self.say("dated", item=item, evidence_date=parsed, expires_on=expires_on)
+        self.settle_dated(item, answer.status, parsed, expires_on)
         was_asked = self.state.pending is not None and self.state.pending.item_id == item.id
         self.state = replace(self.state, pending=None)
         if was_asked:
             self.move_to(self.next_item(item))
+
+    def settle_dated(self, item: Item, status: str | None, evidence_date: date, expires_on: date) -> None:
+        """Newly dated evidence decides whether a met item counts or has expired."""
+        if expired_on_arrival(item, evidence_date, self.today):
+            if status == MET:
+                self.record_status(item, EXPIRED)
+            self.say("dated_expired", item=item, evidence_date=evidence_date, expires_on=expires_on)
+        else:
+            if status == EXPIRED:
+                self.record_status(item, MET)
+            self.say("dated", item=item, evidence_date=evidence_date, expires_on=expires_on)
 
     def on_assign(self, item: Item, argument: str) -> None:
         if not argument:
@@ -278,6 +282,48 @@ class Walk:
             return
         self.update_answer(item, assignee=argument)
         self.say("assigned", item=item, assignee=argument)
+
+    # -- entry points for adapters that address an item directly (Slack buttons, modals) --
+
+    def on_item(self, item_id: str, line: str) -> Outcome:
+        """Apply ``line`` to one item; follow-up questions become a hint, not a prompt."""
+        item = self.checklist.item(item_id)
+        if item is None or item not in self.items:
+            self.say("unknown_item", item_id=item_id)
+            return self.outcome()
+        self.state = replace(self.state, cursor=item.id, pending=None, finished=False)
+        command = parse_command(line)
+        getattr(self, f"on_{command.name}")(item, command.argument)
+        pending = self.state.pending
+        if pending is not None:
+            # Evidence arrives through its own form in these adapters, so don't wait for it.
+            self.messages = [m for m in self.messages if m.name not in ("ask_evidence", "ask_date")]
+            self.say("evidence_wanted", item=item, awaiting=pending.awaiting)
+            self.move_to(self.next_item(item))
+        return self.outcome()
+
+    def record_evidence(self, item_id: str, text: str, date_text: str, note: str) -> Outcome | DateProblem:
+        """Evidence from a form: link or text, the evidence's date where the item ages, a note."""
+        item = self.checklist.item(item_id)
+        parsed = parse_evidence_date(date_text, self.today) if date_text.strip() else None
+        if isinstance(parsed, DateProblem):
+            return parsed
+        answer = self.state.answer(item.id)
+        expires_on = item.expiry(parsed) if parsed else None
+        evidence = Evidence(text=text, evidence_date=parsed, expires_on=expires_on, added_by=self.user, added_at=self.now)
+        self.update_answer(item, evidence=(*answer.evidence, evidence), note=note or answer.note)
+        self.say("evidence_saved", item=item)
+        if parsed is not None:
+            self.settle_dated(item, answer.status, parsed, expires_on)
+        return self.outcome()
+
+    def assign(self, item_id: str, assignee: str) -> Outcome:
+        item = self.checklist.item(item_id)
+        if item is None or item not in self.items:
+            self.say("unknown_item", item_id=item_id)
+        else:
+            self.on_assign(item, assignee)
+        return self.outcome()
 
     def on_text(self, item: Item, argument: str) -> None:
         pending = self.state.pending
@@ -288,6 +334,25 @@ class Walk:
                 self.on_date(item, argument)
             return
         self.say("hint", text=argument)
+
+
+def on_item(
+    checklist: Checklist, state: ApplicationState, item_id: str, line: str, user: str, now: datetime
+) -> Outcome:
+    return Walk(checklist, state, user, now).on_item(item_id, line)
+
+
+def record_evidence(
+    checklist: Checklist, state: ApplicationState, item_id: str, text: str, date_text: str, note: str,
+    user: str, now: datetime,
+) -> Outcome | DateProblem:
+    return Walk(checklist, state, user, now).record_evidence(item_id, text, date_text, note)
+
+
+def assign(
+    checklist: Checklist, state: ApplicationState, item_id: str, assignee: str, user: str, now: datetime
+) -> Outcome:
+    return Walk(checklist, state, user, now).assign(item_id, assignee)
 
 
 def resume(checklist: Checklist, state: ApplicationState, user: str, now: datetime) -> Outcome:

@@ -84,13 +84,12 @@ def load_state(session: Session, application_id: int, lock: bool = False) -> dom
     return to_state(load_row(session, application_id, lock))
 
 
-def find_by_partner(session: Session, partner: str, team_id: str = "") -> domain.ApplicationState | None:
-    row = session.scalars(
-        _query().where(
-            models.Application.team_id == team_id,
-            models.Application.partner_key == partner_key(partner),
-        )
-    ).one_or_none()
+def find_by_partner(session: Session, partner: str, team_id: str | None = None) -> domain.ApplicationState | None:
+    """The partner's application; in any workspace when ``team_id`` is None (terminal, exports)."""
+    statement = _query().where(models.Application.partner_key == partner_key(partner))
+    if team_id is not None:
+        statement = statement.where(models.Application.team_id == team_id)
+    row = session.scalars(statement.order_by(models.Application.id).limit(1)).first()
     return to_state(row) if row else None
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -95,3 +97,54 @@ class HistoryEntry(Base):
     actor: Mapped[str] = mapped_column(String(200), default="")
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
+
+
+class ProcessedDelivery(Base):
+    """Slack deliveries already applied (event ids, action ids): retries are no-ops,
+    across every web process sharing the database."""
+
+    __tablename__ = "processed_deliveries"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class ChannelMember(Base):
+    """Who is in an application's channel, synced from Slack and kept current by
+    member_joined_channel / member_left_channel, so authorisation needs no API call."""
+
+    __tablename__ = "channel_members"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class ChannelSync(Base):
+    __tablename__ = "channel_syncs"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    synced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ItemMessage(Base):
+    """The Slack message that shows an item, so thread replies know their item."""
+
+    __tablename__ = "item_messages"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ts: Mapped[str] = mapped_column(String(32), primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[str] = mapped_column(String(16))
+
+
+# slack_sdk's own tables for OAuth installations and state, on the same metadata so
+# that Alembic manages them with the rest of the schema.
+INSTALLATIONS_TABLE = "slack_installations"
+BOTS_TABLE = "slack_bots"
+OAUTH_STATES_TABLE = "slack_oauth_states"
+SQLAlchemyInstallationStore.build_installations_table(Base.metadata, INSTALLATIONS_TABLE)
+SQLAlchemyInstallationStore.build_bots_table(Base.metadata, BOTS_TABLE)
+SQLAlchemyOAuthStateStore.build_oauth_states_table(Base.metadata, OAUTH_STATES_TABLE)

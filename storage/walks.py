@@ -10,6 +10,7 @@ from datetime import datetime
 from flows import walk
 from flows.application import ApplicationState
 from flows.checklist import get_checklist
+from flows.evidence import DateProblem
 from storage import applications
 from storage.db import Database
 
@@ -21,7 +22,7 @@ def start(
         return applications.create(session, state, actor, now, team_id, channel_id)
 
 
-def find(db: Database, partner: str, team_id: str = "") -> ApplicationState | None:
+def find(db: Database, partner: str, team_id: str | None = None) -> ApplicationState | None:
     with db.session() as session:
         return applications.find_by_partner(session, partner, team_id)
 
@@ -35,6 +36,54 @@ def step(db: Database, application_id: int, line: str, actor: str, now: datetime
     return _run(
         db, application_id, actor, now, lambda checklist, state: walk.handle(checklist, state, line, actor, now)
     )
+
+
+def on_item(db: Database, application_id: int, item_id: str, line: str, actor: str, now: datetime) -> walk.Outcome:
+    """One item addressed directly (a button, a thread reply)."""
+    return _run(
+        db, application_id, actor, now,
+        lambda checklist, state: walk.on_item(checklist, state, item_id, line, actor, now),
+    )
+
+
+def record_evidence(
+    db: Database, application_id: int, item_id: str, text: str, date_text: str, note: str, actor: str, now: datetime
+) -> walk.Outcome | DateProblem:
+    """Store evidence from a form; a refused date stores nothing and is returned."""
+    with db.session() as session:
+        row = applications.load_row(session, application_id, lock=True)
+        before = applications.to_state(row)
+        result = walk.record_evidence(
+            get_checklist(before.checklist_id), before, item_id, text, date_text, note, actor, now
+        )
+        if isinstance(result, DateProblem):
+            return result
+        stored = applications.save(session, row, before, result.state, actor, now)
+    return walk.Outcome(stored, result.messages)
+
+
+def assign(db: Database, application_id: int, item_id: str, assignee: str, actor: str, now: datetime) -> walk.Outcome:
+    return _run(
+        db, application_id, actor, now,
+        lambda checklist, state: walk.assign(checklist, state, item_id, assignee, actor, now),
+    )
+
+
+def in_channel(db: Database, team_id: str, channel_id: str) -> list[ApplicationState]:
+    with db.session() as session:
+        return applications.find_by_channel(session, team_id, channel_id)
+
+
+def binding(db: Database, application_id: int) -> tuple[str, str]:
+    """The Slack workspace and channel an application belongs to."""
+    with db.session() as session:
+        row = applications.load_row(session, application_id)
+        return row.team_id, row.channel_id
+
+
+def load(db: Database, application_id: int) -> ApplicationState:
+    with db.session() as session:
+        return applications.load_state(session, application_id)
 
 
 def _run(db: Database, application_id: int, actor: str, now: datetime, engine_step) -> walk.Outcome:  # noqa: ANN001

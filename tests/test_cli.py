@@ -117,7 +117,7 @@ def test_bad_input_on_the_command_line_is_a_message(tmp_path):
     run = bot(url, "export", "--partner", "Nobody")
     assert run.returncode == 2 and "no application for partner 'Nobody'" in run.stderr
     assert "Traceback" not in run.stderr
-    run = bot(url, "chat", "--partner", "X", "--categories", "nonsense")
+    run = bot(url, "chat", "--partner", "X", "--categories", "nonsense", "--lang", "en")
     assert run.returncode == 2 and "nonsense is not a category" in run.stderr
     run = bot("postgresql://nobody@127.0.0.1:1/none", "export", "--partner", "X")
     assert run.returncode == 1 and "cannot use the database" in run.stderr and "Traceback" not in run.stderr
@@ -125,4 +125,4 @@ def test_bad_input_on_the_command_line_is_a_message(tmp_path):
 
 def test_db_upgrade(tmp_path):
     run = bot(f"sqlite:///{tmp_path / 'up.db'}", "db", "upgrade")
-    assert run.returncode == 0 and "database schema: 0001" in run.stdout
+    assert run.returncode == 0 and "database schema: 0002 (newest: 0002)" in run.stdout

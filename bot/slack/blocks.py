@@ -1,0 +1,143 @@
+"""Block Kit for the walk: item messages and modals, within Slack's limits.
+
+Texts come from templates; this module only arranges them into blocks.
+"""
+
+from __future__ import annotations
+
+import json
+
+from bot.render import render
+from flows.application import Answer, ApplicationState
+from flows.checklist import Checklist, Item
+
+SECTION_LIMIT = 3000
+BUTTON_LIMIT = 75
+MESSAGE_BLOCKS = 50
+_BREAKS = ("\n\n", "\n", "。", "；", ". ", "; ", "，", ", ", " ")
+
+
+def fold(text: str, limit: int = SECTION_LIMIT) -> list[str]:
+    """Split text into chunks of at most ``limit`` characters at the nicest boundary:
+    paragraph, line, sentence, clause, word; never inside a word."""
+    chunks = []
+    rest = text.strip()
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = -1
+        for mark in _BREAKS:
+            position = window.rfind(mark)
+            if position > limit // 3:
+                cut = position + len(mark)
+                break
+        if cut <= 0:
+            cut = limit  # one unbroken run longer than a block: nothing nicer exists
+        chunks.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        chunks.append(rest)
+    return chunks
+
+
+def _say(macro: str, language: str, **params) -> str:
+    return render("slack/walk.j2", macro, language, style="slack", **params)
+
+
+def plain(text: str, limit: int = BUTTON_LIMIT) -> dict:
+    if len(text) > limit:
+        text = text[: limit - 1].rsplit(" ", 1)[0] + "…"
+    return {"type": "plain_text", "text": text, "emoji": True}
+
+
+def section(text: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def item_value(application_id: int, item_id: str) -> str:
+    return f"{application_id}|{item_id}"
+
+
+def parse_item_value(value: str) -> tuple[int, str]:
+    application_id, _, item_id = value.partition("|")
+    return int(application_id), item_id
+
+
+def item_blocks(checklist: Checklist, state: ApplicationState, item: Item) -> list[dict]:
+    language = state.language
+    items = checklist.applicable_items(state.delivery_type)
+    blocks = [section(_say("item_heading", language, item=item, position=items.index(item) + 1, total=len(items)))]
+    body = render("slack/walk.j2", "item_context", language, style="slack", item=item)
+    blocks += [section(chunk) for chunk in fold(_escaped(item.text(language)))]
+    blocks += [{"type": "context", "elements": [{"type": "mrkdwn", "text": chunk}]} for chunk in fold(body)]
+    answer = state.answer(item.id)
+    if answer.status:
+        blocks.append(answered_context(answer, language))
+    value = item_value(state.id, item.id)
+    names = ["met", "not_met"] + (["not_applicable"] if item.na_allowed else []) + ["skip", "back", "evidence"]
+    buttons = []
+    for name in names:
+        button = {"type": "button", "action_id": f"walk_{name}", "value": value,
+                  "text": plain(_say("button", language, name=name))}
+        if name == "met":
+            button["style"] = "primary"
+        buttons.append(button)
+    blocks.append({"type": "actions", "block_id": f"item:{item.id}", "elements": buttons})
+    return blocks[:MESSAGE_BLOCKS]
+
+
+def answered_context(answer: Answer, language: str) -> dict:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _say("answered", language, answer=answer)}]}
+
+
+def _escaped(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _input(block_id: str, label: str, element: dict, optional: bool = False) -> dict:
+    return {"type": "input", "block_id": block_id, "label": plain(label, 2000), "element": element,
+            "optional": optional}
+
+
+def start_modal(checklist: Checklist, channel_id: str, language: str) -> dict:
+    say = lambda name: _say("modal", language, name=name)  # noqa: E731
+    categories = [{"text": plain(c.title(language)), "value": c.id} for c in checklist.categories]
+    deliveries = [{"text": plain(d.title(language)), "value": d.id} for d in checklist.delivery_types]
+    languages = [{"text": plain("中文"), "value": "zh"}, {"text": plain("English"), "value": "en"}]
+    return {
+        "type": "modal",
+        "callback_id": "start_modal",
+        "private_metadata": json.dumps({"c": channel_id}),
+        "title": plain(say("start_title"), 24),
+        "submit": plain(say("submit"), 24),
+        "close": plain(say("cancel"), 24),
+        "blocks": [
+            _input("partner", say("partner"), {"type": "plain_text_input", "action_id": "value", "max_length": 200}),
+            _input("categories", say("categories"), {"type": "checkboxes", "action_id": "value", "options": categories}),
+            _input("delivery", say("delivery"), {"type": "radio_buttons", "action_id": "value", "options": deliveries}),
+            _input("language", say("language"), {"type": "static_select", "action_id": "value", "options": languages,
+                                                 "initial_option": languages[0 if language == "zh" else 1]}),
+            _input("audit_date", say("audit_date"), {"type": "datepicker", "action_id": "value"}, optional=True),
+        ],
+    }
+
+
+def evidence_modal(item: Item, state: ApplicationState, metadata: dict) -> dict:
+    language = state.language
+    say = lambda name: _say("modal", language, name=name)  # noqa: E731
+    blocks = [
+        section(_say("item_heading", language, item=item, position=1, total=1).split("(1/1)")[0].strip()),
+        _input("link", say("link"), {"type": "plain_text_input", "action_id": "value", "max_length": 3000}),
+    ]
+    if item.max_age:
+        blocks.append(_input("evidence_date", say("evidence_date"), {"type": "datepicker", "action_id": "value"}))
+    blocks.append(_input("note", say("note"), {"type": "plain_text_input", "action_id": "value",
+                                               "multiline": True, "max_length": 3000}, optional=True))
+    return {
+        "type": "modal",
+        "callback_id": "evidence_modal",
+        "private_metadata": json.dumps(metadata),
+        "title": plain(say("evidence_title"), 24),
+        "submit": plain(say("submit"), 24),
+        "close": plain(say("cancel"), 24),
+        "blocks": blocks,
+    }

@@ -1,0 +1,254 @@
+"""The real Bolt app over signed HTTP, against a stand-in Web API that records calls."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import text
+
+from bot.config import ConfigError, SlackSettings
+from bot.exports import export_application
+from bot.slack.server import create_web_app
+from storage import walks
+from tests.slack_support import (
+    BOT_TOKEN, SIGNING_SECRET, TEAM, BotServer, FakeSlackAPI, block_action, send_event, send_form,
+    send_interaction, slash_command, view_submission,
+)
+
+
+@pytest.fixture
+def slack_api():
+    api = FakeSlackAPI()
+    api.members["CTEAM"] = ["UALICE", "UBOB"]
+    yield api
+    api.close()
+
+
+def settings_for(api: FakeSlackAPI, **extra) -> SlackSettings:
+    env = {"SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": api.url, **extra}
+    return SlackSettings.from_env("web", env)
+
+
+@pytest.fixture
+def server(db, slack_api):
+    running = BotServer(create_web_app(settings_for(slack_api), db))
+    yield running
+    running.close()
+
+
+START_VALUES = {
+    "partner": {"value": {"type": "plain_text_input", "value": "Acme Retail"}},
+    "categories": {"value": {"type": "checkboxes", "selected_options": [{"value": "stores"}]}},
+    "delivery": {"value": {"type": "radio_buttons", "selected_option": {"value": "saas"}}},
+    "language": {"value": {"type": "static_select", "selected_option": {"value": "en"}}},
+    "audit_date": {"value": {"type": "datepicker", "selected_date": "2027-03-01"}},
+}
+
+
+def start_application(server, slack_api) -> int:
+    status, _ = send_form(server, slash_command("start"))
+    assert status == 200
+    opened = slack_api.wait_for("views.open")[0]
+    assert opened["view"]["callback_id"] == "start_modal"
+    metadata = json.loads(opened["view"]["private_metadata"])
+    status, body = send_interaction(server, view_submission("start_modal", START_VALUES, metadata))
+    assert status == 200 and body == ""
+    slack_api.wait_for("chat.postMessage")
+    return walks.find(server_db(server), "Acme Retail", TEAM).id
+
+
+def server_db(server):
+    return server.db
+
+
+@pytest.fixture
+def started(server, slack_api, db):
+    server.db = db
+    application_id = start_application(server, slack_api)
+    return application_id
+
+
+def texts(blocks: list[dict]) -> str:
+    found = []
+    for block in blocks:
+        if "text" in block and isinstance(block["text"], dict):
+            found.append(block["text"]["text"])
+        for element in block.get("elements", []):
+            if isinstance(element.get("text"), str):
+                found.append(element["text"])
+            elif isinstance(element.get("text"), dict):
+                found.append(element["text"]["text"])
+    return "\n".join(found)
+
+
+def test_start_modal_creates_the_application_and_posts_the_first_item(started, slack_api, db):
+    first = slack_api.sent("chat.postMessage")[0]
+    assert first["channel"] == "CTEAM"
+    shown = texts(first["blocks"])
+    assert "<@UALICE> started the AWS Retail Competency application for Acme Retail" in shown
+    assert "*P1.1 · APN Program Membership*" in shown and "(1/62)" in shown
+    buttons = [e["action_id"] for b in first["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert buttons == ["walk_met", "walk_not_met", "walk_skip", "walk_back", "walk_evidence"]
+    state = walks.find(db, "acme retail", TEAM)
+    assert state.delivery_type == "saas" and state.categories == ("stores",) and state.language == "en"
+    assert str(state.target_audit_date) == "2027-03-01"
+    assert slack_api.sent("conversations.members")[0]["channel"] == "CTEAM"
+
+
+def test_a_button_answer_is_stored_the_message_updated_and_the_next_item_posted(started, server, slack_api, db):
+    status, _ = send_interaction(server, block_action("walk_met", f"{started}|P1.1"))
+    assert status == 200
+    assert walks.load(db, started).answer("P1.1").status == "met"  # stored before the ack returned
+    update = slack_api.wait_for("chat.update")[0]
+    assert update["ts"] == "1700000000.000001"
+    assert "Answered met by <@UALICE>." in texts(update["blocks"])
+    posted = slack_api.wait_for("chat.postMessage", 2)[1]
+    assert "*P1.2 · APN Program Membership*" in texts(posted["blocks"])
+
+
+def test_na_button_only_where_allowed_and_refused_elsewhere(started, server, slack_api, db):
+    send_interaction(server, block_action("walk_not_applicable", f"{started}|P1.2"))
+    assert walks.load(db, started).answer("P1.2").status is None
+    send_interaction(server, block_action("walk_not_applicable", f"{started}|T1.25"))
+    assert walks.load(db, started).answer("T1.25").status == "not_applicable"
+
+
+def test_evidence_modal_with_a_future_date_shows_a_field_error_and_stores_nothing(started, server, slack_api, db):
+    send_interaction(server, block_action("walk_evidence", f"{started}|T1.24"))
+    view = slack_api.wait_for("views.open", 2)[1]["view"]
+    assert view["callback_id"] == "evidence_modal"
+    assert [b["block_id"] for b in view["blocks"] if b["type"] == "input"] == ["link", "evidence_date", "note"]
+    metadata = json.loads(view["private_metadata"])
+    values = {"link": {"value": {"value": "https://wiki.example.com/drill"}},
+              "evidence_date": {"value": {"selected_date": "2099-01-01"}},
+              "note": {"value": {"value": ""}}}
+    status, body = send_interaction(server, view_submission("evidence_modal", values, metadata))
+    assert status == 200
+    assert json.loads(body) == {"response_action": "errors",
+                                "errors": {"evidence_date": "The evidence's date cannot be in the future."}}
+    assert walks.load(db, started).answer("T1.24").evidence == ()
+    values["evidence_date"]["value"]["selected_date"] = "2026-06-01"
+    status, body = send_interaction(server, view_submission("evidence_modal", values, metadata))
+    assert status == 200 and body == ""
+    evidence = walks.load(db, started).answer("T1.24").evidence
+    assert evidence[0].text == "https://wiki.example.com/drill" and str(evidence[0].expires_on) == "2027-06-01"
+
+
+def test_forged_and_stale_requests_are_refused(started, server, db):
+    status, _ = send_interaction(server, block_action("walk_met", f"{started}|P1.1"), secret="wrong-secret")
+    assert status == 401
+    status, _ = send_interaction(server, block_action("walk_met", f"{started}|P1.1"), timestamp=int(time.time()) - 600)
+    assert status == 401
+    assert walks.load(db, started).answer("P1.1").status is None
+
+
+def test_a_retried_event_applies_once(started, server, slack_api, db):
+    with db.session() as session:
+        thread_ts = session.execute(text("SELECT ts FROM item_messages WHERE item_id = 'P1.1'")).scalar_one()
+    event = {"type": "message", "channel": "CTEAM", "user": "UBOB", "text": "note first note",
+             "ts": "1700000100.000100", "thread_ts": thread_ts, "channel_type": "channel"}
+    assert send_event(server, event, "Ev001")[0] == 200
+    slack_api.wait_for("chat.postMessage", 2)
+    event["text"] = "note changed by a retry"
+    assert send_event(server, event, "Ev001", retry=1)[0] == 200
+    time.sleep(0.3)
+    assert walks.load(db, started).answer("P1.1").note == "first note"
+
+
+def test_a_thread_reply_answers_its_item(started, server, slack_api, db):
+    with db.session() as session:
+        thread_ts = session.execute(text("SELECT ts FROM item_messages WHERE item_id = 'P1.1'")).scalar_one()
+    event = {"type": "message", "channel": "CTEAM", "user": "UBOB", "text": "否", "ts": "1700000100.000200",
+             "thread_ts": thread_ts, "channel_type": "channel"}
+    send_event(server, event, "Ev002")
+    reply = slack_api.wait_for("chat.postMessage", 2)[1]
+    assert reply["thread_ts"] == thread_ts and "Saved: P1.1 not met." in reply["text"]
+    assert walks.load(db, started).answer("P1.1").status == "not_met"
+    assert walks.load(db, started).answer("P1.1").answered_by == "UBOB"
+
+
+def test_a_non_member_is_refused(started, server, slack_api, db):
+    send_interaction(server, block_action("walk_met", f"{started}|P1.1", user="UMALLORY"))
+    refusal = slack_api.wait_for("chat.postEphemeral")[0]
+    assert refusal["user"] == "UMALLORY"
+    assert "Only members of the application's channel" in refusal["text"]
+    assert walks.load(db, started).answer("P1.1").status is None
+
+
+def test_assign_sends_the_item_by_dm(started, server, slack_api, db):
+    status, body = send_form(server, slash_command("assign T1.24 <@UBOB|bob>"))
+    assert status == 200 and "T1.24 is assigned to <@UBOB>." in body
+    assert walks.load(db, started).answer("T1.24").assignee == "UBOB"
+    dm = slack_api.wait_for("chat.postMessage", 2)[1]
+    assert dm["channel"] == "DUBOB" and "<@UALICE> assigned T1.24 to you." in texts(dm["blocks"])
+
+
+def test_status_and_help_answer_in_the_acknowledgement(started, server):
+    status, body = send_form(server, slash_command("status"))
+    assert status == 200 and "Prerequisites: 0/14 answered" in body
+    status, body = send_form(server, slash_command("help"))
+    assert "/competency assign ID @person" in body
+
+
+def test_user_text_cannot_ping_the_channel(started, server, slack_api, db):
+    send_form(server, slash_command("goto <!channel> T9"))
+    send_form(server, slash_command("assign P1.1 <!here> <@UBOB>"))
+    _, body = send_form(server, slash_command("goto <!channel>"))
+    assert "<!channel>" not in body and "&lt;!channel&gt;" in body
+
+
+def test_the_terminal_and_slack_see_the_same_application(started, server, slack_api, db, now):
+    send_interaction(server, block_action("walk_not_met", f"{started}|P1.1"))
+    walks.step(db, started, "goto P1.2", "terminal-user", now)
+    walks.step(db, started, "yes", "terminal-user", now)
+    state = walks.load(db, started)
+    assert state.answer("P1.1").status == "not_met" and state.answer("P1.1").answered_by == "UALICE"
+    assert state.answer("P1.2").status == "met" and state.answer("P1.2").answered_by == "terminal-user"
+    document = json.loads(export_application(db, "Acme Retail", "json", now))
+    items = {i["id"]: i for part in document["parts"] for i in part["items"]}
+    assert items["P1.1"]["status"] == "not_met" and items["P1.2"]["status"] == "met"
+
+
+def test_export_uploads_the_markdown(started, server, slack_api):
+    send_form(server, slash_command("export"))
+    slack_api.wait_for("files.completeUploadExternal")
+    assert slack_api.sent("files.getUploadURLExternal")[0]["filename"].endswith(".md")
+
+
+def test_oauth_install_stores_the_token_encrypted(db, slack_api):
+    key = Fernet.generate_key().decode()
+    settings = SlackSettings.from_env("web", {
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_CLIENT_ID": "111.222", "SLACK_CLIENT_SECRET": "shh",
+        "TOKEN_ENCRYPTION_KEY": key, "SLACK_API_URL": slack_api.url})
+    running = BotServer(create_web_app(settings, db))
+    try:
+        with urllib.request.urlopen(running.url + "/slack/install", timeout=10) as response:
+            page = response.read().decode()
+            # The state cookie is Secure; a browser would send it back over https.
+            cookie = response.headers["Set-Cookie"].split(";")[0]
+        state = page.split("state=")[1].split("&")[0].split('"')[0]
+        callback = urllib.request.Request(f"{running.url}/slack/oauth_redirect?code=abc&state={state}",
+                                          headers={"Cookie": cookie})
+        with urllib.request.urlopen(callback, timeout=10) as response:
+            assert response.status == 200
+        with db.engine.connect() as connection:
+            stored = connection.execute(text("SELECT bot_token FROM slack_installations")).scalar_one()
+        assert stored.startswith("enc:") and "xoxb-secret-installed-token-1234" not in stored
+        from bot.slack.installations import EncryptedInstallationStore, TokenCipher
+        found = EncryptedInstallationStore("111.222", db.engine, TokenCipher(key)).find_installation(
+            enterprise_id=None, team_id="T0NEW")
+        assert found.bot_token == "xoxb-secret-installed-token-1234"
+    finally:
+        running.close()
+
+
+def test_missing_settings_are_named():
+    with pytest.raises(ConfigError) as error:
+        SlackSettings.from_env("socket", {"SLACK_BOT_TOKEN": "xoxb-1"})
+    assert "SLACK_APP_TOKEN" in str(error.value) and "SLACK_SIGNING_SECRET" not in str(error.value)
+    with pytest.raises(ConfigError, match="TOKEN_ENCRYPTION_KEY"):
+        SlackSettings.from_env("web", {"SLACK_SIGNING_SECRET": "s", "SLACK_CLIENT_ID": "1", "SLACK_CLIENT_SECRET": "2"})
