@@ -104,41 +104,55 @@ class TrackedEvidence:
 class Reminder:
     """Tell the recipient that evidence expires soon; record ``skipped_keys`` unsent."""
 
-    key: ReminderKey
     application_id: int
     item_id: str
     evidence_id: int
     expires_on: date
     lead_days: int
-    days_left: int
-    due_at: datetime
+    days_left: int  # on the application's calendar
+    due_at: datetime  # when it fell due (the snooze end for snoozed lead times)
     stale_by_audit: bool
     recipient: str  # "" means the application's channel
-    skipped_keys: tuple[ReminderKey, ...] = ()
+    skipped_leads: tuple[int, ...] = ()  # older missed lead times, largest first
     valid_case_studies: int | None = None
+
+    @property
+    def key(self) -> ReminderKey:
+        return ReminderKey(self.evidence_id, self.lead_days)
+
+    @property
+    def skipped_keys(self) -> tuple[ReminderKey, ...]:
+        """Keys to record without sending (built on demand: a pass may skip many)."""
+        return tuple(ReminderKey(self.evidence_id, lead) for lead in self.skipped_leads)
 
 
 @dataclass(slots=True)
 class ExpiryFlip:
     """The answer's stored status goes from met to expired."""
 
-    key: ReminderKey
     application_id: int
     item_id: str
     evidence_id: int
     expires_on: date
+
+    @property
+    def key(self) -> ReminderKey:
+        return ReminderKey(self.evidence_id, FLIP_LEAD)
 
 
 @dataclass(slots=True)
 class Escalation:
     """Evidence still expired a week after the flip: tell the application's PDM channel."""
 
-    key: ReminderKey
     application_id: int
     item_id: str
     evidence_id: int
     expires_on: date
     days_expired: int  # full days since the last day the evidence counted
+
+    @property
+    def key(self) -> ReminderKey:
+        return ReminderKey(self.evidence_id, ESCALATION_LEAD)
 
 
 # Actions are plain slotted dataclasses, not frozen ones: a pass may build one per row and
@@ -318,16 +332,12 @@ def _past_expiry(
     """The flip on the day after expiry, then one escalation a week later."""
     evidence_id = row.evidence_id
     if row.status == MET and (evidence_id, FLIP_LEAD) not in already:
-        key = ReminderKey(evidence_id, FLIP_LEAD)
-        actions.append(ExpiryFlip(key, row.application_id, row.item_id, evidence_id, row.expires_on))
+        actions.append(ExpiryFlip(row.application_id, row.item_id, evidence_id, row.expires_on))
     days_expired = (app.today - row.expires_on).days
     if days_expired < -ESCALATION_LEAD or (days_expired == -ESCALATION_LEAD and not app.past_nine):
         return
     if (evidence_id, ESCALATION_LEAD) not in already:
-        key = ReminderKey(evidence_id, ESCALATION_LEAD)
-        actions.append(
-            Escalation(key, row.application_id, row.item_id, evidence_id, row.expires_on, days_expired)
-        )
+        actions.append(Escalation(row.application_id, row.item_id, evidence_id, row.expires_on, days_expired))
 
 
 def _reminder(
@@ -371,7 +381,6 @@ def _reminder(
             return None
         lead = due[-1]
     return Reminder(
-        key=ReminderKey(evidence_id, lead),
         application_id=row.application_id,
         item_id=row.item_id,
         evidence_id=evidence_id,
@@ -381,7 +390,7 @@ def _reminder(
         due_at=at,
         stale_by_audit=stale_by_audit(expires_on, row.target_audit_date),
         recipient=row.assignee,
-        skipped_keys=tuple(ReminderKey(evidence_id, skipped) for skipped in due[:-1]),
+        skipped_leads=tuple(due[:-1]),
     )
 
 

@@ -321,7 +321,8 @@ def test_the_flip_happens_once_on_the_day_after_expiry():
     assert not actions_at(row, local(date(2026, 3, 30), 23, 59), already)
     assert not is_expired(row.expires_on, date(2026, 3, 30))
     [flip] = actions_at(row, local(date(2026, 3, 31), 0), already)
-    assert flip == ExpiryFlip(ReminderKey(10, -1), 1, "T1.24", 10, date(2026, 3, 30))
+    assert flip == ExpiryFlip(1, "T1.24", 10, date(2026, 3, 30))
+    assert flip.key == ReminderKey(10, -1)
     assert not actions_at(row, local(date(2026, 3, 31), 12), already | {flip.key})
 
 

@@ -252,3 +252,76 @@ def test_missing_settings_are_named():
     assert "SLACK_APP_TOKEN" in str(error.value) and "SLACK_SIGNING_SECRET" not in str(error.value)
     with pytest.raises(ConfigError, match="TOKEN_ENCRYPTION_KEY"):
         SlackSettings.from_env("web", {"SLACK_SIGNING_SECRET": "s", "SLACK_CLIENT_ID": "1", "SLACK_CLIENT_SECRET": "2"})
+
+
+def test_manifest_declares_what_the_app_uses():
+    from pathlib import Path
+
+    from bot.config import BOT_SCOPES
+
+    manifest = (Path(__file__).resolve().parents[1] / "manifest.yml").read_text()
+    for scope in BOT_SCOPES:
+        assert f"      - {scope}\n" in manifest, scope
+    for needed in ("command: /competency", "home_tab_enabled: true", "/slack/events", "/slack/oauth_redirect",
+                   "member_joined_channel", "message.im", "app_home_opened", "is_enabled: true"):
+        assert needed in manifest
+
+
+def test_a_direct_message_answers_the_users_application(started, server, slack_api, db):
+    event = {"type": "message", "channel": "DALICE", "user": "UALICE", "text": "yes", "ts": "1700000200.000001",
+             "channel_type": "im"}
+    send_event(server, event, "Ev010")
+    slack_api.wait_for("chat.postMessage", 3)
+    assert walks.load(db, started).answer("P1.1").status == "met"
+    replies = [m for m in slack_api.sent("chat.postMessage") if m["channel"] == "DALICE"]
+    assert "Saved: P1.1 met." in replies[0]["text"]
+    assert "*P1.2 · APN Program Membership*" in texts(replies[1]["blocks"])
+
+
+def test_app_home_shows_the_users_applications(started, server, slack_api, db):
+    send_form(server, slash_command("assign T1.24 <@UALICE>"))
+    send_event(server, {"type": "app_home_opened", "user": "UALICE", "channel": "DALICE", "tab": "home"}, "Ev011")
+    view = slack_api.wait_for("views.publish")[0]["view"]
+    shown = texts(view["blocks"])
+    assert view["type"] == "home" and "*Acme Retail*" in shown
+    assert "Prerequisites: 0/14 answered" in shown and "Assigned to you: T1.24" in shown
+    assert len(view["blocks"]) <= 100
+
+
+def test_long_requirement_text_is_folded_not_cut():
+    from bot.slack.blocks import fold
+
+    text = ("word " * 1500).strip()
+    chunks = fold(text, 3000)
+    assert all(len(chunk) <= 3000 for chunk in chunks) and " ".join(chunks) == text
+    assert all(not chunk.endswith("wor") for chunk in chunks)
+    chinese = "要求。" * 1200
+    assert "".join(fold(chinese, 3000)) == chinese.strip() and all(c.endswith("。") for c in fold(chinese, 3000))
+
+
+def test_web_command_serves_healthz(tmp_path, slack_api):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "PORT": str(port), "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_BOT_TOKEN": BOT_TOKEN,
+           "SLACK_API_URL": slack_api.url, "DATABASE_URL": f"sqlite:///{tmp_path / 'web.db'}"}
+    process = subprocess.Popen([sys.executable, "-m", "bot", "web"], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, cwd=os.path.dirname(os.path.dirname(__file__)))
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                    assert json.loads(response.read()) == {"status": "ok"}
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "web did not start"
+                time.sleep(0.2)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
