@@ -380,17 +380,18 @@ def _reminder(
         if at < clock.oldest:
             return None
         lead = due[-1]
-    return Reminder(
-        application_id=row.application_id,
-        item_id=row.item_id,
-        evidence_id=evidence_id,
-        expires_on=expires_on,
-        lead_days=lead,
-        days_left=(expires_on - app.today).days,
-        due_at=at,
-        stale_by_audit=stale_by_audit(expires_on, row.target_audit_date),
-        recipient=row.assignee,
-        skipped_leads=tuple(due[:-1]),
+    audit = row.target_audit_date
+    return Reminder(  # positional and inline: this runs once per due row
+        row.application_id,
+        row.item_id,
+        evidence_id,
+        expires_on,
+        lead,
+        (expires_on - app.today).days,
+        at,
+        audit is not None and expires_on < audit,  # stale_by_audit(), inlined
+        row.assignee,
+        tuple(due[:-1]),
     )
 
 
@@ -418,4 +419,5 @@ def _with_case_studies(
     item = checklist_items.get(row.item_id)
     if item is None or item.max_age is None or row.case_study_dates is None:
         return reminder
-    return replace(reminder, valid_case_studies=valid_case_study_count(row.case_study_dates, item.max_age, today))
+    valid = valid_case_study_count(row.case_study_dates, item.max_age, today)
+    return replace(reminder, valid_case_studies=valid)

@@ -100,7 +100,8 @@ def test_29_february_plus_12_months_is_28_february():
     row = tracked(evidence_date=date(2024, 2, 29), expires_on=expires)
     [on_the_day] = reminders(actions_at(row, local(date(2025, 2, 28)), already={ReminderKey(10, 1)}))
     assert (on_the_day.lead_days, on_the_day.days_left) == (0, 0)
-    assert not actions_at(row, local(date(2025, 2, 28), 23, 59), already={ReminderKey(10, 0), ReminderKey(10, 1)})
+    recorded = {ReminderKey(10, 0), ReminderKey(10, 1)}
+    assert not actions_at(row, local(date(2025, 2, 28), 23, 59), already=recorded)
     [flip] = actions_at(row, local(date(2025, 3, 1), 0, 0), already={ReminderKey(10, 0)})
     assert isinstance(flip, ExpiryFlip)
 
