@@ -325,3 +325,16 @@ def test_web_command_serves_healthz(tmp_path, slack_api):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_rate_limited_and_failing_web_api_calls_are_retried(started, server, slack_api, db):
+    slack_api.fail_next("chat.update", 429, {"Retry-After": "1"})
+    slack_api.fail_next("chat.postMessage", 500)
+    status, _ = send_interaction(server, block_action("walk_not_met", f"{started}|P1.1"))
+    assert status == 200 and walks.load(db, started).answer("P1.1").status == "not_met"
+    update = slack_api.wait_for("chat.update", timeout=15)[0]
+    assert "Answered not met by <@UALICE>." in texts(update["blocks"])
+    posted = slack_api.wait_for("chat.postMessage", 2, timeout=15)[1]
+    assert "*P1.2 · APN Program Membership*" in texts(posted["blocks"])
+    failed = [name for name, _ in slack_api.calls if name.endswith("!failed")]
+    assert failed == ["chat.update!failed", "chat.postMessage!failed"]
