@@ -77,6 +77,8 @@ class ApplicationState:
     pending: Pending | None = None
     finished: bool = False
     answers: dict[str, Answer] = field(default_factory=dict)
+    pdm_channel: str = ""
+    lead_times: tuple[int, ...] | None = None
     id: int | None = None
 
     def answer(self, item_id: str) -> Answer:

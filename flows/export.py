@@ -5,12 +5,20 @@ from __future__ import annotations
 from datetime import date
 
 from flows.application import ApplicationState, effective_status
+from flows.case_studies import CaseStudy, SolutionDocuments, case_study_fields
 from flows.checklist import Checklist
 from flows.progress import part_progress
 
 
-def self_assessment(checklist: Checklist, state: ApplicationState, today: date) -> dict:
-    """Every applicable item with its answer, in checklist order, grouped by part."""
+def self_assessment(
+    checklist: Checklist,
+    state: ApplicationState,
+    today: date,
+    case_studies: tuple[CaseStudy, ...] = (),
+    documents: SolutionDocuments = SolutionDocuments(),
+) -> dict:
+    """Every applicable item with its answer, in checklist order, grouped by part; then
+    the case studies (fields in the seed's order) and the solution-wide documents."""
     language = state.language
     parts = []
     progress = {p.part: p for p in part_progress(checklist, state, today)}
@@ -71,4 +79,9 @@ def self_assessment(checklist: Checklist, state: ApplicationState, today: date) 
         "email_to": checklist.submission_email,
         "email_subject": checklist.email_subject(language).replace("{partner}", state.partner),
         "parts": parts,
+        "case_studies": [case_study_fields(case_study) for case_study in case_studies],
+        "documents": {
+            "overall_diagram": documents.overall_diagram or documents.overall_diagram_file_id,
+            "deployment_guide": documents.deployment_guide or documents.deployment_guide_file_id,
+        },
     }

@@ -60,6 +60,8 @@ def to_state(row: models.Application) -> domain.ApplicationState:
         pending=pending,
         finished=row.finished,
         answers=answers,
+        pdm_channel=row.pdm_channel_id,
+        lead_times=tuple(row.lead_times) if row.lead_times is not None else None,
     )
 
 
@@ -140,6 +142,10 @@ def create(
     return replace(state, id=row.id)
 
 
+def _days(value: tuple[int, ...] | None) -> str | None:
+    return None if value is None else ",".join(str(days) for days in value)
+
+
 def _text(value: object) -> str | None:
     if value is None:
         return None
@@ -179,6 +185,12 @@ def save(
             if field == "partner":
                 row.partner_key = partner_key(new)
             record(None, field, old, new)
+    if before.pdm_channel != after.pdm_channel:
+        row.pdm_channel_id = after.pdm_channel
+        record(None, "pdm_channel", before.pdm_channel, after.pdm_channel)
+    if before.lead_times != after.lead_times:
+        row.lead_times = list(after.lead_times) if after.lead_times is not None else None
+        record(None, "lead_times", _days(before.lead_times), _days(after.lead_times))
     if before.categories != after.categories:
         row.categories = list(after.categories)
         record(None, "categories", ",".join(before.categories), ",".join(after.categories))

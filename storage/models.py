@@ -43,6 +43,15 @@ class Application(Base):
     created_by: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    # The PDM channel that gets digests and escalations ("" = the PDM_CHANNEL default).
+    pdm_channel_id: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    # Reminder lead times in days, overriding the checklist's defaults; None = defaults.
+    lead_times: Mapped[list[int] | None] = mapped_column(JSON)
+    # Solution-wide documents (D1 for SaaS, D2): a link or a Slack file.
+    overall_diagram: Mapped[str] = mapped_column(Text, default="", server_default="")
+    overall_diagram_file_id: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    deployment_guide: Mapped[str] = mapped_column(Text, default="", server_default="")
+    deployment_guide_file_id: Mapped[str] = mapped_column(String(32), default="", server_default="")
 
     answers: Mapped[list[Answer]] = relationship(
         back_populates="application", cascade="all, delete-orphan", order_by="Answer.id"
@@ -78,6 +87,7 @@ class Evidence(Base):
     expires_on: Mapped[date | None] = mapped_column(Date, index=True)
     added_by: Mapped[str] = mapped_column(String(200), default="")
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    snoozed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     answer: Mapped[Answer] = relationship(back_populates="evidence")
 
@@ -138,6 +148,89 @@ class ItemMessage(Base):
     ts: Mapped[str] = mapped_column(String(32), primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), index=True)
     item_id: Mapped[str] = mapped_column(String(16))
+
+
+class CaseStudy(Base):
+    """One of the four case studies P2.1 asks for, with the fields the seed lists."""
+
+    __tablename__ = "case_studies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), index=True)
+    customer_name: Mapped[str] = mapped_column(String(200), default="")
+    customer_website: Mapped[str] = mapped_column(Text, default="")
+    challenge: Mapped[str] = mapped_column(Text, default="")
+    deployment: Mapped[str] = mapped_column(Text, default="")
+    third_party: Mapped[str] = mapped_column(Text, default="")
+    production_date: Mapped[date | None] = mapped_column(Date)
+    in_production: Mapped[bool | None] = mapped_column()
+    outcomes: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[str] = mapped_column(String(64), default="")
+    public: Mapped[bool] = mapped_column(default=False)
+    public_url: Mapped[str] = mapped_column(Text, default="")
+    diagram: Mapped[str] = mapped_column(Text, default="")
+    diagram_file_id: Mapped[str] = mapped_column(String(32), default="")
+    snoozed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReminderLog(Base):
+    """One row per reminder key (what, which lead time): claimed before sending, so
+    that no pass, process or rerun sends the same key twice."""
+
+    __tablename__ = "reminder_log"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[str] = mapped_column(String(16))
+    # claimed → sent, or failed (retried next pass), or skipped (a missed lead time not sent)
+    status: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(64), default="")
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str] = mapped_column(String(200), default="")
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SlackUser(Base):
+    """A Slack user's time zone, from users.info, so reminders arrive at 09:00 their time."""
+
+    __tablename__ = "slack_users"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="")
+    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PdmChannel(Base):
+    """A partner-manager channel: its language, time zone and digest schedule."""
+
+    __tablename__ = "pdm_channels"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), default="zh")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # cron-style fields for the digest: day of week and hour, local to the channel
+    digest_day: Mapped[str] = mapped_column(String(16), default="mon")
+    digest_hour: Mapped[int] = mapped_column(default=9)
+
+
+class DigestLog(Base):
+    """One row per digest (channel, period): claimed before posting, so it posts once."""
+
+    __tablename__ = "digest_log"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    ts: Mapped[str] = mapped_column(String(32), default="")
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    posted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 # slack_sdk's own tables for OAuth installations and state, on the same metadata so
