@@ -125,4 +125,4 @@ def test_bad_input_on_the_command_line_is_a_message(tmp_path):
 
 def test_db_upgrade(tmp_path):
     run = bot(f"sqlite:///{tmp_path / 'up.db'}", "db", "upgrade")
-    assert run.returncode == 0 and "database schema: 0002 (newest: 0002)" in run.stdout
+    assert run.returncode == 0 and "database schema: 0003 (newest: 0003)" in run.stdout
