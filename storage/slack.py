@@ -51,9 +51,14 @@ def member_left(db: Database, team_id: str, channel_id: str, user_id: str) -> No
         )
 
 
-def is_member(db: Database, team_id: str, channel_id: str, user_id: str) -> bool:
+def may_change(db: Database, team_id: str, application_id: int, user_id: str) -> bool:
+    """Only members of the application's channel, in its own workspace, change it."""
     with db.session() as session:
-        return session.get(models.ChannelMember, (team_id, channel_id, user_id)) is not None
+        application = session.get(models.Application, application_id)
+        if application is None or application.team_id != team_id:
+            return False
+        member = (team_id, application.channel_id, user_id)
+        return session.get(models.ChannelMember, member) is not None
 
 
 def channels_of(db: Database, team_id: str, user_id: str) -> list[str]:

@@ -74,13 +74,6 @@ def in_channel(db: Database, team_id: str, channel_id: str) -> list[ApplicationS
         return applications.find_by_channel(session, team_id, channel_id)
 
 
-def binding(db: Database, application_id: int) -> tuple[str, str]:
-    """The Slack workspace and channel an application belongs to."""
-    with db.session() as session:
-        row = applications.load_row(session, application_id)
-        return row.team_id, row.channel_id
-
-
 def load(db: Database, application_id: int) -> ApplicationState:
     with db.session() as session:
         return applications.load_state(session, application_id)

@@ -15,6 +15,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.config import BOT_SCOPES, SlackSettings
 from bot.slack import home, walk
+from bot.slack.commands import CommandRouter
 from bot.slack.installations import EncryptedInstallationStore, TokenCipher, oauth_state_store
 from storage.db import Database
 
@@ -58,6 +59,8 @@ def build_app(settings: SlackSettings, db: Database) -> App:
             client=web_client(settings, settings.bot_token),
             token_verification_enabled=False,
         )
-    walk.register(app, db)
+    router = CommandRouter(db)
+    walk.register(app, db, router)
     home.register(app, db)
+    app.command("/competency")(router.dispatch)
     return app

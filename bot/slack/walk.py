@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.exports import render_export
 from bot.render import render
 from bot.slack import blocks
+from bot.slack.commands import CommandRequest, CommandRouter, slack_text
 from flows.application import MAX_TEXT, ApplicationState
 from flows.checklist import DEFAULT_CHECKLIST, get_checklist
 from flows.evidence import DateProblem, local_today
@@ -41,10 +42,6 @@ def now() -> datetime:
 
 def say_text(messages: list[Message], language: str) -> str:
     return "\n\n".join(render("walk.j2", m.name, language, style="slack", **m.params) for m in messages)
-
-
-def slack_text(macro: str, language: str, **params) -> str:
-    return render("slack/walk.j2", macro, language, style="slack", **params)
 
 
 def call(client: WebClient, method: str, **params) -> dict | None:
@@ -103,82 +100,70 @@ class WalkService:
         return [state for channel in channels for state in walks.in_channel(self.db, team_id, channel)]
 
     def may_change(self, team_id: str, state: ApplicationState, user: str) -> bool:
-        """Only members of the application's channel, in its own workspace."""
-        team, channel = walks.binding(self.db, state.id)
-        return team == team_id and slack_store.is_member(self.db, team, channel, user)
+        return slack_store.may_change(self.db, team_id, state.id, user)
 
 
-def register(app: App, db: Database) -> None:
+def register(app: App, db: Database, router: CommandRouter) -> None:
     service = WalkService(db)
 
     # -- /competency ----------------------------------------------------------
 
-    @app.command("/competency")
-    def competency(ack, body, client, logger):  # noqa: ANN001
-        text = (body.get("text") or "").strip()
-        if len(text) > MAX_TEXT:
-            ack(render("walk.j2", "too_long", "en", limit=MAX_TEXT, length=len(text)))
+    def help_command(request: CommandRequest) -> None:
+        request.ack(slack_text("help", request.language))
+
+    def start_command(request: CommandRequest) -> None:
+        request.ack()
+        checklist = get_checklist(DEFAULT_CHECKLIST)
+        call(request.client, "views_open", trigger_id=request.body["trigger_id"],
+             view=blocks.start_modal(checklist, request.channel, request.language))
+
+    def status_command(request: CommandRequest) -> None:
+        request.ack(status_text(request.state))
+
+    def next_command(request: CommandRequest) -> None:
+        request.ack()
+        outcome = walks.resume(db, request.state.id, request.user, now())
+        service.post_item(request.client, request.team_id, request.channel, outcome.state, outcome.state.cursor)
+
+    def goto_command(request: CommandRequest) -> None:
+        outcome = walks.step(db, request.state.id, f"goto {request.rest}", request.user, now())
+        if any(m.name == "item" for m in outcome.messages):
+            request.ack()
+            service.post_item(request.client, request.team_id, request.channel, outcome.state, outcome.state.cursor)
             return
-        word, _, rest = text.partition(" ")
-        word = word.lower()
-        team_id, channel, user = body["team_id"], body["channel_id"], body["user_id"]
-        state = service.application_of_channel(team_id, channel)
-        language = state.language if state else "zh"
-        if word in ("", "help", "帮助"):
-            ack(slack_text("help", language))
+        request.ack(say_text(outcome.messages, request.language))
+
+    def assign_command(request: CommandRequest) -> None:
+        mention = USER_MENTION.search(request.rest)
+        item_id = request.rest.split()[0] if request.rest.split() else ""
+        if not mention or not item_id:
+            request.ack(slack_text("assign_usage", request.language))
             return
-        if word == "start":
-            ack()
-            checklist = get_checklist(DEFAULT_CHECKLIST)
-            call(client, "views_open", trigger_id=body["trigger_id"],
-                 view=blocks.start_modal(checklist, channel, language))
-            return
-        if state is None:
-            ack(slack_text("no_application", language))
-            return
-        if word in ("status", "进度"):
-            ack(status_text(state))
-            return
-        if not service.may_change(team_id, state, user):
-            ack(slack_text("not_member", language))
-            return
-        if word == "next":
-            ack()
-            outcome = walks.resume(db, state.id, user, now())
-            service.post_item(client, team_id, channel, outcome.state, outcome.state.cursor)
-            return
-        if word in ("goto", "跳到"):
-            outcome = walks.step(db, state.id, f"goto {rest}", user, now())
-            if any(m.name == "item" for m in outcome.messages):
-                ack()
-                service.post_item(client, team_id, channel, outcome.state, outcome.state.cursor)
-                return
-            ack(say_text(outcome.messages, language))
-            return
-        if word == "assign":
-            mention = USER_MENTION.search(rest)
-            item_id = rest.split()[0] if rest.split() else ""
-            if not mention or not item_id:
-                ack(slack_text("assign_usage", language))
-                return
-            assignee = mention.group(1)
-            outcome = walks.assign(db, state.id, item_id, assignee, user, now())
-            ack(say_text(outcome.messages, language))
-            item = get_checklist(state.checklist_id).item(item_id)
-            if item is not None and outcome.state.answer(item.id).assignee == assignee:
-                opened = call(client, "conversations_open", users=assignee)
-                dm = (opened or {}).get("channel", {}).get("id", assignee)
-                service.post_item(client, team_id, dm, outcome.state, item.id,
-                                  intro=slack_text("assigned_dm", language, item=item, who=user))
-            return
-        if word == "export":
-            ack()
-            content = render_export(state, "md", now())
-            call(client, "files_upload_v2", channel=channel, content=content,
-                 filename=f"self-assessment-{state.id}.md", title=state.partner,
-                 initial_comment=slack_text("export_comment", language, partner=state.partner))
-            return
-        ack(slack_text("unknown_command", language, text=text))
+        assignee = mention.group(1)
+        outcome = walks.assign(db, request.state.id, item_id, assignee, request.user, now())
+        request.ack(say_text(outcome.messages, request.language))
+        item = get_checklist(outcome.state.checklist_id).item(item_id)
+        if item is not None and outcome.state.answer(item.id).assignee == assignee:
+            opened = call(request.client, "conversations_open", users=assignee)
+            dm = (opened or {}).get("channel", {}).get("id", assignee)
+            service.post_item(request.client, request.team_id, dm, outcome.state, item.id,
+                              intro=slack_text("assigned_dm", request.language, item=item, who=request.user))
+
+    def export_command(request: CommandRequest) -> None:
+        request.ack()
+        state = request.state
+        content = render_export(state, "md", now())
+        call(request.client, "files_upload_v2", channel=request.channel, content=content,
+             filename=f"self-assessment-{state.id}.md", title=state.partner,
+             initial_comment=slack_text("export_comment", request.language, partner=state.partner))
+
+    router.add(("help", "帮助"), help_command, needs_application=False, members_only=False)
+    router.add(("start",), start_command, needs_application=False, members_only=False)
+    router.add(("status", "进度"), status_command, members_only=False)
+    router.add(("next",), next_command)
+    router.add(("goto", "跳到"), goto_command)
+    router.add(("assign", "分配"), assign_command)
+    router.add(("export", "导出"), export_command)
 
     # -- start modal ------------------------------------------------------------
 
