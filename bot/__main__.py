@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import logging
 import os
 import sys
 from datetime import datetime, timezone
 
 from sqlalchemy.exc import OperationalError
 
-from bot.config import ConfigError
+from bot.config import ConfigError, missing_message
 from flows.checklist import DEFAULT_CHECKLIST, LANGUAGES, ChecklistError, get_checklist
 
 
@@ -24,6 +23,17 @@ def _languages(value: str) -> str:
     if value not in LANGUAGES:
         raise argparse.ArgumentTypeError(f"language must be one of {', '.join(LANGUAGES)}")
     return value
+
+
+def _moment(value: str) -> datetime:
+    """An ISO moment; without a zone it is UTC."""
+    from dateutil import parser as date_parser
+
+    try:
+        moment = date_parser.isoparse(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{value}' is not an ISO date-time such as 2027-01-31T09:00") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,14 +58,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="export an application's self-assessment")
     export.add_argument("--partner", required=True, help="partner name")
-    export.add_argument("--format", choices=["json", "md"], default="md")
-    export.add_argument("--output", help="file to write (default: standard output)")
+    export.add_argument("--format", default="md", help="md (default), html, csv, xlsx or json")
+    export.add_argument(
+        "--output", help="file to write (default: standard output; xlsx: self-assessment-PARTNER.xlsx here)"
+    )
 
+    remind = commands.add_parser("remind", help="run one reminder pass now")
+    remind.add_argument("--now", type=_moment, help="pretend it is this moment (ISO 8601, e.g. 2027-01-31T09:00+08:00)")
+    remind.add_argument("--dry-run", action="store_true", help="print what is due; send and record nothing")
+
+    digest = commands.add_parser("digest", help="the PDM digest of every PDM channel: print it, or post it")
+    digest.add_argument("--now", type=_moment, help="pretend it is this moment (ISO 8601, e.g. 2027-01-31T09:00+08:00)")
+    shown = digest.add_mutually_exclusive_group()
+    shown.add_argument("--print", action="store_true", help="print it here (the default)")
+    shown.add_argument("--post", action="store_true",
+                       help="post this period's digest to each channel that has not had it (SLACK_BOT_TOKEN)")
+    digest.add_argument("--channel", help="only this PDM channel id")
+
+    commands.add_parser("clock", help="run the scheduler: reminder passes (the Procfile's clock: line)")
     commands.add_parser("web", help="serve Slack over HTTP on $PORT (the Procfile's web: line)")
     commands.add_parser("socket", help="connect to Slack in Socket Mode (development)")
 
+    tokens = commands.add_parser("tokens", help="stored Slack tokens")
+    tokens.add_argument("action", choices=["rotate"],
+                        help="re-encrypt every stored token with the first key of TOKEN_ENCRYPTION_KEY")
+
     db = commands.add_parser("db", help="database schema")
-    db.add_argument("action", choices=["upgrade", "current"], help="upgrade to the newest schema, or show it")
+    db.add_argument("action", choices=["upgrade", "current", "backup"],
+                    help="upgrade to the newest schema, show it, or back up an SQLite database")
+    db.add_argument("path", nargs="?", help="backup: the file to write")
     return parser
 
 
@@ -90,16 +121,26 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from bot.exports import export_application
+    from bot.exports import FORMATS, export_application
+    from flows.export import export_filename
 
-    text = export_application(_database(), args.partner, args.format, datetime.now(timezone.utc))
-    if text is None:
+    if args.format not in FORMATS:
+        raise UsageError(f"unknown export format '{args.format}': use one of {', '.join(FORMATS)}")
+    content = export_application(_database(), args.partner, args.format, datetime.now(timezone.utc))
+    if content is None:
         raise UsageError(f"no application for partner '{args.partner}'")
-    if args.output:
-        with open(args.output, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    else:
-        sys.stdout.write(text)
+    if isinstance(content, str) and not args.output:
+        sys.stdout.write(content)
+        return 0
+    # A spreadsheet is no use on a terminal, so without --output it goes to a file here.
+    path = args.output or export_filename(args.partner, args.format)
+    try:
+        with open(path, "wb") as handle:
+            handle.write(content.encode("utf-8") if isinstance(content, str) else content)
+    except OSError as error:
+        raise UsageError(f"cannot write {path}: {error.strerror}") from None
+    if not args.output:
+        print(path)
     return 0
 
 
@@ -107,10 +148,71 @@ def cmd_db(args: argparse.Namespace) -> int:
     from storage.db import Database, current_revision, head_revision, upgrade
 
     database = Database()
+    if args.action == "backup":
+        from storage.db import backup_sqlite
+
+        if not args.path:
+            raise UsageError("db backup needs the file to write, e.g. db backup competency-backup.db")
+        if not database.is_sqlite:
+            raise UsageError("db backup copies an SQLite database; for PostgreSQL use pg_dump (see the README)")
+        backup_sqlite(database, args.path)
+        print(f"backed up to {args.path}")
+        return 0
     if args.action == "upgrade":
         upgrade(database.engine)
     current = current_revision(database.engine)
     print(f"database schema: {current or 'empty'} (newest: {head_revision(database.engine)})")
+    return 0
+
+
+def cmd_remind(args: argparse.Namespace) -> int:
+    from bot.clock import print_due, reminder_pass
+
+    now = args.now or datetime.now(timezone.utc)
+    if args.dry_run:
+        print_due(_database(), now)
+        return 0
+    report = reminder_pass(_database(), now)
+    print(f"reminders sent: {report.sent}, failed: {report.failed}, expired: {report.flipped}, "
+          f"escalated: {report.escalated}, already taken: {report.already_taken}")
+    return 0
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    from bot.digest import DigestSettings, pdm_channels, print_digests, post_digests
+
+    now = args.now or datetime.now(timezone.utc)
+    settings = DigestSettings.from_env()
+    channels = pdm_channels(_database(), settings, [args.channel] if args.channel else None)
+    if args.channel and not channels:
+        raise UsageError(f"no application has the PDM channel '{args.channel}'")
+    if args.post:
+        return post_digests(_database(), channels, settings, now)
+    print_digests(_database(), channels, settings, now)
+    return 0
+
+
+def cmd_clock(args: argparse.Namespace) -> int:
+    from bot.clock import run_clock
+
+    _logging()
+    run_clock(_database())
+    return 0
+
+
+def cmd_tokens(args: argparse.Namespace) -> int:
+    from bot.slack.installations import TokenCipher
+    from storage.slack import rewrite_tokens
+
+    keys = os.environ.get("TOKEN_ENCRYPTION_KEY", "")
+    if not keys:
+        raise ConfigError(missing_message(["TOKEN_ENCRYPTION_KEY"], "tokens rotate"))
+    try:
+        cipher = TokenCipher(keys)
+        changed = rewrite_tokens(_database(), cipher.rotate)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    print(f"re-encrypted the tokens of {changed} stored installation row(s) with the first key")
     return 0
 
 
@@ -135,8 +237,9 @@ def cmd_socket(args: argparse.Namespace) -> int:
 
 
 def _logging() -> None:
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from bot.logs import configure_logging
+
+    configure_logging()
 
 
 def _database():
@@ -147,7 +250,8 @@ def _database():
 
 COMMANDS = {
     "checklist": cmd_checklist, "chat": cmd_chat, "export": cmd_export, "db": cmd_db,
-    "web": cmd_web, "socket": cmd_socket,
+    "web": cmd_web, "socket": cmd_socket, "remind": cmd_remind, "clock": cmd_clock, "tokens": cmd_tokens,
+    "digest": cmd_digest,
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gettext
 import io
 from datetime import date, datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel.dates import format_date
@@ -55,12 +55,19 @@ def _localised_date(value: date | datetime | None, language: str) -> str:
         return ""
     if isinstance(value, datetime):
         value = value.date()
+    return _format_day(value, language)
+
+
+@lru_cache(maxsize=4096)
+def _format_day(value: date, language: str) -> str:
+    # Babel's formatting is slow and a digest shows the same few days many times.
     return format_date(value, format="medium", locale=BABEL_LOCALES.get(language, language))
 
 
 @cache
 def environment(style: str, language: str) -> Environment:
-    """``style`` is ``text`` (terminal, Markdown exports) or ``slack`` (mrkdwn, escaped)."""
+    """``style`` is ``text`` (terminal, Markdown exports), ``slack`` (mrkdwn, escaped) or
+    ``html`` (the printable export: HTML-escaped, the output is a page, not mrkdwn)."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         extensions=["jinja2.ext.i18n"],
@@ -68,7 +75,7 @@ def environment(style: str, language: str) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
-        autoescape=style == "slack",
+        autoescape=style in ("slack", "html"),
     )
     env.install_gettext_translations(translations(language), newstyle=True)
     env.globals.update(lang=language, style=style)
@@ -84,6 +91,11 @@ def environment(style: str, language: str) -> Environment:
         if style == "slack"
         else (lambda user: user)
     )
+    env.filters["channel_link"] = (
+        (lambda channel: Markup("<#%s>") % channel if _is_channel_id(channel) else channel)
+        if style == "slack"
+        else (lambda channel: "#" + str(channel))
+    )
     return env
 
 
@@ -96,6 +108,11 @@ def _markdown_cell(value: object) -> str:
 def _is_user_id(value: object) -> bool:
     text = str(value)
     return text[:1] in ("U", "W") and text[1:].isalnum() and text.isupper() and len(text) <= 20
+
+
+def _is_channel_id(value: object) -> bool:
+    text = str(value)
+    return text[:1] in ("C", "G") and text[1:].isalnum() and text.isupper() and len(text) <= 20
 
 
 def render(template: str, macro: str, language: str, style: str = "text", **params) -> str:

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import TextIO
 
 from bot.render import render
+from bot.terminal_case_studies import CaseStudyChat
 from flows.application import ApplicationState
 from flows.checklist import Checklist
 from flows.walk import Message
@@ -150,11 +151,15 @@ def run_chat(
         )
     outcome = walks.resume(db, state.id, user, now)
     terminal.say(outcome.messages, outcome.state.language)
+    cases = CaseStudyChat(db, checklist, terminal, state.id, user)
     while True:
         line = terminal.read()
         if line is None:
+            cases.end_of_input(outcome.state.language)
             terminal.say([Message("bye")], outcome.state.language)
             return 0
+        if cases.handle(line, outcome.state.language):
+            continue
         outcome = walks.step(db, state.id, line, user, datetime.now(timezone.utc))
         terminal.say(outcome.messages, outcome.state.language)
         if outcome.quit:

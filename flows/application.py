@@ -7,6 +7,7 @@ and back; ``bot`` shows them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from datetime import date, datetime
 
 from flows.checklist import Checklist, Item
@@ -47,13 +48,18 @@ class Answer:
     def latest_evidence(self) -> Evidence | None:
         return self.evidence[-1] if self.evidence else None
 
-    @property
+    @cached_property  # read several times per item by progress, readiness and the digest
     def expires_on(self) -> date | None:
         """The expiry of the newest dated evidence: newer evidence supersedes older."""
         dated = [e for e in self.evidence if e.evidence_date is not None]
         if not dated:
             return None
         return max(dated, key=lambda e: e.evidence_date).expires_on
+
+
+# Shared by every unanswered item: answers are immutable, and building one per lookup
+# dominated the digest's time over many applications.
+NO_ANSWER = Answer()
 
 
 @dataclass(frozen=True)
@@ -82,7 +88,7 @@ class ApplicationState:
     id: int | None = None
 
     def answer(self, item_id: str) -> Answer:
-        return self.answers.get(item_id, Answer())
+        return self.answers.get(item_id, NO_ANSWER)
 
     def with_answer(self, item_id: str, answer: Answer) -> ApplicationState:
         return replace(self, answers={**self.answers, item_id: answer})

@@ -31,11 +31,11 @@ Decisions the seed leaves open, and what this module does:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from urllib.parse import urlsplit
 
-from flows.application import EXPIRED, MAX_TEXT, MET, NOT_MET, is_expired
+from flows.application import EXPIRED, MAX_TEXT, MET, NOT_MET, ApplicationState, is_expired
 from flows.checklist import Checklist, Item
 from flows.evidence import DateProblem, parse_evidence_date
 
@@ -256,7 +256,7 @@ def _category_id(text: str, checklist: Checklist) -> str | None:
     return None
 
 
-def _yes_no(text: str) -> bool | None | str:
+def yes_no(text: str) -> bool | None | str:
     value = text.strip().casefold()
     if not value:
         return None
@@ -335,7 +335,7 @@ def validate_case_study(
 
     flags: dict[str, bool | None] = {}
     for name in ("in_production", "public"):
-        value = _yes_no(raw[name])
+        value = yes_no(raw[name])
         if value == NOT_YES_NO:
             problems[name] = NOT_YES_NO
             value = None
@@ -556,6 +556,38 @@ def derived_statuses(assessment: Assessment, delivery_type: str) -> dict[str, st
     if delivery_type == CUSTOMER_DEPLOYED:
         statuses["D2"] = MET if c.has_deployment_guide else NOT_MET
     return statuses
+
+
+def with_derived_statuses(
+    state: ApplicationState, statuses: dict[str, str], actor: str, now: datetime
+) -> ApplicationState:
+    """The state with each derived item's status set, answered by whoever changed the data."""
+    for item_id, status in statuses.items():
+        answer = state.answer(item_id)
+        if answer.status != status:
+            state = state.with_answer(item_id, replace(answer, status=status, answered_by=actor, answered_at=now))
+    return state
+
+
+# --- solution-wide documents ----------------------------------------------------------
+
+OVERALL_DIAGRAM = "overall_diagram"
+DEPLOYMENT_GUIDE = "deployment_guide"
+# Which delivery type needs which document (D1's whole-solution diagram, D2's guide).
+DOCUMENT_FOR = {OVERALL_DIAGRAM: SAAS, DEPLOYMENT_GUIDE: CUSTOMER_DEPLOYED}
+NOT_NEEDED = "not_needed"
+
+
+def document_problem(kind: str, link: str, file_id: str, delivery_type: str) -> str | None:
+    """Why a solution document cannot be stored, or None: a link or a file is required,
+    and only the document the delivery type needs is asked for."""
+    if DOCUMENT_FOR[kind] != delivery_type:
+        return NOT_NEEDED
+    if not link.strip() and not file_id.strip():
+        return REQUIRED
+    if len(link) > MAX_TEXT:
+        return TOO_LONG
+    return None
 
 
 def next_expiry(

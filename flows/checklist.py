@@ -20,6 +20,8 @@ PARTS = ("prerequisites", "documents", "technical")
 DELIVERY_TYPES = ("saas", "customer_deployed")
 # relativedelta's relative (plural) keywords; the singular ones set absolute values.
 MAX_AGE_KEYS = ("years", "months", "weeks", "days")
+# Where a derived item's status comes from instead of being typed in.
+DERIVED_SOURCES = ("case_studies",)
 
 
 class ChecklistError(ValueError):
@@ -82,6 +84,7 @@ class Item:
     na_condition: Text
     max_age: dict[str, int] | None
     max_age_note: Text
+    derived_from: str | None = None  # one of DERIVED_SOURCES: answered from that data, never typed
 
     @property
     def part(self) -> str:
@@ -243,6 +246,11 @@ def parse_checklist(raw: dict, source: str) -> Checklist:
                 if not isinstance(_require(i, flag, where), bool):
                     raise ChecklistError(f"{where}: {flag} must be true or false")
             max_age = _max_age(i.get("max_age"), where)
+            derived_from = i.get("derived_from")
+            if derived_from is not None and derived_from not in DERIVED_SOURCES:
+                raise ChecklistError(
+                    f"{where}: derived_from must be one of {', '.join(DERIVED_SOURCES)}"
+                )
             items.append(
                 Item(
                     id=item_id,
@@ -260,6 +268,7 @@ def parse_checklist(raw: dict, source: str) -> Checklist:
                     max_age_note=_text(
                         i.get("max_age_note"), f"{where} max_age_note", required=max_age is not None
                     ),
+                    derived_from=derived_from,
                 )
             )
         if not items:

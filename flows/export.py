@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import date
 
-from flows.application import ApplicationState, effective_status
-from flows.case_studies import CaseStudy, SolutionDocuments, case_study_fields
-from flows.checklist import Checklist
+from flows.application import (
+    EXPIRED, MET, NOT_APPLICABLE, NOT_MET, Answer, ApplicationState, effective_status,
+)
+from flows.case_studies import FIELDS, CaseStudy, SolutionDocuments, case_study_fields
+from flows.checklist import DELIVERY_TYPES, Checklist, Item
 from flows.progress import part_progress
+
+# The seed's "met" column, and the choices the xlsx offers in it.
+MET_YES = "yes"
+MET_NO = "no"
+MET_NA = "na"
+MET_CHOICES = (MET_YES, MET_NO, MET_NA)
+MAX_FILENAME_PARTNER = 80
+# The case-study fields an export shows, in the seed's order; an uploaded diagram's file
+# id stands in the diagram field when there is no link, as for the solution documents.
+CASE_STUDY_COLUMNS = tuple(name for name in FIELDS if name != "diagram_file_id")
 
 
 def self_assessment(
@@ -17,41 +31,18 @@ def self_assessment(
     case_studies: tuple[CaseStudy, ...] = (),
     documents: SolutionDocuments = SolutionDocuments(),
 ) -> dict:
-    """Every applicable item with its answer, in checklist order, grouped by part; then
-    the case studies (fields in the seed's order) and the solution-wide documents."""
+    """Every applicable item with its answer, in checklist order, grouped by part (the
+    items of the other delivery type apart, unanswered); then the case studies (fields
+    in the seed's order) and the solution-wide documents."""
     language = state.language
     parts = []
     progress = {p.part: p for p in part_progress(checklist, state, today)}
     for part in checklist.parts:
-        items = []
-        for item in checklist.applicable_items(state.delivery_type):
-            if item.part != part.id:
-                continue
-            answer = state.answer(item.id)
-            items.append(
-                {
-                    "id": item.id,
-                    "section": item.section.title(language),
-                    "title": item.title(language),
-                    "text": item.text(language),
-                    "applies_to": list(item.applies_to),
-                    "status": effective_status(answer, today),
-                    "note": answer.note,
-                    "answered_by": answer.answered_by,
-                    "answered_at": answer.answered_at.isoformat() if answer.answered_at else None,
-                    "assignee": answer.assignee,
-                    "expires_on": answer.expires_on.isoformat() if answer.expires_on else None,
-                    "evidence": [
-                        {
-                            "text": e.text,
-                            "date": e.evidence_date.isoformat() if e.evidence_date else None,
-                            "expires_on": e.expires_on.isoformat() if e.expires_on else None,
-                            "added_by": e.added_by,
-                        }
-                        for e in answer.evidence
-                    ],
-                }
-            )
+        rows = [
+            _row(item, position, state, today)
+            for position, item in enumerate(checklist.items)
+            if item.part == part.id
+        ]
         counts = progress[part.id]
         parts.append(
             {
@@ -60,7 +51,10 @@ def self_assessment(
                 "applicable": counts.applicable,
                 "answered": counts.answered,
                 "met": counts.met,
-                "items": items,
+                "items": [row for row in rows if row["applicable"]],
+                # The seed's table lists every item with its SaaS / customer-deployed
+                # columns, so the rows for the other delivery type are kept too.
+                "not_applicable_items": [row for row in rows if not row["applicable"]],
             }
         )
     return {
@@ -70,18 +64,90 @@ def self_assessment(
         "partner": state.partner,
         "language": language,
         "delivery_type": state.delivery_type,
-        "categories": [
-            {"id": c, "title": checklist.category(c).title(language) if checklist.category(c) else c}
-            for c in state.categories
-        ],
+        "categories": [{"id": c, "title": _category_title(checklist, c, language)} for c in state.categories],
         "target_audit_date": state.target_audit_date.isoformat() if state.target_audit_date else None,
         "as_of": today.isoformat(),
         "email_to": checklist.submission_email,
         "email_subject": checklist.email_subject(language).replace("{partner}", state.partner),
         "parts": parts,
-        "case_studies": [case_study_fields(case_study) for case_study in case_studies],
+        "case_studies": [
+            {
+                **case_study_fields(case_study),
+                "diagram": case_study.diagram or case_study.diagram_file_id,
+                "category_title": _category_title(checklist, case_study.category, language),
+            }
+            for case_study in case_studies
+        ],
         "documents": {
             "overall_diagram": documents.overall_diagram or documents.overall_diagram_file_id,
             "deployment_guide": documents.deployment_guide or documents.deployment_guide_file_id,
         },
     }
+
+
+def _category_title(checklist: Checklist, category_id: str, language: str) -> str:
+    category = checklist.category(category_id)
+    return category.title(language) if category else category_id
+
+
+def _row(item: Item, position: int, state: ApplicationState, today: date) -> dict:
+    """One line of the checklist table. An item that does not apply to the delivery type
+    keeps no answer: the team is never asked it, so anything stored for it is stale."""
+    language = state.language
+    applicable = item.applies(state.delivery_type)
+    answer = state.answer(item.id) if applicable else Answer()
+    status = effective_status(answer, today)
+    return {
+        "id": item.id,
+        "part": item.part,
+        "position": position,
+        "section": item.section.title(language),
+        "title": item.title(language),
+        "text": item.text(language),
+        "applies_to": list(item.applies_to),
+        "applies": {delivery_type: item.applies(delivery_type) for delivery_type in DELIVERY_TYPES},
+        "applicable": applicable,
+        "status": status,
+        "met": _met(status, applicable),
+        "note": answer.note,
+        "answered_by": answer.answered_by,
+        "answered_at": answer.answered_at.isoformat() if answer.answered_at else None,
+        "assignee": answer.assignee,
+        "expires_on": answer.expires_on.isoformat() if answer.expires_on else None,
+        "evidence": [
+            {
+                "text": e.text,
+                "date": e.evidence_date.isoformat() if e.evidence_date else None,
+                "expires_on": e.expires_on.isoformat() if e.expires_on else None,
+                "added_by": e.added_by,
+            }
+            for e in answer.evidence
+        ],
+    }
+
+
+def _met(status: str | None, applicable: bool) -> str:
+    """The seed's "met" column (是/否): expired evidence no longer meets the item, and an
+    item left open (unanswered or skipped) stays blank for the team to decide."""
+    if not applicable or status == NOT_APPLICABLE:
+        return MET_NA
+    if status == MET:
+        return MET_YES
+    if status in (NOT_MET, EXPIRED):
+        return MET_NO
+    return ""
+
+
+def part_rows(part: dict) -> list[dict]:
+    """Every item of one part of the document, applicable or not, in checklist order."""
+    return sorted(part["items"] + part["not_applicable_items"], key=lambda row: row["position"])
+
+
+def export_filename(partner: str, extension: str) -> str:
+    """A file name for the partner's export that is one plain name in whatever folder it
+    is saved to: path separators, dots, control and reserved characters become dashes,
+    so a partner named "../../etc/x" cannot point anywhere else."""
+    normalised = unicodedata.normalize("NFKC", partner)
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in normalised)
+    safe = re.sub(r"-{2,}", "-", safe).strip("-_")[:MAX_FILENAME_PARTNER] or "partner"
+    return f"self-assessment-{safe}.{extension}"

@@ -36,14 +36,20 @@ class Expiring:
     days_left: int
 
 
+def item_statuses(checklist: Checklist, state: ApplicationState, on: date) -> list[tuple[Item, str | None]]:
+    """Every applicable item with its status as of ``on`` (None = not answered), in checklist order."""
+    return [(item, effective_status(state.answer(item.id), on)) for item in checklist.applicable_items(state.delivery_type)]
+
+
 def part_progress(checklist: Checklist, state: ApplicationState, today: date) -> list[PartProgress]:
+    return count_parts(checklist, item_statuses(checklist, state, today))
+
+
+def count_parts(checklist: Checklist, every: list[tuple[Item, str | None]]) -> list[PartProgress]:
+    """Per part, how many of ``every`` (from :func:`item_statuses`) have each status."""
     result = []
     for part in checklist.parts:
-        statuses = [
-            effective_status(state.answer(item.id), today)
-            for item in checklist.applicable_items(state.delivery_type)
-            if item.part == part.id
-        ]
+        statuses = [status for item, status in every if item.part == part.id]
         result.append(
             PartProgress(
                 part=part.id,

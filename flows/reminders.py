@@ -37,8 +37,8 @@ Exact rules chosen here
   moment. Snoozes never delay flips or escalations.
 * **Key scheme.** ``ReminderKey(evidence_id, lead_days)``: ``lead_days >= 0`` is the
   reminder sent ``lead_days`` before expiry; a negative value ``-n`` is the action on the
-  ``n``-th day past ``expires_on``: ``-1`` the met → expired flip (any time on the day
-  after expiry, application calendar), ``-8`` the escalation to the PDM channel (09:00
+  ``n``-th day past ``expires_on``: ``-1`` the met → expired flip (09:00 application time
+  on the day after expiry, because it tells the channel), ``-8`` the escalation to the PDM channel (09:00
   application time, seven days after the flip). Lead times must therefore be ``>= 0``.
   The flip needs the stored status ``met``; the escalation ``met`` or ``expired``.
 * **Case studies.** ``case_study_dates`` (per application, set by the storage layer on
@@ -331,9 +331,12 @@ def _past_expiry(
 ) -> None:
     """The flip on the day after expiry, then one escalation a week later."""
     evidence_id = row.evidence_id
-    if row.status == MET and (evidence_id, FLIP_LEAD) not in already:
-        actions.append(ExpiryFlip(row.application_id, row.item_id, evidence_id, row.expires_on))
     days_expired = (app.today - row.expires_on).days
+    # The flip tells the channel, so it waits for 09:00 too (readers see the expiry from
+    # midnight anyway: flows.application.effective_status).
+    flip_due = days_expired > -FLIP_LEAD or app.past_nine
+    if flip_due and row.status == MET and (evidence_id, FLIP_LEAD) not in already:
+        actions.append(ExpiryFlip(row.application_id, row.item_id, evidence_id, row.expires_on))
     if days_expired < -ESCALATION_LEAD or (days_expired == -ESCALATION_LEAD and not app.past_nine):
         return
     if (evidence_id, ESCALATION_LEAD) not in already:

@@ -27,6 +27,8 @@ from flows.evidence import DateProblem, expired_on_arrival, local_today, parse_e
 from flows.progress import expiring_within, part_progress
 
 STATUS_COMMANDS = {"met": MET, "not_met": NOT_MET, "not_applicable": NOT_APPLICABLE}
+# Commands that answer an item or give its evidence: a derived item takes none of them.
+ANSWERING = ("met", "not_met", "not_applicable", "skip", "evidence", "date")
 
 
 @dataclass(frozen=True)
@@ -90,15 +92,34 @@ class Walk:
             self.show(item)
 
     def next_item(self, after: Item | None) -> Item | None:
-        """The next unanswered item after ``after``; then skipped ones from the top."""
+        """The next unanswered item after ``after``; then skipped ones from the top.
+        Derived items are never asked: their data answers them."""
         start = self.items.index(after) + 1 if after else 0
         for item in self.items[start:]:
-            if self.state.answer(item.id).status is None:
+            if self.state.answer(item.id).status is None and not item.derived_from:
                 return item
         for item in self.items:
-            if self.state.answer(item.id).status in (None, SKIPPED) and item is not after:
+            if self.state.answer(item.id).status in (None, SKIPPED) and item is not after and not item.derived_from:
                 return item
         return None
+
+    def move_on(self, after: Item) -> None:
+        """Go to the next question after ``after``, showing the derived items passed on the way."""
+        target = self.next_item(after)
+        start = self.items.index(after) + 1
+        end = self.items.index(target) if target in self.items[start:] else len(self.items)
+        for passed in self.items[start:end]:
+            if passed.derived_from:
+                self.say("derived", item=passed, answer=self.state.answer(passed.id))
+        self.move_to(target)
+
+    def dispatch(self, item: Item | None, name: str, argument: str) -> None:
+        if item is not None and item.derived_from and name in ANSWERING:
+            # Typing an answer must not overwrite what the data says; nothing is recorded.
+            self.say("derived_refused", item=item)
+            self.move_on(item)
+            return
+        getattr(self, f"on_{name}")(item, argument)
 
     def update_answer(self, item: Item, **changes) -> Answer:
         answer = replace(self.state.answer(item.id), **changes)
@@ -134,8 +155,7 @@ class Walk:
                 self.say("finished", parts=part_progress(self.checklist, self.state, self.today))
                 return self.outcome()
             self.state = replace(self.state, cursor=item.id, finished=False)
-        handler = getattr(self, f"on_{command.name}")
-        handler(item, command.argument)
+        self.dispatch(item, command.name, command.argument)
         return self.outcome(quit=command.name == "quit")
 
     def ask(self, item: Item, awaiting: str) -> None:
@@ -152,7 +172,7 @@ class Walk:
             # Existing evidence is out of its window: the answer is met but expired.
             self.record_status(item, EXPIRED)
             self.say("saved_expired", item=item, expires_on=answer.expires_on)
-            self.move_to(self.next_item(item))
+            self.move_on(item)
             return
         self.record_status(item, MET)
         self.say("saved", item=item, status=MET)
@@ -161,12 +181,12 @@ class Walk:
         elif item.max_age and not dated:
             self.ask(item, "date")
         else:
-            self.move_to(self.next_item(item))
+            self.move_on(item)
 
     def on_not_met(self, item: Item, _: str) -> None:
         self.record_status(item, NOT_MET)
         self.say("saved", item=item, status=NOT_MET)
-        self.move_to(self.next_item(item))
+        self.move_on(item)
 
     def on_not_applicable(self, item: Item, _: str) -> None:
         if not item.na_allowed:
@@ -174,7 +194,7 @@ class Walk:
             return
         self.record_status(item, NOT_APPLICABLE)
         self.say("saved", item=item, status=NOT_APPLICABLE)
-        self.move_to(self.next_item(item))
+        self.move_on(item)
 
     def on_skip(self, item: Item, _: str) -> None:
         pending = self.state.pending
@@ -184,7 +204,7 @@ class Walk:
         elif self.state.answer(item.id).status is None:
             self.record_status(item, SKIPPED)
             self.say("saved", item=item, status=SKIPPED)
-        self.move_to(self.next_item(item))
+        self.move_on(item)
 
     def on_back(self, item: Item | None, _: str) -> None:
         if item is None:
@@ -241,7 +261,7 @@ class Walk:
         if item.max_age:
             self.ask(item, "date")
         elif self.state.pending and self.state.pending.item_id == item.id:
-            self.move_to(self.next_item(item))
+            self.move_on(item)
 
     def on_date(self, item: Item, argument: str) -> None:
         answer = self.state.answer(item.id)
@@ -263,7 +283,7 @@ class Walk:
         was_asked = self.state.pending is not None and self.state.pending.item_id == item.id
         self.state = replace(self.state, pending=None)
         if was_asked:
-            self.move_to(self.next_item(item))
+            self.move_on(item)
 
     def settle_dated(self, item: Item, status: str | None, evidence_date: date, expires_on: date) -> None:
         """Newly dated evidence decides whether a met item counts or has expired."""
@@ -293,18 +313,21 @@ class Walk:
             return self.outcome()
         self.state = replace(self.state, cursor=item.id, pending=None, finished=False)
         command = parse_command(line)
-        getattr(self, f"on_{command.name}")(item, command.argument)
+        self.dispatch(item, command.name, command.argument)
         pending = self.state.pending
         if pending is not None:
             # Evidence arrives through its own form in these adapters, so don't wait for it.
             self.messages = [m for m in self.messages if m.name not in ("ask_evidence", "ask_date")]
             self.say("evidence_wanted", item=item, awaiting=pending.awaiting)
-            self.move_to(self.next_item(item))
+            self.move_on(item)
         return self.outcome()
 
     def record_evidence(self, item_id: str, text: str, date_text: str, note: str) -> Outcome | DateProblem:
         """Evidence from a form: link or text, the evidence's date where the item ages, a note."""
         item = self.checklist.item(item_id)
+        if item.derived_from:
+            self.say("derived_refused", item=item)
+            return self.outcome()
         parsed = parse_evidence_date(date_text, self.today) if date_text.strip() else None
         if isinstance(parsed, DateProblem):
             return parsed

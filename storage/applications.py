@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import date, datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from flows import application as domain
 from storage import models
@@ -24,28 +24,30 @@ def partner_key(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
-def to_state(row: models.Application) -> domain.ApplicationState:
-    answers = {
-        answer.item_id: domain.Answer(
-            status=answer.status,
-            note=answer.note,
-            answered_by=answer.answered_by,
-            answered_at=answer.answered_at,
-            assignee=answer.assignee,
-            evidence=tuple(
-                domain.Evidence(
-                    text=e.text,
-                    evidence_date=e.evidence_date,
-                    expires_on=e.expires_on,
-                    added_by=e.added_by,
-                    added_at=e.added_at,
-                    id=e.id,
-                )
-                for e in answer.evidence
-            ),
-        )
-        for answer in row.answers
-    }
+def to_state(row: models.Application, answers: dict[str, domain.Answer] | None = None) -> domain.ApplicationState:
+    """``answers`` when the caller built them itself (the digest reads every application's at once)."""
+    if answers is None:
+        answers = {
+            answer.item_id: domain.Answer(
+                status=answer.status,
+                note=answer.note,
+                answered_by=answer.answered_by,
+                answered_at=answer.answered_at,
+                assignee=answer.assignee,
+                evidence=tuple(
+                    domain.Evidence(
+                        text=e.text,
+                        evidence_date=e.evidence_date,
+                        expires_on=e.expires_on,
+                        added_by=e.added_by,
+                        added_at=e.added_at,
+                        id=e.id,
+                    )
+                    for e in answer.evidence
+                ),
+            )
+            for answer in row.answers
+        }
     pending = domain.Pending(**row.pending) if row.pending else None
     return domain.ApplicationState(
         id=row.id,
@@ -71,15 +73,45 @@ def _query():
     )
 
 
-def load_row(session: Session, application_id: int, lock: bool = False) -> models.Application:
-    statement = _query().where(models.Application.id == application_id)
+def _one_query(application_id: int, lock: bool):  # noqa: ANN202
+    """One application with its answers and evidence in a single statement (joins),
+    locked when asked: this is the hot path of every answer."""
+    statement = (
+        select(models.Application)
+        .options(joinedload(models.Application.answers).joinedload(models.Answer.evidence))
+        .where(models.Application.id == application_id)
+    )
     if lock:
         # Serialises concurrent steps on one application (several web processes).
         statement = statement.with_for_update(of=models.Application)
-    row = session.scalars(statement).one_or_none()
+    return statement
+
+
+def load_row(session: Session, application_id: int, lock: bool = False) -> models.Application:
+    row = session.scalars(_one_query(application_id, lock)).unique().one_or_none()
     if row is None:
         raise ApplicationNotFound(application_id)
     return row
+
+
+def load_row_for_member(
+    session: Session, application_id: int, team_id: str, user_id: str, lock: bool = False
+) -> tuple[models.Application, bool]:
+    """The application (as :func:`load_row`) and whether the user is a member of its
+    channel in its workspace, in the same statement."""
+    member = (
+        select(models.ChannelMember.user_id)
+        .where(models.ChannelMember.team_id == models.Application.team_id,
+               models.ChannelMember.channel_id == models.Application.channel_id,
+               models.ChannelMember.user_id == user_id)
+        .exists()
+    )
+    statement = _one_query(application_id, lock).add_columns(member)
+    found = session.execute(statement).unique().one_or_none()
+    if found is None:
+        raise ApplicationNotFound(application_id)
+    row, is_member = found
+    return row, bool(is_member) and row.team_id == team_id
 
 
 def load_state(session: Session, application_id: int, lock: bool = False) -> domain.ApplicationState:
@@ -127,6 +159,8 @@ def create(
         language=state.language,
         target_audit_date=state.target_audit_date,
         timezone=state.timezone,
+        pdm_channel_id=state.pdm_channel,
+        lead_times=list(state.lead_times) if state.lead_times is not None else None,
         created_by=actor,
         created_at=now,
         updated_at=now,
@@ -208,7 +242,7 @@ def save(
             continue
         answer_row = answer_rows.get(item_id)
         if answer_row is None:
-            answer_row = models.Answer(item_id=item_id, note="", answered_by="", assignee="")
+            answer_row = models.Answer(item_id=item_id, note="", answered_by="", assignee="", evidence=[])
             row.answers.append(answer_row)
         for field in ("status", "note", "assignee"):
             old, new = getattr(old_answer, field), getattr(new_answer, field)

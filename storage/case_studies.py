@@ -1,14 +1,32 @@
-"""Case studies and solution documents: rows to :mod:`flows.case_studies` values."""
+"""Case studies and solution documents: rows to :mod:`flows.case_studies` values, and the
+services that store them. Every save re-judges the application's case studies and writes
+the derived statuses of P2.1, P2.2, D1 and D2 through :func:`storage.applications.save`,
+so the history says who changed which case study and what that did to each item."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from flows.case_studies import CaseStudy, SolutionDocuments
-from storage import models
+from flows.application import ApplicationState
+from flows.case_studies import (
+    FIELDS,
+    Assessment,
+    CaseStudy,
+    SolutionDocuments,
+    case_study_fields,
+    check,
+    derived_statuses,
+    with_derived_statuses,
+)
+from flows.checklist import get_checklist
+from flows.evidence import local_today
+from storage import applications, models
+from storage.db import Database
 
 
 def to_case_study(row: models.CaseStudy) -> CaseStudy:
@@ -51,3 +69,115 @@ def case_studies_by_application(session: Session, application_ids: Iterable[int]
     for row in rows:
         found[row.application_id].append(to_case_study(row))
     return found
+
+
+# --- unit-of-work services: the terminal and Slack call these, never the session ----------
+
+
+class CaseStudyNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class CaseStudyOverview:
+    """An application's case studies and documents, judged as of today."""
+
+    state: ApplicationState
+    case_studies: tuple[CaseStudy, ...]
+    documents: SolutionDocuments
+    assessment: Assessment
+
+    @property
+    def derived(self) -> dict[str, str]:
+        return derived_statuses(self.assessment, self.state.delivery_type)
+
+    def number_of(self, case_study_id: int) -> int:
+        """The 1-based number people see and type (case edit N), oldest first."""
+        return next(n for n, cs in enumerate(self.case_studies, 1) if cs.id == case_study_id)
+
+
+def _overview(session: Session, row: models.Application, state: ApplicationState, now: datetime) -> CaseStudyOverview:
+    found = tuple(case_studies_by_application(session, [row.id])[row.id])
+    documents = to_documents(row)
+    today = local_today(now, state.timezone)
+    assessment = check(found, documents, state.delivery_type, get_checklist(state.checklist_id), today,
+                       state.target_audit_date)
+    return CaseStudyOverview(state, found, documents, assessment)
+
+
+def _settle(session: Session, row: models.Application, actor: str, now: datetime) -> CaseStudyOverview:
+    """Re-run the rules and write the derived statuses through the answers (and so the history)."""
+    before = applications.to_state(row)
+    judged = _overview(session, row, before, now)
+    after = with_derived_statuses(before, judged.derived, actor, now)
+    stored = applications.save(session, row, before, after, actor, now)
+    return replace(judged, state=stored)
+
+
+def _record(session: Session, application_id: int, field: str, old: str, new: str, actor: str, now: datetime) -> None:
+    session.add(models.HistoryEntry(application_id=application_id, field=field, old_value=old or None,
+                                    new_value=new or None, actor=actor, at=now))
+
+
+def _write(session: Session, row: models.CaseStudy, old: CaseStudy, new: CaseStudy, actor: str, now: datetime) -> None:
+    """Store ``new`` on ``row``, each changed field also in the history as case_study:ID:NAME."""
+    before, after = case_study_fields(old), case_study_fields(new)
+    for name in FIELDS:
+        setattr(row, name, getattr(new, name))
+        if before[name] != after[name]:
+            _record(session, row.application_id, f"case_study:{row.id}:{name}", before[name], after[name], actor, now)
+    row.updated_at = now
+
+
+def overview(db: Database, application_id: int, now: datetime) -> CaseStudyOverview:
+    """Read only: what is stored, judged as of ``now``."""
+    with db.session() as session:
+        row = applications.load_row(session, application_id)
+        return _overview(session, row, applications.to_state(row), now)
+
+
+def rederive(db: Database, application_id: int, actor: str, now: datetime) -> CaseStudyOverview:
+    """Judge again as of ``now`` and store the derived statuses (a case study may have aged out)."""
+    with db.session() as session:
+        return _settle(session, applications.load_row(session, application_id, lock=True), actor, now)
+
+
+def add(db: Database, application_id: int, case_study: CaseStudy, actor: str, now: datetime) -> tuple[CaseStudyOverview, int]:
+    """Store a new case study; returns the overview and its number."""
+    with db.session() as session:
+        application = applications.load_row(session, application_id, lock=True)
+        row = models.CaseStudy(application_id=application_id, created_by=actor, created_at=now, updated_at=now)
+        session.add(row)
+        session.flush()
+        _write(session, row, CaseStudy(), case_study, actor, now)
+        session.flush()
+        judged = _settle(session, application, actor, now)
+    return judged, judged.number_of(row.id)
+
+
+def update(db: Database, application_id: int, case_study_id: int, case_study: CaseStudy, actor: str,
+           now: datetime) -> tuple[CaseStudyOverview, int]:
+    """Replace a stored case study's fields; returns the overview and its number."""
+    with db.session() as session:
+        application = applications.load_row(session, application_id, lock=True)
+        row = session.get(models.CaseStudy, case_study_id)
+        if row is None or row.application_id != application_id:
+            raise CaseStudyNotFound(case_study_id)
+        _write(session, row, to_case_study(row), case_study, actor, now)
+        session.flush()
+        judged = _settle(session, application, actor, now)
+    return judged, judged.number_of(case_study_id)
+
+
+def set_document(db: Database, application_id: int, kind: str, link: str, file_id: str, actor: str,
+                 now: datetime) -> CaseStudyOverview:
+    """Store the whole-solution diagram or the deployment guide (``kind``): a link, a Slack file, or both."""
+    with db.session() as session:
+        row = applications.load_row(session, application_id, lock=True)
+        for column, value in ((kind, link), (f"{kind}_file_id", file_id)):
+            old = getattr(row, column)
+            if old != value:
+                setattr(row, column, value)
+                _record(session, application_id, column, old, value, actor, now)
+        session.flush()
+        return _settle(session, row, actor, now)

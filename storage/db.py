@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -44,6 +45,14 @@ def make_engine(url: str, pool_size: int = 5) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
+            # SQLAlchemy, not the driver, starts transactions (see below).
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection):  # noqa: ANN001
+            # Take the write lock up front: two deferred transactions that both read then
+            # write would deadlock, and SQLite then fails one at once instead of waiting.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     # pool_pre_ping: a restarted database must not leave broken pooled connections.
@@ -76,6 +85,21 @@ def ensure_schema(engine: Engine) -> None:
         upgrade(engine)
 
 
+class StatementCounter:
+    """How many SQL statements this process has sent: for /metrics and the benchmarks."""
+
+    def __init__(self, engine: Engine):
+        self.total = 0
+        self._lock = threading.Lock()
+        event.listen(engine, "before_cursor_execute", self._count)
+
+    def _count(self, _connection, _cursor, statement: str, *_args) -> None:  # noqa: ANN002
+        if statement.startswith("BEGIN"):
+            return  # transaction control (SQLite's BEGIN IMMEDIATE), not a query
+        with self._lock:
+            self.total += 1
+
+
 class Database:
     """One engine and its session factory; sessions are scoped to one unit of work."""
 
@@ -83,6 +107,7 @@ class Database:
         self.url = normalise_url(url or database_url())
         self.engine = make_engine(self.url, pool_size)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.statements = StatementCounter(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -100,3 +125,16 @@ def default_database() -> Database:
     database = Database()
     ensure_schema(database.engine)
     return database
+
+
+def backup_sqlite(database: Database, path: str) -> None:
+    """A consistent copy of a live SQLite database (SQLite's online backup API): safe
+    while the bot is running, unlike copying the file."""
+    import sqlite3
+
+    target = sqlite3.connect(path)
+    try:
+        with database.engine.connect() as connection:
+            connection.connection.driver_connection.backup(target)
+    finally:
+        target.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, TypeDecorator, Index, String, Text, UniqueConstraint
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -14,8 +14,25 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class UtcDateTime(TypeDecorator):
+    """Aware UTC datetimes on every database: SQLite hands back naive ones otherwise."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # noqa: ANN001, ANN201
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(timezone.utc)
+        return value
+
+    def process_result_value(self, value, dialect):  # noqa: ANN001, ANN201
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
 class Base(DeclarativeBase):
-    pass
+    type_annotation_map = {datetime: UtcDateTime}
 
 
 class Application(Base):
@@ -41,8 +58,8 @@ class Application(Base):
     pending: Mapped[dict | None] = mapped_column(JSON)
     finished: Mapped[bool] = mapped_column(default=False)
     created_by: Mapped[str] = mapped_column(String(200), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # The PDM channel that gets digests and escalations ("" = the PDM_CHANNEL default).
     pdm_channel_id: Mapped[str] = mapped_column(String(32), default="", server_default="")
     # Reminder lead times in days, overriding the checklist's defaults; None = defaults.
@@ -68,7 +85,7 @@ class Answer(Base):
     status: Mapped[str | None] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(Text, default="")
     answered_by: Mapped[str] = mapped_column(String(200), default="")
-    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    answered_at: Mapped[datetime | None] = mapped_column()
     assignee: Mapped[str] = mapped_column(String(200), default="")
 
     application: Mapped[Application] = relationship(back_populates="answers")
@@ -86,8 +103,8 @@ class Evidence(Base):
     evidence_date: Mapped[date | None] = mapped_column(Date)
     expires_on: Mapped[date | None] = mapped_column(Date, index=True)
     added_by: Mapped[str] = mapped_column(String(200), default="")
-    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    snoozed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    snoozed_until: Mapped[datetime | None] = mapped_column()
 
     answer: Mapped[Answer] = relationship(back_populates="evidence")
 
@@ -101,11 +118,12 @@ class HistoryEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"))
     item_id: Mapped[str | None] = mapped_column(String(16))
-    field: Mapped[str] = mapped_column(String(32))
+    # Checklist fields, and case-study fields as "case_study:ID:NAME".
+    field: Mapped[str] = mapped_column(String(64))
     old_value: Mapped[str | None] = mapped_column(Text)
     new_value: Mapped[str | None] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(200), default="")
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 
@@ -116,7 +134,7 @@ class ProcessedDelivery(Base):
     __tablename__ = "processed_deliveries"
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class ChannelMember(Base):
@@ -135,7 +153,7 @@ class ChannelSync(Base):
 
     team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    synced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    synced_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ItemMessage(Base):
@@ -170,10 +188,10 @@ class CaseStudy(Base):
     public_url: Mapped[str] = mapped_column(Text, default="")
     diagram: Mapped[str] = mapped_column(Text, default="")
     diagram_file_id: Mapped[str] = mapped_column(String(32), default="")
-    snoozed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    snoozed_until: Mapped[datetime | None] = mapped_column()
     created_by: Mapped[str] = mapped_column(String(200), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ReminderLog(Base):
@@ -190,8 +208,8 @@ class ReminderLog(Base):
     recipient: Mapped[str] = mapped_column(String(64), default="")
     attempts: Mapped[int] = mapped_column(default=0)
     error: Mapped[str] = mapped_column(String(200), default="")
-    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()
 
 
 class SlackUser(Base):
@@ -202,7 +220,7 @@ class SlackUser(Base):
     team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     timezone: Mapped[str] = mapped_column(String(64), default="")
-    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class PdmChannel(Base):
@@ -229,8 +247,8 @@ class DigestLog(Base):
     channel_id: Mapped[str] = mapped_column(String(32), index=True)
     status: Mapped[str] = mapped_column(String(16))
     ts: Mapped[str] = mapped_column(String(32), default="")
-    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    posted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    posted_at: Mapped[datetime | None] = mapped_column()
 
 
 # slack_sdk's own tables for OAuth installations and state, on the same metadata so

@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
 from storage import models
 from storage.db import Database
 
 
+def _insert(session: Session):  # noqa: ANN202
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def claim_delivery(session: Session, key: str, now: datetime) -> bool:
+    """Claim a delivery key in the caller's transaction; False when another request (or
+    process) already did. RETURNING tells, since rowcount is unreliable after ON CONFLICT."""
+    inserted = session.execute(
+        _insert(session)(models.ProcessedDelivery)
+        .values(key=key[:200], at=now)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(models.ProcessedDelivery.key)
+    ).first()
+    return inserted is not None
+
+
 def first_delivery(db: Database, key: str, now: datetime) -> bool:
-    """Claim a delivery key; False when another request (or process) already did."""
-    try:
-        with db.session() as session:
-            session.add(models.ProcessedDelivery(key=key[:200], at=now))
-        return True
-    except IntegrityError:
-        return False
+    """Claim a delivery key in a transaction of its own."""
+    with db.session() as session:
+        return claim_delivery(session, key, now)
 
 
 def replace_members(db: Database, team_id: str, channel_id: str, user_ids: list[str], now: datetime) -> None:
@@ -76,13 +91,31 @@ def remember_item_message(
     db: Database, team_id: str, channel_id: str, ts: str, application_id: int, item_id: str
 ) -> None:
     with db.session() as session:
-        session.merge(
-            models.ItemMessage(
-                team_id=team_id, channel_id=channel_id, ts=ts, application_id=application_id, item_id=item_id
-            )
+        session.execute(
+            _insert(session)(models.ItemMessage)
+            .values(team_id=team_id, channel_id=channel_id, ts=ts, application_id=application_id, item_id=item_id)
+            .on_conflict_do_nothing()
         )
 
 
 def item_message(db: Database, team_id: str, channel_id: str, ts: str) -> models.ItemMessage | None:
     with db.session() as session:
         return session.get(models.ItemMessage, (team_id, channel_id, ts))
+
+
+TOKEN_COLUMNS = ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token")
+
+
+def rewrite_tokens(db: Database, transform: Callable[[str | None], str | None]) -> int:
+    """Pass every stored Slack token through ``transform`` (key rotation), in one
+    transaction: either every token is re-encrypted or none is. Returns the rows changed."""
+    changed = 0
+    with db.session() as session:
+        for table_name in (models.INSTALLATIONS_TABLE, models.BOTS_TABLE):
+            table = models.Base.metadata.tables[table_name]
+            columns = [table.c[name] for name in TOKEN_COLUMNS if name in table.c]
+            for row in session.execute(select(table.c.id, *columns)).all():
+                values = {column.name: transform(getattr(row, column.name)) for column in columns}
+                session.execute(update(table).where(table.c.id == row.id).values(**values))
+                changed += 1
+    return changed

@@ -12,6 +12,7 @@ from flows.application import ApplicationState
 from flows.checklist import get_checklist
 from flows.evidence import DateProblem
 from storage import applications
+from storage import slack as slack_store
 from storage.db import Database
 
 
@@ -44,6 +45,33 @@ def on_item(db: Database, application_id: int, item_id: str, line: str, actor: s
         db, application_id, actor, now,
         lambda checklist, state: walk.on_item(checklist, state, item_id, line, actor, now),
     )
+
+
+class NotAllowed(Exception):
+    """The user may not change this application; carries its language for the refusal."""
+
+    def __init__(self, language: str):
+        super().__init__(language)
+        self.language = language
+
+
+def answer_from_slack(
+    db: Database, application_id: int, item_id: str, line: str, actor: str, team_id: str,
+    delivery_key: str, now: datetime,
+) -> walk.Outcome | None:
+    """A button press: claim the delivery, check membership, apply, in one transaction
+    and a handful of statements (this is the path every answer takes). None when the
+    delivery was already applied; raises :class:`NotAllowed` for non-members."""
+    with db.session() as session:
+        if not slack_store.claim_delivery(session, delivery_key, now):
+            return None
+        row, is_member = applications.load_row_for_member(session, application_id, team_id, actor, lock=True)
+        if not is_member:
+            raise NotAllowed(row.language)  # rolls back the delivery key too: a member may still press it
+        before = applications.to_state(row)
+        outcome = walk.on_item(get_checklist(before.checklist_id), before, item_id, line, actor, now)
+        stored = applications.save(session, row, before, outcome.state, actor, now)
+    return walk.Outcome(stored, outcome.messages, outcome.quit)
 
 
 def record_evidence(

@@ -27,7 +27,10 @@ class FakeSlackAPI:
     def __init__(self):
         self.calls: list[tuple[str, dict]] = []
         self.members: dict[str, list[str]] = {}
+        self.timezones: dict[str, str] = {}
+        self.delay = 0.0  # seconds each post takes, to widen race windows in fault tests
         self.failures: dict[str, list[tuple[int, dict]]] = {}
+        self.uploads: dict[str, bytes] = {}  # file id → uploaded bytes
         self.lock = threading.Lock()
         self.ts = itertools.count(1)
         api = self
@@ -40,7 +43,14 @@ class FakeSlackAPI:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 method = self.path.rsplit("/", 1)[-1]
-                params = api.parse(raw, self.headers.get("Content-Type", ""))
+                if self.path.startswith("/upload/"):
+                    # The file's bytes, posted to the URL files.getUploadURLExternal gave;
+                    # slack_sdk labels them form data whatever they are, so keep, don't parse.
+                    with api.lock:
+                        api.uploads[method] = raw
+                    params = {"raw": len(raw)}
+                else:
+                    params = api.parse(raw, self.headers.get("Content-Type", ""))
                 status, body, headers = api.answer(method, params)
                 self.send_response(status)
                 for key, value in headers.items():
@@ -80,10 +90,25 @@ class FakeSlackAPI:
                          "team": "Test", "url": "https://test.slack.com/"}, {}
         if method in ("chat.postMessage", "chat.update"):
             ts = params.get("ts") or f"1700000000.{next(self.ts):06d}"
+            params.setdefault("ts", ts)
+            if self.delay:
+                time.sleep(self.delay)
             return 200, {"ok": True, "channel": params.get("channel"), "ts": ts}, {}
+        if method == "conversations.history":
+            channel = params.get("channel")
+            with self.lock:
+                posted = [(p.get("ts"), p) for name, p in self.calls if name == "chat.postMessage"
+                          and p.get("channel") == channel]
+            messages = [{"type": "message", "ts": ts or "", "text": p.get("text", ""),
+                         "metadata": json.loads(p["metadata"]) if isinstance(p.get("metadata"), str)
+                         else p.get("metadata")} for ts, p in reversed(posted)]
+            return 200, {"ok": True, "messages": messages, "has_more": False}, {}
         if method == "conversations.members":
             return 200, {"ok": True, "members": self.members.get(params.get("channel"), []),
                          "response_metadata": {"next_cursor": ""}}, {}
+        if method == "users.info":
+            user = params.get("user", "")
+            return 200, {"ok": True, "user": {"id": user, "tz": self.timezones.get(user, "")}}, {}
         if method == "conversations.open":
             return 200, {"ok": True, "channel": {"id": "D" + params.get("users", "X")}}, {}
         if method == "files.getUploadURLExternal":
@@ -156,10 +181,11 @@ def send_interaction(server: BotServer, payload: dict, **sign) -> tuple[int, str
     return send_form(server, {"payload": json.dumps(payload)}, **sign)
 
 
-def send_event(server: BotServer, event: dict, event_id: str, retry: int | None = None) -> tuple[int, str]:
-    body = json.dumps({"token": "x", "team_id": TEAM, "api_app_id": "A1", "type": "event_callback",
+def send_event(server: BotServer, event: dict, event_id: str, retry: int | None = None,
+               team: str = TEAM) -> tuple[int, str]:
+    body = json.dumps({"token": "x", "team_id": team, "api_app_id": "A1", "type": "event_callback",
                        "event_id": event_id, "event_time": int(time.time()), "event": event,
-                       "authorizations": [{"team_id": TEAM, "user_id": "UBOT", "is_bot": True}]})
+                       "authorizations": [{"team_id": team, "user_id": "UBOT", "is_bot": True}]})
     headers = signed_headers(body)
     if retry is not None:
         headers.update({"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"})

@@ -64,7 +64,7 @@ def test_chat_resumes_after_restart_and_export_holds_the_answers(database_url):
     assert document["email_subject"].startswith("Acme, Retail Competency")
 
     markdown = bot(database_url, "export", "--partner", "Acme", "--format", "md")
-    assert "| P1.4 | Customer Adoption | SaaS and customer-deployed | met | https://example.com/customers |" in markdown.stdout
+    assert "| P1.4 | Customer Adoption | Yes | Yes | Yes | met | https://example.com/customers |" in markdown.stdout
 
 
 def test_first_run_asks_for_the_application(tmp_path):
@@ -125,4 +125,4 @@ def test_bad_input_on_the_command_line_is_a_message(tmp_path):
 
 def test_db_upgrade(tmp_path):
     run = bot(f"sqlite:///{tmp_path / 'up.db'}", "db", "upgrade")
-    assert run.returncode == 0 and "database schema: 0003 (newest: 0003)" in run.stdout
+    assert run.returncode == 0 and "database schema: 0004 (newest: 0004)" in run.stdout

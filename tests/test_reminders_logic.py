@@ -102,7 +102,8 @@ def test_29_february_plus_12_months_is_28_february():
     assert (on_the_day.lead_days, on_the_day.days_left) == (0, 0)
     recorded = {ReminderKey(10, 0), ReminderKey(10, 1)}
     assert not actions_at(row, local(date(2025, 2, 28), 23, 59), already=recorded)
-    [flip] = actions_at(row, local(date(2025, 3, 1), 0, 0), already={ReminderKey(10, 0)})
+    assert not actions_at(row, local(date(2025, 3, 1), 8, 59), already={ReminderKey(10, 0)})
+    [flip] = actions_at(row, local(date(2025, 3, 1), 9, 0), already={ReminderKey(10, 0)})
     assert isinstance(flip, ExpiryFlip)
 
 
@@ -172,7 +173,7 @@ def test_a_year_hour_by_hour_sends_every_lead_time_once_at_nine_local():
         assert reminder.recipient == "U1"
 
     [(flip_at, _)] = scheduler.of(ExpiryFlip)
-    assert flip_at.astimezone(BERLIN) == local(date(2026, 3, 31), 0)
+    assert flip_at.astimezone(BERLIN) == local(date(2026, 3, 31), 9)
     [(escalated_at, escalation)] = scheduler.of(Escalation)
     assert escalated_at.astimezone(BERLIN) == local(date(2026, 4, 7))
     assert escalation.days_expired == 8
@@ -278,7 +279,7 @@ def test_a_snooze_past_expiry_ends_at_nine_on_the_expiry_day():
 
 def test_a_snooze_does_not_delay_the_flip():
     row = tracked(snoozed_until=local(date(2026, 5, 1)))
-    [flip] = actions_at(row, local(date(2026, 3, 31), 8))
+    [flip] = actions_at(row, local(date(2026, 3, 31), 9))
     assert isinstance(flip, ExpiryFlip)
 
 
@@ -321,7 +322,8 @@ def test_the_flip_happens_once_on_the_day_after_expiry():
     already = {ReminderKey(10, lead) for lead in DEFAULT_LEAD_DAYS}
     assert not actions_at(row, local(date(2026, 3, 30), 23, 59), already)
     assert not is_expired(row.expires_on, date(2026, 3, 30))
-    [flip] = actions_at(row, local(date(2026, 3, 31), 0), already)
+    assert not actions_at(row, local(date(2026, 3, 31), 8, 59), already)  # never at night
+    [flip] = actions_at(row, local(date(2026, 3, 31), 9), already)
     assert flip == ExpiryFlip(1, "T1.24", 10, date(2026, 3, 30))
     assert flip.key == ReminderKey(10, -1)
     assert not actions_at(row, local(date(2026, 3, 31), 12), already | {flip.key})
@@ -374,7 +376,8 @@ def test_reminders_stop_once_the_application_calendar_says_expired():
     la = ZoneInfo("America/Los_Angeles")
     row = tracked(app_tz="Asia/Shanghai", recipient_tz="America/Los_Angeles")
     already = {ReminderKey(10, lead) for lead in (60, 30, 14, 7, 1)}
-    [flip] = actions_at(row, local(row.expires_on, 9, 0, la), already)
+    assert not reminders(actions_at(row, local(row.expires_on, 9, 0, la), already))
+    [flip] = actions_at(row, local(row.expires_on + timedelta(days=1), 9, 0, ZoneInfo("Asia/Shanghai")), already)
     assert isinstance(flip, ExpiryFlip)
 
 

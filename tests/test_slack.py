@@ -72,6 +72,19 @@ def started(server, slack_api, db):
     return application_id
 
 
+def item_message_ts(db, item_id: str) -> str:
+    """The ts of the message that shows an item; written just after the post returns."""
+    deadline = time.monotonic() + 10
+    while True:
+        with db.session() as session:
+            found = session.execute(text("SELECT ts FROM item_messages WHERE item_id = :item"),
+                                    {"item": item_id}).scalar()
+        if found or time.monotonic() > deadline:
+            assert found, f"no message recorded for {item_id}"
+            return found
+        time.sleep(0.05)
+
+
 def texts(blocks: list[dict]) -> str:
     found = []
     for block in blocks:
@@ -147,8 +160,7 @@ def test_forged_and_stale_requests_are_refused(started, server, db):
 
 
 def test_a_retried_event_applies_once(started, server, slack_api, db):
-    with db.session() as session:
-        thread_ts = session.execute(text("SELECT ts FROM item_messages WHERE item_id = 'P1.1'")).scalar_one()
+    thread_ts = item_message_ts(db, "P1.1")
     event = {"type": "message", "channel": "CTEAM", "user": "UBOB", "text": "note first note",
              "ts": "1700000100.000100", "thread_ts": thread_ts, "channel_type": "channel"}
     assert send_event(server, event, "Ev001")[0] == 200
@@ -160,8 +172,7 @@ def test_a_retried_event_applies_once(started, server, slack_api, db):
 
 
 def test_a_thread_reply_answers_its_item(started, server, slack_api, db):
-    with db.session() as session:
-        thread_ts = session.execute(text("SELECT ts FROM item_messages WHERE item_id = 'P1.1'")).scalar_one()
+    thread_ts = item_message_ts(db, "P1.1")
     event = {"type": "message", "channel": "CTEAM", "user": "UBOB", "text": "否", "ts": "1700000100.000200",
              "thread_ts": thread_ts, "channel_type": "channel"}
     send_event(server, event, "Ev002")

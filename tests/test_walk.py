@@ -107,17 +107,21 @@ def test_not_applicable_items_are_never_asked():
     customer = new_state("customer_deployed")
     state, said = run(customer, "goto T1.1")
     assert said == ["item_not_applicable"]
-    asked = []
+    asked, shown = [], []
     state = new_state("customer_deployed", cursor="P1.1")
     for _ in range(80):
         outcome = handle(CHECKLIST, state, "no", "alice", NOW)
         state = outcome.state
         asked.extend(m.params["item"].id for m in outcome.messages if m.name == "item")
+        shown.extend(m.params["item"].id for m in outcome.messages if m.name == "derived")
         if state.finished:
             break
     assert state.finished
     assert not set(asked) & {"T1.1", "T1.12", "T3.1", "T2.9"}
-    assert set(asked) == {i.id for i in CHECKLIST.applicable_items("customer_deployed")} - {"P1.1"}
+    # Items answered from the case studies are shown on the way, never asked.
+    derived = {"P2.1", "P2.2", "D1", "D2"}
+    assert set(shown) == derived
+    assert set(asked) == {i.id for i in CHECKLIST.applicable_items("customer_deployed")} - {"P1.1"} - derived
 
 
 def test_a_cursor_on_an_item_that_no_longer_applies_moves_on():

@@ -6,10 +6,11 @@ Texts come from templates; this module only arranges them into blocks.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 
 from bot.render import render
 from flows.application import Answer, ApplicationState
-from flows.checklist import Checklist, Item
+from flows.checklist import Checklist, Item, get_checklist
 
 SECTION_LIMIT = 3000
 BUTTON_LIMIT = 75
@@ -62,22 +63,44 @@ def parse_item_value(value: str) -> tuple[int, str]:
     return int(application_id), item_id
 
 
-def item_blocks(checklist: Checklist, state: ApplicationState, item: Item) -> list[dict]:
-    language = state.language
-    items = checklist.applicable_items(state.delivery_type)
+@lru_cache(maxsize=1024)
+def _item_text_blocks(checklist_id: str, delivery_type: str, language: str, item_id: str) -> str:
+    """The parts of an item's message that depend only on the checklist, rendered once per
+    process (as JSON, so every caller gets its own copy to extend)."""
+    checklist = get_checklist(checklist_id)
+    item = checklist.item(item_id)
+    items = checklist.applicable_items(delivery_type)
     blocks = [section(_say("item_heading", language, item=item, position=items.index(item) + 1, total=len(items)))]
     body = render("slack/walk.j2", "item_context", language, style="slack", item=item)
     blocks += [section(chunk) for chunk in fold(_escaped(item.text(language)))]
     blocks += [{"type": "context", "elements": [{"type": "mrkdwn", "text": chunk}]} for chunk in fold(body)]
+    return json.dumps(blocks)
+
+
+@lru_cache(maxsize=64)
+def _button_labels(language: str) -> dict[str, dict]:
+    return {name: plain(_say("button", language, name=name))
+            for name in ("met", "not_met", "not_applicable", "skip", "back", "evidence")}
+
+
+def item_blocks(checklist: Checklist, state: ApplicationState, item: Item) -> list[dict]:
+    language = state.language
+    blocks = json.loads(_item_text_blocks(checklist.id, state.delivery_type, language, item.id))
     answer = state.answer(item.id)
     if answer.status:
         blocks.append(answered_context(answer, language))
     value = item_value(state.id, item.id)
-    names = ["met", "not_met"] + (["not_applicable"] if item.na_allowed else []) + ["skip", "back", "evidence"]
+    if item.derived_from:
+        # Answered from the case studies: no buttons that would type an answer in.
+        note = render("walk.j2", "derived_note", language, style="slack")
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
+        names = ["back"]
+    else:
+        names = ["met", "not_met"] + (["not_applicable"] if item.na_allowed else []) + ["skip", "back", "evidence"]
+    labels = _button_labels(language)
     buttons = []
     for name in names:
-        button = {"type": "button", "action_id": f"walk_{name}", "value": value,
-                  "text": plain(_say("button", language, name=name))}
+        button = {"type": "button", "action_id": f"walk_{name}", "value": value, "text": dict(labels[name])}
         if name == "met":
             button["style"] = "primary"
         buttons.append(button)

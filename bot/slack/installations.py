@@ -16,9 +16,9 @@ from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import Engine
 
 from storage.models import BOTS_TABLE, INSTALLATIONS_TABLE, OAUTH_STATES_TABLE
+from storage.slack import TOKEN_COLUMNS
 
 PREFIX = "enc:"
-TOKEN_FIELDS = ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token")
 
 
 class TokenCipher:
@@ -45,10 +45,21 @@ class TokenCipher:
         except InvalidToken:
             raise ValueError("a stored Slack token cannot be decrypted with TOKEN_ENCRYPTION_KEY") from None
 
+    def rotate(self, value: str | None) -> str | None:
+        """Re-encrypt with the first key (MultiFernet.rotate); plain values get encrypted."""
+        if not value:
+            return value
+        if not value.startswith(PREFIX):
+            return self.encrypt(value)
+        try:
+            return PREFIX + self.fernet.rotate(value[len(PREFIX):].encode()).decode()
+        except InvalidToken:
+            raise ValueError("a stored Slack token cannot be decrypted with TOKEN_ENCRYPTION_KEY") from None
+
 
 def _with_tokens(entity, transform):  # noqa: ANN001
     changed = copy.copy(entity)
-    for field in TOKEN_FIELDS:
+    for field in TOKEN_COLUMNS:
         if hasattr(changed, field):
             setattr(changed, field, transform(getattr(changed, field)))
     return changed

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import time
+import uuid
 
-from flask import Flask, jsonify, request
+from flask import Flask, g, jsonify, request
 from gunicorn.app.base import BaseApplication
 from slack_bolt.adapter.flask import SlackRequestHandler
 from sqlalchemy import text
@@ -17,10 +20,58 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 
+MAX_BODY = 1024 * 1024  # Slack's payloads are far smaller; anything bigger is refused (413)
+
+
+def slack_action(body: dict) -> str:
+    """A short name for what a request asks, for the request log (never its content)."""
+    kind = body.get("type") or ("command" if "command" in body else "")
+    if kind == "block_actions":
+        return "action:" + ",".join(a.get("action_id", "") for a in body.get("actions", []))[:80]
+    if kind in ("view_submission", "view_closed"):
+        return f"{kind}:{(body.get('view') or {}).get('callback_id', '')}"
+    if kind == "event_callback":
+        return "event:" + (body.get("event") or {}).get("type", "")
+    if kind == "command":
+        return f"command:{body.get('command', '')} {(body.get('text') or '').split(' ')[0][:20]}".strip()
+    return kind or "unknown"
+
+
 def create_web_app(settings: SlackSettings, db: Database) -> Flask:
     bolt = build_app(settings, db)
+
+    @bolt.middleware
+    def remember_who(context, body, next):  # noqa: ANN001 - Bolt's middleware signature
+        g.slack = {"team": context.team_id or "", "user": context.user_id or "", "action": slack_action(body)}
+        next()
+
     handler = SlackRequestHandler(bolt)
     web = Flask("competency-bot")
+    web.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    served = {"requests": 0}
+
+    @web.before_request
+    def start_clock():
+        g.started = time.perf_counter()
+        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
+
+    @web.after_request
+    def log_request(response):  # noqa: ANN001
+        served["requests"] += 1
+        who = getattr(g, "slack", {})
+        # One line per request, without its body: bodies hold user text and tokens.
+        log.info(json.dumps({
+            "request_id": g.get("request_id"), "method": request.method, "path": request.path,
+            "team": who.get("team", ""), "user": who.get("user", ""), "action": who.get("action", ""),
+            "status": response.status_code, "outcome": "ok" if response.status_code < 400 else "refused",
+            "latency_ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1),
+        }, ensure_ascii=False))
+        return response
+
+    @web.get("/metrics")
+    def metrics():
+        return (f"requests_total {served['requests']}\nsql_statements_total {db.statements.total}\n",
+                200, {"Content-Type": "text/plain; version=0.0.4"})
 
     @web.post("/slack/events")
     def slack_events():

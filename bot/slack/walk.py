@@ -24,6 +24,7 @@ from bot.slack.commands import CommandRequest, CommandRouter, slack_text
 from flows.application import MAX_TEXT, ApplicationState
 from flows.checklist import DEFAULT_CHECKLIST, get_checklist
 from flows.evidence import DateProblem, local_today
+from flows.export import export_filename
 from flows.progress import expiring_within, part_progress
 from flows.walk import Message
 from storage import slack as slack_store
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 ANSWER_ACTIONS = re.compile(r"^walk_(met|not_met|not_applicable|skip|back)$")
 ACTION_WORDS = {"met": "yes", "not_met": "no", "not_applicable": "na", "skip": "skip", "back": "back"}
+UPLOAD_FORMATS = ("md", "html", "csv", "xlsx")  # json is for programs, not for a channel
 
 
 def now() -> datetime:
@@ -150,11 +152,15 @@ def register(app: App, db: Database, router: CommandRouter) -> None:
                               intro=slack_text("assigned_dm", request.language, item=item, who=request.user))
 
     def export_command(request: CommandRequest) -> None:
+        fmt = request.rest.lower() or "md"
+        if fmt not in UPLOAD_FORMATS:
+            request.ack(slack_text("export_usage", request.language, formats=UPLOAD_FORMATS))
+            return
         request.ack()
         state = request.state
-        content = render_export(state, "md", now())
+        content = render_export(db, state, fmt, now())
         call(request.client, "files_upload_v2", channel=request.channel, content=content,
-             filename=f"self-assessment-{state.id}.md", title=state.partner,
+             filename=export_filename(state.partner, fmt), title=state.partner,
              initial_comment=slack_text("export_comment", request.language, partner=state.partner))
 
     router.add(("help", "帮助"), help_command, needs_application=False, members_only=False)
@@ -215,18 +221,18 @@ def register(app: App, db: Database, router: CommandRouter) -> None:
     def answer_button(ack, body, action, client):  # noqa: ANN001
         team_id, user = body["team"]["id"], body["user"]["id"]
         application_id, item_id = blocks.parse_item_value(action["value"])
-        state = walks.load(db, application_id)
-        if not service.may_change(team_id, state, user):
+        key = f"action:{team_id}:{user}:{action['action_ts']}:{action['action_id']}:{action['value']}"
+        word = ACTION_WORDS[ANSWER_ACTIONS.match(action["action_id"]).group(1)]
+        try:
+            outcome = walks.answer_from_slack(db, application_id, item_id, word, user, team_id, key, now())
+        except walks.NotAllowed as refused:
             ack()
             call(client, "chat_postEphemeral", channel=body["channel"]["id"], user=user,
-                 text=slack_text("not_member", state.language))
+                 text=slack_text("not_member", refused.language))
             return
-        key = f"action:{team_id}:{user}:{action['action_ts']}:{action['action_id']}:{action['value']}"
-        if not slack_store.first_delivery(db, key, now()):
+        if outcome is None:  # a delivery already applied
             ack()
             return
-        word = ACTION_WORDS[ANSWER_ACTIONS.match(action["action_id"]).group(1)]
-        outcome = walks.on_item(db, application_id, item_id, word, user, now())
         ack()
         channel = body["channel"]["id"]
         checklist = get_checklist(outcome.state.checklist_id)

@@ -1,0 +1,126 @@
+"""Benchmark: one reminder pass over many pieces of evidence.
+
+    .venv/bin/python bench/reminders_bench.py [--database-url URL] [--evidence 100000] [--applications 2000]
+
+Builds the data in a fresh SQLite file (or the given PostgreSQL database, whose public
+schema is dropped first), then times one full pass (everything due is claimed and
+"sent" through a notifier that only counts) and a second, steady-state pass, and counts
+the SQL statements of each. Prints one table row per pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import event, insert, text  # noqa: E402
+
+from bot.reminders import run_pass  # noqa: E402
+from flows.checklist import get_checklist  # noqa: E402
+from storage import models  # noqa: E402
+from storage.db import Database, upgrade  # noqa: E402
+
+NOW = datetime(2026, 11, 28, 1, 30, tzinfo=timezone.utc)
+
+
+class CountingNotifier:
+    def __init__(self):
+        self.sent = 0
+
+    def prepare(self, db, now):  # noqa: ANN001
+        pass
+
+    def remind(self, notice):  # noqa: ANN001
+        self.sent += 1
+        return True
+
+    expired = remind
+
+    def escalate(self, notice, channel):  # noqa: ANN001
+        self.sent += 1
+        return True
+
+    def was_sent(self, application, recipient, key, since):  # noqa: ANN001
+        return None
+
+
+def build(db: Database, evidence_count: int, application_count: int, seed: int = 7) -> None:
+    random.seed(seed)
+    checklist = get_checklist()
+    dated = [item for item in checklist.items if item.max_age]
+    per_answer = max(1, evidence_count // (application_count * len(dated)))
+    created = NOW - timedelta(days=800)
+    with db.engine.begin() as connection:
+        connection.execute(insert(models.Application), [
+            dict(id=n + 1, checklist_id=checklist.id, team_id="T1", channel_id=f"C{n}", partner_name=f"Partner {n}",
+                 partner_key=f"partner {n}", delivery_type="saas", categories=["stores"], language="en",
+                 timezone=random.choice(["UTC", "Asia/Shanghai", "Europe/Berlin", "America/New_York"]),
+                 finished=False, created_by="bench", created_at=created, updated_at=created, pdm_channel_id="CPDM")
+            for n in range(application_count)])
+        answers, evidence = [], []
+        answer_id = evidence_id = 0
+        for application in range(1, application_count + 1):
+            for item in dated:
+                answer_id += 1
+                answers.append(dict(id=answer_id, application_id=application, item_id=item.id, status="met",
+                                    note="", answered_by="bench", assignee=""))
+                # A team that keeps its evidence current: the newest piece lies anywhere in its
+                # window, older pieces one window apart before it (superseded history).
+                window = (item.expiry(NOW.date()) - NOW.date()).days
+                newest = NOW.date() - timedelta(days=random.randint(0, window - 1))
+                for age in range(per_answer):
+                    evidence_id += 1
+                    day = newest - timedelta(days=age * window)
+                    evidence.append(dict(id=evidence_id, answer_id=answer_id, text="report", evidence_date=day,
+                                         expires_on=item.expiry(day), added_by="bench", added_at=created))
+        connection.execute(insert(models.Answer), answers)
+        for start in range(0, len(evidence), 20000):
+            connection.execute(insert(models.Evidence), evidence[start:start + 20000])
+    print(f"built {application_count} applications, {len(answers)} answers, {len(evidence)} evidence rows")
+
+
+def measure(db: Database, label: str) -> None:
+    statements = []
+    listener = lambda *args: statements.append(1)  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    notifier = CountingNotifier()
+    started = time.perf_counter()
+    report = run_pass(db, notifier, NOW)
+    elapsed = time.perf_counter() - started
+    event.remove(db.engine, "before_cursor_execute", listener)
+    actions = report.sent + report.flipped + report.escalated
+    print(f"| {label} | {elapsed:.2f} s | {len(statements)} | {actions} | {len(statements) - 3 * actions} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
+    parser.add_argument("--evidence", type=int, default=100_000)
+    parser.add_argument("--applications", type=int, default=2_000)
+    args = parser.parse_args()
+    url = args.database_url or f"sqlite:///{tempfile.mkdtemp()}/bench.db"
+    db = Database(url)
+    if not db.is_sqlite:
+        with db.engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    upgrade(db.engine)
+    build(db, args.evidence, args.applications)
+    backend = "SQLite" if db.is_sqlite else "PostgreSQL"
+    print(f"| pass ({backend}, {os.cpu_count()} cores, {date.today()}) | time | SQL statements | actions | "
+          "statements not per action |")
+    print("|---|---|---|---|---|")
+    measure(db, "first pass")
+    measure(db, "second pass, same moment (all recorded)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""The ``clock`` process (one APScheduler scheduler) and the one-off ``remind`` pass."""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import datetime, timezone
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from bot.config import SlackSettings
+from bot.reminders import PassReport, due_notices, run_pass
+from bot.render import render
+from bot.slack.app import client_factory
+from bot.slack.digest import post_due_digests
+from bot.slack.reminders import SlackNotifier
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+def notifier(db: Database, command: str) -> SlackNotifier:
+    return SlackNotifier(client_factory(SlackSettings.from_env(command), db))
+
+
+def reminder_pass(db: Database, now: datetime, command: str = "remind") -> PassReport:
+    return run_pass(db, notifier(db, command), now, pdm_default=os.environ.get("PDM_CHANNEL", ""))
+
+
+def print_due(db: Database, now: datetime) -> None:
+    """``remind --dry-run``: what a pass at ``now`` would do; nothing is sent or recorded."""
+    for notice in due_notices(db, now):
+        kind = type(notice.action).__name__
+        print(render("reminders.j2", "printed", "en", kind=kind, partner=notice.application.partner_name,
+                     item=notice.item, recipient=getattr(notice.action, "recipient", ""),
+                     key=f"{notice.action.key.evidence_id}:{notice.action.key.lead_days}"))
+
+
+def run_clock(db: Database) -> None:
+    """Every few minutes, one reminder pass and the digests whose slot has come. Nothing
+    that matters lives in this process: each run reads what is due from the database and
+    claims it there, so a restart loses nothing and a second clock sends nothing twice."""
+    minutes = int(os.environ.get("REMINDER_INTERVAL_MINUTES", "10"))
+    settings = SlackSettings.from_env("clock")
+    client_for = client_factory(settings, db)
+    send = SlackNotifier(client_for)
+    scheduler = BlockingScheduler(timezone=timezone.utc)
+
+    def digests_job() -> None:
+        posted = post_due_digests(db, client_for, datetime.now(timezone.utc))
+        if posted:
+            log.info("digests: %s posted, %s failed", sum(p.ts is not None for p in posted),
+                     sum(p.ts is None for p in posted))
+
+    def reminders_job() -> None:
+        report = run_pass(db, send, datetime.now(timezone.utc), pdm_default=os.environ.get("PDM_CHANNEL", ""))
+        log.info("reminder pass: sent=%s failed=%s expired=%s escalated=%s", report.sent, report.failed,
+                 report.flipped, report.escalated)
+
+    # coalesce + one instance: a late or slow pass never runs twice at once in this process;
+    # other processes are kept out by the claims in the database.
+    for job, name in ((reminders_job, "reminders"), (digests_job, "digests")):
+        scheduler.add_job(job, "interval", minutes=minutes, id=name, coalesce=True, max_instances=1,
+                          next_run_time=datetime.now(timezone.utc), misfire_grace_time=minutes * 60)
+    scheduler.start()

@@ -1,0 +1,107 @@
+"""The PDM digest outside Slack: its settings, building every channel's digest, the terminal form."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+
+from markupsafe import Markup
+
+from bot.config import ConfigError, SlackSettings
+from bot.render import render
+from flows.case_studies import Finding
+from flows.checklist import all_checklists
+from flows.digest import (
+    DEFAULT_SCHEDULE, ChannelDigest, DigestChannel, Schedule, build_digest, parse_schedule,
+)
+from flows.evidence import local_today
+from storage import digests
+from storage.db import Database
+
+
+@dataclass(frozen=True)
+class DigestSettings:
+    pdm_channel: str = ""  # PDM_CHANNEL: for applications without their own
+    schedule: Schedule = DEFAULT_SCHEDULE  # DIGEST_SCHEDULE: for channels without settings
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> DigestSettings:
+        env = dict(os.environ if env is None else env)
+        try:
+            schedule = parse_schedule(env["DIGEST_SCHEDULE"]) if env.get("DIGEST_SCHEDULE") else DEFAULT_SCHEDULE
+        except ValueError as error:
+            raise ConfigError(f"DIGEST_SCHEDULE: {error}") from None
+        return cls(pdm_channel=env.get("PDM_CHANNEL", "").strip(), schedule=schedule)
+
+    def new_channel(self, team_id: str, channel_id: str) -> DigestChannel:
+        """The settings a channel gets when it is first named: Chinese, UTC, the default schedule."""
+        return DigestChannel(channel_id=channel_id, team_id=team_id, schedule=self.schedule)
+
+
+def pdm_channels(db: Database, settings: DigestSettings, only: list[str] | None = None) -> list[DigestChannel]:
+    found = digests.channels(db, settings.pdm_channel, settings.schedule)
+    return [channel for channel in found if only is None or channel.channel_id in only]
+
+
+def build_digests(db: Database, channels: list[DigestChannel], settings: DigestSettings,
+                  now: datetime) -> list[ChannelDigest]:
+    """Every listed channel's digest at ``now``, from one load of the database."""
+    checklists = all_checklists()
+    return [
+        build_digest(data.channel, data.applications, data.changes, now, data.since, checklists)
+        for data in digests.load(db, channels, settings.pdm_channel, now)
+    ]
+
+
+def digest_text(digest: ChannelDigest, style: str = "text") -> tuple[str, list[str]]:
+    """The summary, and one text per application, in the channel's language."""
+    language = digest.channel.language
+    summary = render("digest.j2", "summary", language, style, d=digest,
+                     today=local_today(digest.now, digest.channel.timezone))
+    # The same finding ("too few public case studies") recurs in many applications:
+    # each distinct one is rendered once. Already escaped for Slack: inserted as is.
+    findings: dict[tuple, Markup] = {}
+
+    def finding(f: Finding) -> Markup:
+        key = (f.rule, f.case_study_index, repr(sorted(f.params.items())))
+        if key not in findings:
+            findings[key] = Markup(render("case_studies.j2", "finding", language, style, f=f))
+        return findings[key]
+
+    return summary, [
+        render("digest.j2", "application", language, style, a=a,
+               findings=[finding(f) for f in a.readiness.case_study_gaps])
+        for a in digest.applications
+    ]
+
+
+def printable(digest: ChannelDigest) -> str:
+    """The terminal form: a heading, the summary, then each application, separated by rules."""
+    summary, applications = digest_text(digest)
+    heading = render("digest.j2", "channel_heading", digest.channel.language, channel=digest.channel)
+    rule = "-" * 60
+    return "\n\n".join([f"{'=' * 60}\n{heading}\n{'=' * 60}", summary, *(f"{rule}\n{text}" for text in applications)])
+
+
+def print_digests(db: Database, channels: list[DigestChannel], settings: DigestSettings, now: datetime) -> None:
+    """``digest --print``: every channel's digest, readable in a terminal."""
+    for digest in build_digests(db, channels, settings, now):
+        print(printable(digest), end="\n\n")
+
+
+def post_digests(db: Database, channels: list[DigestChannel], settings: DigestSettings, now: datetime) -> int:
+    """``digest --post``: this period's digest to each channel that has not had it; 1 if a post failed."""
+    # Imported here: bot.slack.digest builds on this module.
+    from bot.slack.app import client_factory
+    from bot.slack.digest import post_due_digests
+
+    slack = SlackSettings.from_env("digest")
+    results = post_due_digests(db, client_factory(slack, db), now, settings=settings,
+                               channel_ids=[channel.channel_id for channel in channels], due_within=None)
+    for result in results:
+        print(f"{result.channel_id}: posted, ts {result.ts}" if result.ts
+              else f"{result.channel_id}: the post failed; the next run posts it")
+    if not results:
+        print("nothing to post: this period's digest is already posted in every channel")
+    return 0 if all(result.ts for result in results) else 1

@@ -1,0 +1,185 @@
+"""One reminder pass: what is due, claimed once, sent through a notifier.
+
+Used by ``competency-bot remind`` and by the ``clock`` process. Nothing that matters is
+kept in memory: what is due is computed from the database at every pass, so a restart
+or a missed hour catches up (within the grace of :mod:`flows.reminders`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Protocol
+
+from flows.case_studies import window_item
+from flows.checklist import Checklist, Item, get_checklist
+from flows.reminders import DEFAULT_GRACE, Escalation, ExpiryFlip, Reminder, due_actions
+from storage import case_studies as case_study_store
+from storage import reminders as store
+from storage.db import Database
+from storage.models import Application
+
+ACTOR = "reminders"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What a notifier needs to tell people about one action."""
+
+    application: Application
+    checklist: Checklist
+    item: Item
+    evidence_text: str  # the evidence, or the case study's customer
+    evidence_date: date | None  # the evidence's date, or the production date
+    action: Reminder | ExpiryFlip | Escalation
+    kind: str = store.EVIDENCE
+    valid_case_studies: int | None = None
+
+    @property
+    def key(self) -> str:
+        return store.key_text(self.kind, self.action.key)
+
+
+class Notifier(Protocol):
+    def prepare(self, db: Database, now: datetime) -> None: ...
+    def was_sent(self, application: Application, recipient: str, key: str, since: datetime) -> bool | None: ...
+    def remind(self, notice: Notice) -> bool: ...
+    def expired(self, notice: Notice) -> bool: ...
+    def escalate(self, notice: Notice, channel: str) -> bool: ...
+
+
+@dataclass
+class PassReport:
+    sent: int = 0
+    failed: int = 0
+    flipped: int = 0
+    escalated: int = 0
+    already_taken: int = 0
+    due: list[Notice] = field(default_factory=list)
+
+
+def due_notices(db: Database, now: datetime, grace: timedelta = DEFAULT_GRACE) -> list[Notice]:
+    evidence_actions = []
+    already = store.recorded_keys(db, store.EVIDENCE)
+    for checklist_id, rows in store.tracked(db).items():
+        checklist = get_checklist(checklist_id)
+        items = {item.id: item for item in checklist.items}
+        evidence_actions += [(checklist, action) for action in due_actions(rows, items, now, already, grace)]
+    applications_ids = {action.application_id for _, action in evidence_actions}
+    case_actions = _due_case_studies(db, now, grace)
+    applications = store.application_targets(
+        db, applications_ids | {action.application_id for _, action in case_actions})
+    texts = store.evidence_text(db, {action.evidence_id for _, action in evidence_actions})
+    customers = store.case_study_text(db, {action.evidence_id for _, action in case_actions})
+    notices = [
+        Notice(applications[action.application_id], checklist, checklist.item(action.item_id),
+               *texts.get(action.evidence_id, ("", None)), action)
+        for checklist, action in evidence_actions
+    ]
+    for checklist, action in case_actions:
+        notices.append(Notice(applications[action.application_id], checklist, window_item(checklist),
+                              *customers.get(action.evidence_id, ("", None)), action, store.CASE_STUDY,
+                              getattr(action, "valid_case_studies", None)))
+    return notices
+
+
+def _due_case_studies(db: Database, now: datetime, grace: timedelta) -> list:
+    """Case studies age like evidence, each against the window of the item that sets it."""
+    already = store.recorded_keys(db, store.CASE_STUDY)
+    by_checklist: dict[str, list] = {}
+    for checklist_id, row in store.tracked_case_studies(db):
+        by_checklist.setdefault(checklist_id, []).append(row)
+    found = []
+    for checklist_id, rows in by_checklist.items():
+        checklist = get_checklist(checklist_id)
+        window = window_item(checklist)
+        rows = [replace(row, expires_on=window.expiry(row.evidence_date)) for row in rows]
+        items = {row.item_id: window for row in rows}
+        found += [(checklist, action) for action in due_actions(rows, items, now, already, grace)]
+    return found
+
+
+def run_pass(db: Database, notifier: Notifier, now: datetime, *, dry_run: bool = False,
+             pdm_default: str = "", grace: timedelta = DEFAULT_GRACE) -> PassReport:
+    report = PassReport()
+    if not dry_run:
+        notifier.prepare(db, now)
+        _settle_interrupted_sends(db, notifier, now)
+    report.due = due_notices(db, now, grace)
+    if dry_run:
+        return report
+    _retry_failed_expiry_notices(db, notifier, now, report)
+    for notice in report.due:
+        action = notice.action
+        key = notice.key
+        recipient = getattr(action, "recipient", "")
+        if isinstance(action, Reminder):
+            store.record_skipped(db, [store.key_text(notice.kind, k) for k in action.skipped_keys],
+                                 action.application_id, notice.item.id, now)
+        if not store.claim(db, key, action.application_id, notice.item.id, recipient, now):
+            report.already_taken += 1
+            continue
+        ok = _carry_out(db, notifier, notice, now, pdm_default, report)
+        store.finish(db, key, ok, now, "" if ok else "send failed")
+        report.failed += not ok
+    return report
+
+
+STALE_CLAIM = timedelta(minutes=2)  # far longer than one send takes, retries included
+
+
+def _settle_interrupted_sends(db: Database, notifier: Notifier, now: datetime) -> None:
+    """A process killed between claiming a key and recording the send leaves it claimed.
+    Whether the message went out is asked of Slack (each message carries its key as
+    metadata): found, it is recorded as sent; not found, as failed, so this pass sends it.
+    Either way it goes out exactly once."""
+    stale = store.stale_claims(db, now - STALE_CLAIM)
+    applications = store.application_targets(db, {claim.application_id for claim in stale})
+    for claim in stale:
+        sent = notifier.was_sent(applications[claim.application_id], claim.recipient, claim.key, claim.claimed_at)
+        if sent is not None:
+            store.finish(db, claim.key, sent, now, "" if sent else "interrupted before sending")
+
+
+def _retry_failed_expiry_notices(db: Database, notifier: Notifier, now: datetime, report: PassReport) -> None:
+    failed = store.failed_flips(db, store.EVIDENCE)
+    facts = store.evidence_facts(db, {evidence_id for _, evidence_id in failed})
+    texts = store.evidence_text(db, set(facts))
+    applications = store.application_targets(db, {application_id for application_id, _, _ in facts.values()})
+    for key, evidence_id in failed:
+        if evidence_id not in facts:
+            continue
+        application_id, item_id, expires_on = facts[evidence_id]
+        if not store.claim(db, key, application_id, item_id, "", now):
+            continue
+        application = applications[application_id]
+        checklist = get_checklist(application.checklist_id)
+        notice = Notice(application, checklist, checklist.item(item_id), *texts[evidence_id],
+                        ExpiryFlip(application_id, item_id, evidence_id, expires_on))
+        ok = notifier.expired(notice)
+        store.finish(db, key, ok, now, "" if ok else "send failed")
+        report.failed += not ok
+
+
+def _carry_out(db: Database, notifier: Notifier, notice: Notice, now: datetime, pdm_default: str,
+               report: PassReport) -> bool:
+    action = notice.action
+    if isinstance(action, Reminder):
+        ok = notifier.remind(notice)
+        report.sent += ok
+        return ok
+    if isinstance(action, ExpiryFlip):
+        if notice.kind == store.CASE_STUDY:
+            # A case study aged out: P2.1, P2.2 and D1 are judged again, with history.
+            judged = case_study_store.rederive(db, action.application_id, ACTOR, now)
+            notice = replace(notice, valid_case_studies=judged.assessment.counts.valid_today)
+        elif not store.flip_expired(db, action.application_id, action.item_id, ACTOR, now):
+            return True  # changed by someone since: nothing to announce
+        report.flipped += 1
+        return notifier.expired(notice)
+    channel = notice.application.pdm_channel_id or pdm_default
+    if not channel:
+        return True  # no PDM channel anywhere: nobody to escalate to
+    ok = notifier.escalate(notice, channel)
+    report.escalated += ok
+    return ok

@@ -1,0 +1,194 @@
+"""Reminders in Slack: the notifier the reminder pass sends through, and the buttons
+on a reminder (record new evidence, snooze, assign)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.reminders import Notice
+from bot.render import render
+from bot.slack import blocks
+from bot.slack.case_studies import EDIT_ACTION
+from bot.slack.commands import slack_text
+from bot.slack.walk import WalkService, call
+from flows.case_studies import window_item
+from flows.checklist import get_checklist
+from flows.reminders import snooze_until
+from storage import reminders as store
+from storage import slack as slack_store
+from storage import walks
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+METADATA_EVENT = "competency_reminder"
+
+
+def _say(macro: str, language: str, **params) -> str:
+    return render("reminders.j2", macro, language, style="slack", **params)
+
+
+def reminder_blocks(notice: Notice) -> list[dict]:
+    action, application, item = notice.action, notice.application, notice.item
+    language = application.language
+    case_study = notice.kind == store.CASE_STUDY
+    text = _say("reminder", language, item=item, evidence_text=notice.evidence_text,
+                evidence_date=notice.evidence_date, expires_on=action.expires_on, days_left=action.days_left,
+                stale_by_audit=action.stale_by_audit, audit_date=application.target_audit_date,
+                valid_case_studies=action.valid_case_studies, case_study=case_study)
+    if case_study:
+        # A case study is renewed by editing it; snoozes are kept on the case study itself.
+        target = f"{application.id}|{action.evidence_id}"
+        record = {"type": "button", "action_id": EDIT_ACTION, "value": target, "style": "primary",
+                  "text": blocks.plain(_say("button", language, name="edit_case_study"))}
+        snooze_value = f"{application.id}|{store.CASE_STUDY}{action.evidence_id}"
+        extra = []
+    else:
+        target = blocks.item_value(application.id, item.id)
+        record = {"type": "button", "action_id": "walk_evidence", "value": target, "style": "primary",
+                  "text": blocks.plain(_say("button", language, name="record"))}
+        snooze_value = target
+        extra = [{"type": "users_select", "action_id": "reminder_assign",
+                  "placeholder": blocks.plain(_say("button", language, name="assign"))}]
+    requirement = blocks.fold(_say("requirement", language, item=item))
+    return (
+        [blocks.section(chunk) for chunk in blocks.fold(text)]
+        + [{"type": "context", "elements": [{"type": "mrkdwn", "text": chunk}]} for chunk in requirement]
+        + [{
+            "type": "actions", "block_id": f"reminder:{snooze_value}",
+            "elements": [
+                record,
+                {"type": "button", "action_id": "reminder_snooze_day", "value": snooze_value,
+                 "text": blocks.plain(_say("button", language, name="snooze_day"))},
+                {"type": "button", "action_id": "reminder_snooze_week", "value": snooze_value,
+                 "text": blocks.plain(_say("button", language, name="snooze_week"))},
+                *extra,
+            ],
+        }]
+    )[: blocks.MESSAGE_BLOCKS]
+
+
+class SlackNotifier:
+    """Sends what the reminder pass decides, through one Web API client per workspace."""
+
+    def __init__(self, client_for):  # noqa: ANN001 - callable(team_id) -> WebClient | None
+        self.client_for = client_for
+
+    def prepare(self, db: Database, now: datetime) -> None:
+        """Learn assignees' time zones (users.info) so reminders arrive at 09:00 theirs."""
+        for team_id, user_id in store.assignees_without_timezone(db):
+            client = self.client_for(team_id)
+            found = call(client, "users_info", user=user_id) if client else None
+            if found:
+                store.remember_timezone(db, team_id, user_id, (found.get("user") or {}).get("tz") or "", now)
+
+    def _post(self, team_id: str, channel: str, key: str, text: str, message_blocks: list[dict] | None = None) -> bool:
+        client = self.client_for(team_id)
+        if client is None or not channel:
+            return False
+        # The key travels as message metadata, so an interrupted pass can ask Slack later.
+        metadata = {"event_type": METADATA_EVENT, "event_payload": {"key": key}}
+        return call(client, "chat_postMessage", channel=channel, text=text, blocks=message_blocks,
+                    metadata=metadata) is not None
+
+    def _channel(self, application, recipient: str) -> str | None:  # noqa: ANN001
+        if not recipient:
+            return application.channel_id
+        opened = call(self.client_for(application.team_id), "conversations_open", users=recipient)
+        return opened["channel"]["id"] if opened else None
+
+    def was_sent(self, application, recipient: str, key: str, since: datetime) -> bool | None:  # noqa: ANN001
+        """Is there a message carrying ``key`` since ``since``? None when Slack can't say."""
+        client = self.client_for(application.team_id)
+        channel = self._channel(application, recipient) if client else None
+        if channel is None:
+            return None
+        history = call(client, "conversations_history", channel=channel, oldest=f"{since.timestamp() - 60:.6f}",
+                       include_all_metadata=True, limit=200)
+        if history is None:
+            return None
+        return any(((m.get("metadata") or {}).get("event_payload") or {}).get("key") == key
+                   for m in history.get("messages", []))
+
+    def remind(self, notice: Notice) -> bool:
+        application, action = notice.application, notice.action
+        channel = self._channel(application, action.recipient)
+        if channel is None:
+            return False
+        text = f"{notice.item.id} {notice.item.title(application.language)}"
+        return self._post(application.team_id, channel, notice.key, text, reminder_blocks(notice))
+
+    def expired(self, notice: Notice) -> bool:
+        application = notice.application
+        if notice.kind == store.CASE_STUDY:
+            text = _say("case_study_expired", application.language, customer=notice.evidence_text,
+                        expires_on=notice.action.expires_on, valid_case_studies=notice.valid_case_studies)
+        else:
+            text = _say("expired", application.language, item=notice.item, expires_on=notice.action.expires_on)
+        return self._post(application.team_id, application.channel_id, notice.key, text)
+
+    def escalate(self, notice: Notice, channel: str) -> bool:
+        application, action = notice.application, notice.action
+        text = _say("escalation", application.language, partner=application.partner_name, item=notice.item,
+                    expires_on=action.expires_on, days_expired=action.days_expired)
+        return self._post(application.team_id, channel, notice.key, text)
+
+
+def register(app: App, db: Database) -> None:
+    service = WalkService(db)
+
+    def snooze(ack, body, action, client: WebClient, choice: str) -> None:  # noqa: ANN001
+        ack()
+        team_id, user = body["team"]["id"], body["user"]["id"]
+        application_id, target = blocks.parse_item_value(action["value"])
+        state = walks.load(db, application_id)
+        channel = body["channel"]["id"]
+        if not slack_store.may_change(db, team_id, application_id, user):
+            call(client, "chat_postEphemeral", channel=channel, user=user,
+                 text=slack_text("not_member", state.language))
+            return
+        now = datetime.now(timezone.utc)
+        user_zone = store.user_timezones(db, team_id).get(user) or state.timezone
+        checklist = get_checklist(state.checklist_id)
+        if target.startswith(store.CASE_STUDY):
+            item = window_item(checklist)
+            expires_on = store.case_study_expiry(db, int(target[len(store.CASE_STUDY):]), item)
+        else:
+            item = checklist.item(target)
+            expires_on = state.answer(target).expires_on
+        if expires_on is None or item is None:
+            return
+        until = snooze_until(now, choice, expires_on, user_zone)
+        store.snooze(db, application_id, target, until, user, now)
+        call(client, "chat_postMessage", channel=channel, text=_say("snoozed", state.language, item=item, until=until),
+             thread_ts=(body.get("message") or {}).get("ts"))
+
+    @app.action("reminder_snooze_day")
+    def snooze_day(ack, body, action, client):  # noqa: ANN001
+        snooze(ack, body, action, client, "day")
+
+    @app.action("reminder_snooze_week")
+    def snooze_week(ack, body, action, client):  # noqa: ANN001
+        snooze(ack, body, action, client, "week")
+
+    @app.action("reminder_assign")
+    def assign(ack, body, action, client):  # noqa: ANN001
+        ack()
+        team_id, user = body["team"]["id"], body["user"]["id"]
+        block_id = action.get("block_id", "")
+        application_id, item_id = blocks.parse_item_value(block_id.partition(":")[2])
+        state = walks.load(db, application_id)
+        if not slack_store.may_change(db, team_id, application_id, user):
+            call(client, "chat_postEphemeral", channel=body["channel"]["id"], user=user,
+                 text=slack_text("not_member", state.language))
+            return
+        assignee = action.get("selected_user") or ""
+        outcome = walks.assign(db, application_id, item_id, assignee, user, datetime.now(timezone.utc))
+        item = get_checklist(state.checklist_id).item(item_id)
+        opened = call(client, "conversations_open", users=assignee)
+        dm = (opened or {}).get("channel", {}).get("id", assignee)
+        service.post_item(client, team_id, dm, outcome.state, item_id,
+                          intro=slack_text("assigned_dm", state.language, item=item, who=user))

@@ -1,0 +1,108 @@
+"""Is an application ready for its audit? Progress, blocking gaps, ageing evidence, verdict.
+
+Pure: no SQL, no Slack, no clock — ``today`` is passed in. Decisions:
+
+* The verdict is for the **audit day**: the target audit date when it lies after today,
+  otherwise today (no target date, or a target already past). Evidence counts up to and
+  including its ``expires_on`` (:func:`flows.application.is_expired`), so evidence expiring
+  on the audit day still counts and evidence expiring the day before does not.
+* A **blocking gap** is any applicable item whose status on the audit day is not met or
+  not applicable (not met, not answered, skipped, expired — including met today but
+  expired by then), and every finding of :func:`flows.case_studies.check` judged with
+  the audit day as its target date.
+* Progress per part and the expiring evidence are as of today, like ``status``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from flows.application import EXPIRED, MET, NOT_APPLICABLE, SKIPPED, ApplicationState, is_expired
+from flows.case_studies import Assessment, CaseStudy, Finding, SolutionDocuments, check
+from flows.checklist import Checklist, Item
+from flows.progress import Expiring, PartProgress, count_parts, expiring_within, item_statuses
+
+SOON_DAYS = 30
+EXPIRING_DAYS = 90
+DONE = (MET, NOT_APPLICABLE)
+
+
+@dataclass(frozen=True)
+class ItemGap:
+    item: Item
+    status: str | None  # on the audit day; None = not answered
+    lapses_on: date | None = None  # met today, but this is its last valid day before the audit
+
+
+@dataclass(frozen=True)
+class Readiness:
+    state: ApplicationState
+    today: date
+    audit_day: date
+    parts: tuple[PartProgress, ...]
+    item_gaps: tuple[ItemGap, ...]
+    case_study_gaps: tuple[Finding, ...]
+    expiring: tuple[Expiring, ...]  # within EXPIRING_DAYS of today, soonest first
+    case_studies: Assessment
+
+    @property
+    def ready(self) -> bool:
+        """Audit-ready on ``audit_day``: no blocking gap."""
+        return not self.item_gaps and not self.case_study_gaps
+
+    @property
+    def unanswered(self) -> tuple[ItemGap, ...]:
+        return tuple(gap for gap in self.item_gaps if gap.status is None)
+
+    @property
+    def skipped(self) -> tuple[ItemGap, ...]:
+        return tuple(gap for gap in self.item_gaps if gap.status == SKIPPED)
+
+    @property
+    def failing(self) -> tuple[ItemGap, ...]:
+        """Answered and not good enough on the audit day: not met, or expired by then."""
+        return tuple(gap for gap in self.item_gaps if gap.status not in (None, SKIPPED))
+
+    @property
+    def gap_count(self) -> int:
+        return len(self.item_gaps) + len(self.case_study_gaps)
+
+    @property
+    def expiring_soon(self) -> tuple[Expiring, ...]:
+        """Evidence expiring within SOON_DAYS of today."""
+        return tuple(e for e in self.expiring if e.days_left <= SOON_DAYS)
+
+
+def audit_day(state: ApplicationState, today: date) -> date:
+    target = state.target_audit_date
+    return target if target is not None and target > today else today
+
+
+def readiness(
+    checklist: Checklist,
+    state: ApplicationState,
+    case_studies: list[CaseStudy] | tuple[CaseStudy, ...],
+    documents: SolutionDocuments,
+    today: date,
+) -> Readiness:
+    day = audit_day(state, today)
+    today_statuses = item_statuses(checklist, state, today)
+    gaps = []
+    for item, status in today_statuses if day == today else item_statuses(checklist, state, day):
+        if status in DONE:
+            continue
+        answer = state.answer(item.id)
+        lapsing = status == EXPIRED and answer.status == MET and not is_expired(answer.expires_on, today)
+        gaps.append(ItemGap(item, status, answer.expires_on if lapsing else None))
+    assessment = check(case_studies, documents, state.delivery_type, checklist, today, day)
+    return Readiness(
+        state=state,
+        today=today,
+        audit_day=day,
+        parts=tuple(count_parts(checklist, today_statuses)),
+        item_gaps=tuple(gaps),
+        case_study_gaps=assessment.findings,
+        expiring=tuple(expiring_within(checklist, state, today, EXPIRING_DAYS)),
+        case_studies=assessment,
+    )

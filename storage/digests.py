@@ -1,0 +1,210 @@
+"""What the PDM digest reads and records: channels, every application's rows, history, claims.
+
+:func:`load` reads every application of the given PDM channels with a fixed number of
+queries (six, whatever the number of applications or channels): it filters by the
+applications' PDM channel in each query instead of loading application by application,
+and builds the states from plain rows. ``selectinload`` is not used here because it
+sends one more IN query per 500 parents. The states hold only what readiness reads:
+each answer's status and its dated evidence's dates (the newest dated evidence decides
+expiry); notes, who answered, evidence texts and undated evidence are left out, which
+more than halves the time over a thousand applications.
+
+An application's PDM channel is its own ``pdm_channel_id``, or ``default_channel`` (the
+``PDM_CHANNEL`` setting) when it has none. Channels are told apart by channel id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from flows import application as domain
+from flows.digest import FIRST_DIGEST_LOOKBACK, ApplicationInput, Change, DigestChannel, Schedule
+from storage import applications, models
+from storage.case_studies import case_studies_by_application, to_documents
+from storage.db import Database
+
+CLAIMED = "claimed"
+POSTED = "posted"
+FAILED = "failed"
+# A claim this old without an outcome belongs to a process that died while posting.
+STALE_CLAIM = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class ChannelData:
+    channel: DigestChannel
+    since: datetime | None  # when its last digest was posted; None = never
+    applications: tuple[ApplicationInput, ...]
+    changes: tuple[Change, ...]
+
+
+def _for_channels(channel_ids: list[str], default_channel: str) -> ColumnElement[bool]:
+    pdm = models.Application.pdm_channel_id
+    condition = pdm.in_(channel_ids) if channel_ids else false()
+    if default_channel and default_channel in channel_ids:
+        condition = or_(condition, pdm == "")
+    return condition
+
+
+def _settings(row: models.PdmChannel | None, channel_id: str, team_id: str, schedule: Schedule) -> DigestChannel:
+    if row is None:
+        return DigestChannel(channel_id=channel_id, team_id=team_id, schedule=schedule)
+    return DigestChannel(
+        channel_id=channel_id,
+        team_id=row.team_id,
+        language=row.language,
+        timezone=row.timezone,
+        schedule=Schedule(row.digest_day, row.digest_hour),
+    )
+
+
+def channels(db: Database, default_channel: str, default_schedule: Schedule) -> list[DigestChannel]:
+    """Every PDM channel that has at least one application, with its settings (two queries)."""
+    with db.session() as session:
+        found = session.execute(
+            select(models.Application.pdm_channel_id, func.max(models.Application.team_id))
+            .group_by(models.Application.pdm_channel_id)
+        ).all()
+        teams: dict[str, str] = {}
+        for channel_id, team_id in found:
+            channel_id = channel_id or default_channel
+            if channel_id:
+                teams[channel_id] = teams.get(channel_id) or team_id or ""
+        rows = {row.channel_id: row for row in session.scalars(select(models.PdmChannel))}
+    return [_settings(rows.get(channel), channel, team, default_schedule) for channel, team in sorted(teams.items())]
+
+
+def load(db: Database, wanted: list[DigestChannel], default_channel: str, now: datetime) -> list[ChannelData]:
+    """Everything the digests of ``wanted`` need, in six queries."""
+    ids = [channel.channel_id for channel in wanted]
+    in_channels = _for_channels(ids, default_channel)
+    with db.session() as session:
+        last_posted = {
+            channel_id: at
+            for channel_id, at in session.execute(
+                select(models.DigestLog.channel_id, func.max(models.DigestLog.posted_at))
+                .where(models.DigestLog.status == POSTED, models.DigestLog.channel_id.in_(ids))
+                .group_by(models.DigestLog.channel_id)
+            )
+        }
+        rows = session.scalars(
+            select(models.Application).where(in_channels).order_by(models.Application.id)
+        ).all()
+        answers = session.execute(
+            select(models.Answer.application_id, models.Answer.item_id, models.Answer.status, models.Answer.id)
+            .join(models.Application).where(in_channels).order_by(models.Answer.id)
+        ).all()
+        dated: dict[int, list[domain.Evidence]] = {}
+        for answer_id, evidence_id, evidence_date, expires_on in session.execute(
+            select(models.Evidence.answer_id, models.Evidence.id, models.Evidence.evidence_date,
+                   models.Evidence.expires_on)
+            .join(models.Answer).join(models.Application)
+            .where(in_channels, models.Evidence.evidence_date.is_not(None))
+            .order_by(models.Evidence.id)
+        ):
+            dated.setdefault(answer_id, []).append(
+                domain.Evidence(text="", evidence_date=evidence_date, expires_on=expires_on, id=evidence_id)
+            )
+        case_studies = case_studies_by_application(session, [row.id for row in rows])
+        oldest = min((last_posted.get(channel_id) or now - FIRST_DIGEST_LOOKBACK for channel_id in ids),
+                     default=now)
+        history = session.execute(
+            select(models.HistoryEntry.__table__)
+            .join(models.Application)
+            .where(in_channels, models.HistoryEntry.at > oldest)
+            .order_by(models.HistoryEntry.id)
+        ).all()
+
+    answers_by_application: dict[int, dict[str, domain.Answer]] = {row.id: {} for row in rows}
+    for application_id, item_id, status, answer_id in answers:
+        answers_by_application[application_id][item_id] = domain.Answer(
+            status=status, evidence=tuple(dated.get(answer_id, ()))
+        )
+    channel_of = {row.id: row.pdm_channel_id or default_channel for row in rows}
+    inputs: dict[str, list[ApplicationInput]] = {channel_id: [] for channel_id in ids}
+    for row in rows:
+        inputs[channel_of[row.id]].append(
+            ApplicationInput(
+                applications.to_state(row, answers_by_application[row.id]),
+                tuple(case_studies[row.id]),
+                to_documents(row),
+            )
+        )
+    changes: dict[str, list[Change]] = {channel_id: [] for channel_id in ids}
+    for entry in history:
+        channel_id = channel_of[entry.application_id]
+        if entry.at > (last_posted.get(channel_id) or now - FIRST_DIGEST_LOOKBACK):
+            changes[channel_id].append(
+                Change(entry.application_id, entry.item_id, entry.field, entry.old_value, entry.new_value, entry.at)
+            )
+    return [
+        ChannelData(channel, last_posted.get(channel.channel_id), tuple(inputs[channel.channel_id]),
+                    tuple(changes[channel.channel_id]))
+        for channel in wanted
+    ]
+
+
+def claim(db: Database, key: str, channel: DigestChannel, now: datetime) -> bool:
+    """Take the digest ``key`` for this process; False when it is posted or being posted.
+
+    A failed post, or a claim older than :data:`STALE_CLAIM`, is taken over, by exactly one
+    process (a conditional UPDATE).
+    """
+    try:
+        with db.session() as session:
+            session.add(models.DigestLog(key=key, team_id=channel.team_id, channel_id=channel.channel_id,
+                                         status=CLAIMED, ts="", claimed_at=now))
+        return True
+    except IntegrityError:
+        pass
+    with db.session() as session:
+        taken = session.execute(
+            update(models.DigestLog)
+            .where(
+                models.DigestLog.key == key,
+                or_(models.DigestLog.status == FAILED,
+                    and_(models.DigestLog.status == CLAIMED, models.DigestLog.claimed_at < now - STALE_CLAIM)),
+            )
+            .values(status=CLAIMED, claimed_at=now)
+        )
+        return taken.rowcount == 1
+
+
+def mark_posted(db: Database, key: str, ts: str, now: datetime) -> None:
+    with db.session() as session:
+        session.execute(
+            update(models.DigestLog).where(models.DigestLog.key == key).values(status=POSTED, ts=ts, posted_at=now)
+        )
+
+
+def mark_failed(db: Database, key: str) -> None:
+    with db.session() as session:
+        session.execute(update(models.DigestLog).where(models.DigestLog.key == key).values(status=FAILED))
+
+
+def set_pdm_channel(
+    db: Database, application_id: int, channel: DigestChannel, actor: str, now: datetime
+) -> DigestChannel:
+    """Point the application at a PDM channel (recorded in its history); a channel seen for
+    the first time gets a settings row with ``channel``'s defaults. Returns the channel's settings."""
+    with db.session() as session:
+        row = applications.load_row(session, application_id, lock=True)
+        before = applications.to_state(row)
+        applications.save(session, row, before, replace(before, pdm_channel=channel.channel_id), actor, now)
+        stored = session.get(models.PdmChannel, (channel.team_id, channel.channel_id))
+        if stored is None:
+            try:
+                with session.begin_nested():  # another process may create it at the same moment
+                    session.add(models.PdmChannel(
+                        team_id=channel.team_id, channel_id=channel.channel_id, language=channel.language,
+                        timezone=channel.timezone, digest_day=channel.schedule.day,
+                        digest_hour=channel.schedule.hour,
+                    ))
+            except IntegrityError:
+                pass
+            stored = session.get(models.PdmChannel, (channel.team_id, channel.channel_id))
+        return _settings(stored, channel.channel_id, channel.team_id, channel.schedule)

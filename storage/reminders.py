@@ -1,0 +1,326 @@
+"""Reminder bookkeeping: what evidence is tracked, which keys are recorded, claiming.
+
+Keys are strings ``e<evidence id>:<lead days>`` for evidence and ``c<case study id>:<lead
+days>`` for case studies (negative lead days: -1 the expiry flip, -8 the escalation,
+see :mod:`flows.reminders`). A key is claimed (inserted) before its message is sent, so
+two clock processes, a rerun or a retry never send it twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime, timezone
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from flows.application import EXPIRED, MET
+from flows.checklist import Item
+from flows.reminders import ReminderKey, TrackedEvidence
+from storage import applications, models
+from storage.db import Database
+
+CLAIMED, SENT, FAILED, SKIPPED = "claimed", "sent", "failed", "skipped"
+EVIDENCE, CASE_STUDY = "e", "c"
+
+
+def key_text(kind: str, key: ReminderKey) -> str:
+    return f"{kind}{key.evidence_id}:{key.lead_days}"
+
+
+def tracked(db: Database) -> dict[str, list[TrackedEvidence]]:
+    """The newest dated evidence of every met or expired answer, by checklist id, in one
+    query, with the assignee's cached time zone. Older evidence of the same answer no
+    longer counts, so the database drops it (a window function) rather than Python."""
+    ranked = (
+        select(
+            models.Evidence.id.label("evidence_id"), models.Evidence.answer_id,
+            models.Evidence.evidence_date, models.Evidence.expires_on, models.Evidence.snoozed_until,
+            func.row_number().over(
+                partition_by=models.Evidence.answer_id,
+                order_by=(models.Evidence.evidence_date.desc(), models.Evidence.id.desc()),
+            ).label("rank"),
+        )
+        .where(models.Evidence.expires_on.is_not(None))
+        .subquery()
+    )
+    statement = (
+        select(
+            ranked.c.evidence_id, ranked.c.evidence_date, ranked.c.expires_on, ranked.c.snoozed_until,
+            models.Answer.application_id, models.Answer.item_id, models.Answer.status, models.Answer.assignee,
+            models.Application.timezone, models.Application.target_audit_date, models.Application.lead_times,
+            models.SlackUser.timezone, models.Application.checklist_id,
+        )
+        .join(models.Answer, ranked.c.answer_id == models.Answer.id)
+        .join(models.Application, models.Answer.application_id == models.Application.id)
+        .outerjoin(
+            models.SlackUser,
+            (models.SlackUser.team_id == models.Application.team_id)
+            & (models.SlackUser.user_id == models.Answer.assignee),
+        )
+        .where(ranked.c.rank == 1, models.Answer.status.in_((MET, EXPIRED)))
+    )
+    # A plain connection, not a session: plain tuples, no ORM bookkeeping for 100k rows.
+    with db.engine.connect() as connection:
+        result = connection.execute(statement).all()
+    by_checklist: dict[str, list[TrackedEvidence]] = {}
+    for (evidence_id, evidence_date, expires_on, snoozed, application_id, item_id, status, assignee,
+         app_tz, audit, leads, user_tz, checklist_id) in result:
+        if snoozed is not None and snoozed.tzinfo is None:
+            snoozed = snoozed.replace(tzinfo=timezone.utc)  # SQLite keeps no zone
+        by_checklist.setdefault(checklist_id, []).append(TrackedEvidence(
+            application_id=application_id, item_id=item_id, evidence_id=evidence_id,
+            evidence_date=evidence_date, expires_on=expires_on, status=status, assignee=assignee or "",
+            recipient_tz=user_tz or None, app_tz=app_tz, target_audit_date=audit,
+            snoozed_until=snoozed, lead_override=tuple(leads) if leads is not None else None,
+        ))
+    return by_checklist
+
+
+def tracked_case_studies(db: Database) -> list[tuple[str, TrackedEvidence]]:
+    """(checklist id, item id, row) per dated case study, in one query. Each case study is
+    its own piece of evidence of the item that sets the window (P2.1); the row's item id
+    is made unique per case study, since only the newest evidence of an answer counts."""
+    statement = (
+        select(
+            models.CaseStudy.id, models.CaseStudy.production_date, models.CaseStudy.snoozed_until,
+            models.CaseStudy.application_id, models.Application.timezone,
+            models.Application.target_audit_date, models.Application.lead_times, models.Application.checklist_id,
+        )
+        .join(models.Application, models.CaseStudy.application_id == models.Application.id)
+        .where(models.CaseStudy.production_date.is_not(None), models.CaseStudy.in_production.is_(True))
+    )
+    with db.engine.connect() as connection:
+        result = connection.execute(statement).all()
+    dates: dict[int, list[date]] = {}
+    for row in result:
+        dates.setdefault(row.application_id, []).append(row.production_date)
+    found = []
+    for (ident, produced, snoozed, application_id, app_tz, audit, leads, checklist_id) in result:
+        if snoozed is not None and snoozed.tzinfo is None:
+            snoozed = snoozed.replace(tzinfo=timezone.utc)
+        # expires_on is set by the caller, which knows the checklist's window.
+        found.append((checklist_id, TrackedEvidence(
+            application_id=application_id, item_id=f"{CASE_STUDY}{ident}", evidence_id=ident,
+            evidence_date=produced, expires_on=produced, status=MET, assignee="", recipient_tz=None,
+            app_tz=app_tz, target_audit_date=audit, snoozed_until=snoozed,
+            lead_override=tuple(leads) if leads is not None else None,
+            case_study_dates=tuple(dates[application_id]),
+        )))
+    return found
+
+
+def case_study_text(db: Database, ids: set[int]) -> dict[int, tuple[str, date | None]]:
+    """(customer name, production date) of some case studies."""
+    if not ids:
+        return {}
+    with db.engine.connect() as connection:
+        return {
+            ident: (name, produced)
+            for ident, name, produced in connection.execute(
+                select(models.CaseStudy.id, models.CaseStudy.customer_name, models.CaseStudy.production_date)
+                .where(models.CaseStudy.id.in_(ids))
+            )
+        }
+
+
+def recorded_keys(db: Database, kind: str) -> set[ReminderKey]:
+    """Keys claimed, sent or skipped (failed ones are retried, so they are left out)."""
+    with db.engine.connect() as connection:
+        texts = connection.scalars(
+            select(models.ReminderLog.key).where(
+                models.ReminderLog.status != FAILED, models.ReminderLog.key.startswith(kind)
+            )
+        ).all()
+    found = set()
+    for text in texts:
+        ident, _, lead = text[len(kind):].partition(":")
+        found.add(ReminderKey(int(ident), int(lead)))
+    return found
+
+
+def _insert(session: Session):  # noqa: ANN202
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def claim(db: Database, key: str, application_id: int, item_id: str, recipient: str, now: datetime,
+          status: str = CLAIMED) -> bool:
+    """Take a key for sending; False when another pass or process already holds it.
+    A key whose send failed earlier is taken over again."""
+    with db.session() as session:
+        inserted = session.execute(
+            _insert(session)(models.ReminderLog)
+            .values(key=key, application_id=application_id, item_id=item_id, status=status,
+                    recipient=recipient[:64], attempts=1, error="", claimed_at=now)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(models.ReminderLog.key)  # rowcount is not reliable here; RETURNING is
+        ).first()
+        if inserted is not None:
+            return True
+        retaken = session.execute(
+            update(models.ReminderLog)
+            .where(models.ReminderLog.key == key, models.ReminderLog.status == FAILED)
+            .values(status=status, attempts=models.ReminderLog.attempts + 1, claimed_at=now, error="")
+            .returning(models.ReminderLog.key)
+        ).first()
+        return retaken is not None
+
+
+def stale_claims(db: Database, claimed_before: datetime) -> list[models.ReminderLog]:
+    """Keys claimed but never finished: the process that claimed them died mid-send."""
+    with db.session() as session:
+        return list(session.scalars(
+            select(models.ReminderLog).where(models.ReminderLog.status == CLAIMED,
+                                             models.ReminderLog.claimed_at < claimed_before)
+        ))
+
+
+def record_skipped(db: Database, keys: list[str], application_id: int, item_id: str, now: datetime) -> None:
+    if not keys:
+        return
+    with db.session() as session:
+        session.execute(
+            _insert(session)(models.ReminderLog)
+            .values([dict(key=key, application_id=application_id, item_id=item_id, status=SKIPPED,
+                          recipient="", attempts=0, error="", claimed_at=now) for key in keys])
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+
+
+def finish(db: Database, key: str, ok: bool, now: datetime, error: str = "") -> None:
+    with db.session() as session:
+        session.execute(
+            update(models.ReminderLog)
+            .where(models.ReminderLog.key == key)
+            .values(status=SENT if ok else FAILED, sent_at=now if ok else None, error=error[:200])
+        )
+
+
+def failed_flips(db: Database, kind: str) -> list[tuple[str, int]]:
+    """Expiry notices whose send failed: (key, evidence id), to be retried. The flip itself
+    already happened, so the flows no longer report them as due."""
+    with db.session() as session:
+        keys = session.scalars(
+            select(models.ReminderLog.key).where(
+                models.ReminderLog.status == FAILED, models.ReminderLog.key.startswith(kind),
+                models.ReminderLog.key.endswith(":-1"),
+            )
+        ).all()
+    return [(key, int(key[len(kind):].partition(":")[0])) for key in keys]
+
+
+def evidence_facts(db: Database, evidence_ids: set[int]) -> dict[int, tuple[int, str, date | None]]:
+    """(application id, item id, expires_on) of some evidence rows."""
+    if not evidence_ids:
+        return {}
+    with db.session() as session:
+        return {
+            ident: (application_id, item_id, expires_on)
+            for ident, application_id, item_id, expires_on in session.execute(
+                select(models.Evidence.id, models.Answer.application_id, models.Answer.item_id,
+                       models.Evidence.expires_on)
+                .join(models.Answer, models.Evidence.answer_id == models.Answer.id)
+                .where(models.Evidence.id.in_(evidence_ids))
+            )
+        }
+
+
+def flip_expired(db: Database, application_id: int, item_id: str, actor: str, now: datetime) -> bool:
+    """met → expired, with history. True when the answer is expired afterwards (also when
+    an earlier, interrupted pass flipped it); False when someone changed it meanwhile."""
+    with db.session() as session:
+        row = applications.load_row(session, application_id, lock=True)
+        before = applications.to_state(row)
+        answer = before.answer(item_id)
+        if answer.status == EXPIRED:
+            return True
+        if answer.status != MET:
+            return False
+        after = before.with_answer(item_id, replace(answer, status=EXPIRED))
+        applications.save(session, row, before, after, actor, now)
+    return True
+
+
+def case_study_expiry(db: Database, case_study_id: int, window: Item) -> date | None:
+    with db.session() as session:
+        row = session.get(models.CaseStudy, case_study_id)
+        return window.expiry(row.production_date) if row and row.production_date else None
+
+
+def snooze(db: Database, application_id: int, target: str, until: datetime, actor: str, now: datetime) -> None:
+    """Snooze an item's newest dated evidence, or a case study (``c<id>``); with history."""
+    if target.startswith(CASE_STUDY):
+        with db.session() as session:
+            row = session.get(models.CaseStudy, int(target[len(CASE_STUDY):]))
+            if row is None or row.application_id != application_id:
+                return
+            row.snoozed_until = until
+            session.add(models.HistoryEntry(application_id=application_id, item_id=None,
+                                            field=f"case_study:{row.id}:snoozed_until", old_value=None,
+                                            new_value=until.isoformat(), actor=actor, at=now))
+        return
+    item_id = target
+    with db.session() as session:
+        evidence = session.scalars(
+            select(models.Evidence)
+            .join(models.Answer, models.Evidence.answer_id == models.Answer.id)
+            .where(models.Answer.application_id == application_id, models.Answer.item_id == item_id,
+                   models.Evidence.evidence_date.is_not(None))
+            .order_by(models.Evidence.evidence_date.desc(), models.Evidence.id.desc())
+            .limit(1)
+        ).first()
+        if evidence is None:
+            return
+        evidence.snoozed_until = until
+        session.add(models.HistoryEntry(application_id=application_id, item_id=item_id, field="snoozed_until",
+                                        old_value=None, new_value=until.isoformat(), actor=actor, at=now))
+
+
+def user_timezones(db: Database, team_id: str) -> dict[str, str]:
+    with db.session() as session:
+        return dict(session.execute(
+            select(models.SlackUser.user_id, models.SlackUser.timezone).where(models.SlackUser.team_id == team_id)
+        ).all())
+
+
+def remember_timezone(db: Database, team_id: str, user_id: str, timezone: str, now: datetime) -> None:
+    with db.session() as session:
+        session.merge(models.SlackUser(team_id=team_id, user_id=user_id, timezone=timezone, fetched_at=now))
+
+
+def assignees_without_timezone(db: Database) -> list[tuple[str, str]]:
+    """(team, user) pairs that are assignees of dated evidence but whose zone is unknown."""
+    with db.session() as session:
+        return list(session.execute(
+            select(models.Application.team_id, models.Answer.assignee)
+            .join(models.Answer, models.Answer.application_id == models.Application.id)
+            .outerjoin(models.SlackUser, (models.SlackUser.team_id == models.Application.team_id)
+                       & (models.SlackUser.user_id == models.Answer.assignee))
+            .where(models.Answer.assignee != "", models.Application.team_id != "",
+                   models.SlackUser.user_id.is_(None))
+            .distinct()
+        ).all())
+
+
+def application_targets(db: Database, application_ids: set[int]) -> dict[int, models.Application]:
+    """The applications a pass talks about, detached: channel, PDM channel, language."""
+    if not application_ids:
+        return {}
+    with db.session() as session:
+        rows = session.scalars(select(models.Application).where(models.Application.id.in_(application_ids)))
+        return {row.id: row for row in rows}
+
+
+def evidence_text(db: Database, evidence_ids: set[int]) -> dict[int, tuple[str, date | None]]:
+    if not evidence_ids:
+        return {}
+    with db.session() as session:
+        return {
+            ident: (text, evidence_date)
+            for ident, text, evidence_date in session.execute(
+                select(models.Evidence.id, models.Evidence.text, models.Evidence.evidence_date)
+                .where(models.Evidence.id.in_(evidence_ids))
+            )
+        }
