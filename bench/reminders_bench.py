@@ -84,20 +84,25 @@ def build(db: Database, evidence_count: int, application_count: int, seed: int =
         connection.execute(insert(models.Answer), answers)
         for start in range(0, len(evidence), 20000):
             connection.execute(insert(models.Evidence), evidence[start:start + 20000])
+    if not db.is_sqlite:
+        with db.engine.begin() as connection:
+            # A bulk load leaves the planner without statistics (autovacuum would gather
+            # them a little later in production); without them it nests loops over 100k rows.
+            connection.execute(text("ANALYZE"))
     print(f"built {application_count} applications, {len(answers)} answers, {len(evidence)} evidence rows")
 
 
-def measure(db: Database, label: str) -> None:
+def measure(db: Database, label: str, now: datetime = NOW) -> None:
     statements = []
     listener = lambda *args: statements.append(1)  # noqa: E731
     event.listen(db.engine, "before_cursor_execute", listener)
     notifier = CountingNotifier()
     started = time.perf_counter()
-    report = run_pass(db, notifier, NOW)
+    report = run_pass(db, notifier, now)
     elapsed = time.perf_counter() - started
     event.remove(db.engine, "before_cursor_execute", listener)
     actions = report.sent + report.flipped + report.escalated
-    print(f"| {label} | {elapsed:.2f} s | {len(statements)} | {actions} | {len(statements) - 3 * actions} |")
+    print(f"| {label} | {elapsed:.2f} s | {len(statements)} | {actions} |")
 
 
 def main() -> None:
@@ -115,11 +120,11 @@ def main() -> None:
     upgrade(db.engine)
     build(db, args.evidence, args.applications)
     backend = "SQLite" if db.is_sqlite else "PostgreSQL"
-    print(f"| pass ({backend}, {os.cpu_count()} cores, {date.today()}) | time | SQL statements | actions | "
-          "statements not per action |")
-    print("|---|---|---|---|---|")
-    measure(db, "first pass")
-    measure(db, "second pass, same moment (all recorded)")
+    print(f"| pass ({backend}, {os.cpu_count()} cores, {date.today()}) | time | SQL statements | actions sent |")
+    print("|---|---|---|---|")
+    measure(db, "first pass ever: catches up 3 days of reminders", NOW - timedelta(days=1))
+    measure(db, "a day later: that day's reminders", NOW)
+    measure(db, "again at the same moment: nothing new (the usual pass)", NOW)
 
 
 if __name__ == "__main__":

@@ -34,9 +34,10 @@ class DigestSettings:
             raise ConfigError(f"DIGEST_SCHEDULE: {error}") from None
         return cls(pdm_channel=env.get("PDM_CHANNEL", "").strip(), schedule=schedule)
 
-    def new_channel(self, team_id: str, channel_id: str) -> DigestChannel:
-        """The settings a channel gets when it is first named: Chinese, UTC, the default schedule."""
-        return DigestChannel(channel_id=channel_id, team_id=team_id, schedule=self.schedule)
+    def new_channel(self, team_id: str, channel_id: str, language: str = "zh") -> DigestChannel:
+        """The settings a channel gets when it is first named: the language of the
+        application that named it, UTC, the default schedule."""
+        return DigestChannel(channel_id=channel_id, team_id=team_id, language=language, schedule=self.schedule)
 
 
 def pdm_channels(db: Database, settings: DigestSettings, only: list[str] | None = None) -> list[DigestChannel]:

@@ -31,8 +31,10 @@ Decisions the seed leaves open, and what this module does:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from flows.application import EXPIRED, MAX_TEXT, MET, NOT_MET, ApplicationState, is_expired
@@ -233,11 +235,14 @@ class Assessment:
 
 # --- field checks -----------------------------------------------------------------
 
+_SPACE = re.compile(r"\s")
 
+
+@lru_cache(maxsize=4096)
 def is_http_url(text: str) -> bool:
     """An http(s) URL with a host, and nothing that cannot be in one."""
     text = text.strip()
-    if not text or any(c.isspace() for c in text):
+    if not text or _SPACE.search(text):
         return False
     try:
         parts = urlsplit(text)

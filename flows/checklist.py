@@ -123,15 +123,20 @@ class Checklist:
     items: tuple[Item, ...]
     resources: tuple[tuple[Text, Text], ...] = ()
     _by_id: dict[str, Item] = field(default_factory=dict, repr=False, compare=False)
+    _applicable: dict[str, tuple[Item, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._by_id.update({item.id.upper(): item for item in self.items})
+        for delivery_type in DELIVERY_TYPES:
+            self._applicable[delivery_type] = tuple(item for item in self.items if item.applies(delivery_type))
 
     def item(self, item_id: str) -> Item | None:
         return self._by_id.get(item_id.strip().upper())
 
-    def applicable_items(self, delivery_type: str) -> list[Item]:
-        return [item for item in self.items if item.applies(delivery_type)]
+    def applicable_items(self, delivery_type: str) -> tuple[Item, ...]:
+        """In checklist order; computed once per checklist (it is on every hot path)."""
+        found = self._applicable.get(delivery_type)
+        return found if found is not None else tuple(item for item in self.items if item.applies(delivery_type))
 
     def category(self, category_id: str) -> Category | None:
         return next((c for c in self.categories if c.id == category_id), None)

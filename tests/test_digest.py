@@ -229,7 +229,7 @@ def test_print_in_english_and_chinese(db):
     start(db, "北京零售", "CPDMZH", "zh")
     result = bot(db, "digest", "--now", "2026-11-30T09:00:00+00:00")
     assert result.returncode == 0, result.stderr
-    english, chinese = result.stdout.split("PDM channel #CPDMZH")
+    english, chinese = result.stdout.split("#CPDMZH")
     assert "PDM channel #CPDMEN" in english and "Acme Retail · SaaS · target audit date 1 Mar 2027" in english
     assert "Prerequisites: 0/14 answered" in english and "- Not answered (62): P1.1" in english
     assert "北京零售" in chinese and "2027年3月1日" in chinese and "先决条件: 已回答 0/14" in chinese

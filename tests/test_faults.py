@@ -233,3 +233,20 @@ def test_database_restart_while_serving(slack_api, tmp_path):
     finally:
         web.stop()
         db.engine.dispose()
+
+
+def test_two_processes_post_a_digest_once(db, slack_api):
+    for n in range(3):
+        walks.start(db, ApplicationState(partner=f"Digest {n}", delivery_type="saas",
+                                         checklist_id="aws-retail-competency", language="en", pdm_channel="CPDM"),
+                    "seed", CREATED, team_id=TEAM, channel_id=f"CD{n}")
+    env = env_for(db, slack_api)
+    runs = [subprocess.Popen([sys.executable, "-m", "bot", "digest", "--post", "--now", "2026-11-30T10:00+00:00"],
+                             env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert all(run.returncode == 0 for run in runs), outputs
+    parents = [m for m in slack_api.sent("chat.postMessage") if m["channel"] == "CPDM" and not m.get("thread_ts")]
+    assert len(parents) == 1
+    replies = [m for m in slack_api.sent("chat.postMessage") if m.get("thread_ts")]
+    assert len(replies) == 3

@@ -125,7 +125,8 @@ def register(app: App, db: Database, router: CommandRouter) -> None:
             request.ack(say("pdm_usage", request.language,
                             current=request.state.pdm_channel or settings.pdm_channel))
             return
-        channel = digests.set_pdm_channel(db, request.state.id, settings.new_channel(request.team_id, found.group(1)),
+        named = settings.new_channel(request.team_id, found.group(1), request.state.language)
+        channel = digests.set_pdm_channel(db, request.state.id, named,
                                           request.user, now())
         request.ack(say("pdm_set", request.language, partner=request.state.partner, channel=channel))
         # Membership of the PDM channel tells /competency digest who its PDMs are.
