@@ -64,6 +64,7 @@ def due_notices(db: Database, now: datetime, grace: timedelta = DEFAULT_GRACE) -
     for checklist_id, rows in store.tracked(db).items():
         checklist = get_checklist(checklist_id)
         items = {item.id: item for item in checklist.items}
+        rows = with_checklist_lead_days(rows, checklist)
         evidence_actions += [(checklist, action) for action in due_actions(rows, items, now, already, grace)]
     applications_ids = {action.application_id for _, action in evidence_actions}
     case_actions = _due_case_studies(db, now, grace)
@@ -83,6 +84,14 @@ def due_notices(db: Database, now: datetime, grace: timedelta = DEFAULT_GRACE) -
     return notices
 
 
+def with_checklist_lead_days(rows: list, checklist: Checklist) -> list:
+    """The application's own lead days win; else the checklist's; else the defaults."""
+    if checklist.reminder_lead_days is None:
+        return rows
+    return [row if row.lead_override is not None else replace(row, lead_override=checklist.reminder_lead_days)
+            for row in rows]
+
+
 def _due_case_studies(db: Database, now: datetime, grace: timedelta) -> list:
     """Case studies age like evidence, each against the window of the item that sets it."""
     already = store.recorded_keys(db, store.CASE_STUDY)
@@ -93,7 +102,8 @@ def _due_case_studies(db: Database, now: datetime, grace: timedelta) -> list:
     for checklist_id, rows in by_checklist.items():
         checklist = get_checklist(checklist_id)
         window = window_item(checklist)
-        rows = [replace(row, expires_on=window.expiry(row.evidence_date)) for row in rows]
+        rows = with_checklist_lead_days(
+            [replace(row, expires_on=window.expiry(row.evidence_date)) for row in rows], checklist)
         items = {row.item_id: window for row in rows}
         found += [(checklist, action) for action in due_actions(rows, items, now, already, grace)]
     return found

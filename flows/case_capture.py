@@ -30,21 +30,9 @@ from flows.case_studies import (
 from flows.checklist import Checklist
 from flows.walk import Message
 
-# The fields asked, in the seed's order; the public URL only for a public case study.
-ASKED = (
-    "customer_name",
-    "customer_website",
-    "challenge",
-    "deployment",
-    "third_party",
-    "production_date",
-    "in_production",
-    "outcomes",
-    "category",
-    "public",
-    "public_url",
-    "diagram",
-)
+# The fields asked, in the seed's order (the public URL only for a public case study);
+# an uploaded file id is Slack's business, not a question.
+ASKED = tuple(name for name in FIELDS if name != "diagram_file_id")
 CANCEL_WORDS = ("cancel", "取消")
 
 _ADD = ("case", "案例")

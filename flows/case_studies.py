@@ -145,17 +145,7 @@ FIELDS = (
     "diagram_file_id",
 )
 # What P2.1 asks of every case study (the diagram is D1's business; the public URL P2.2's).
-REQUIRED_FIELDS = (
-    "customer_name",
-    "customer_website",
-    "challenge",
-    "deployment",
-    "third_party",
-    "production_date",
-    "in_production",
-    "outcomes",
-    "category",
-)
+REQUIRED_FIELDS = FIELDS[: FIELDS.index("category") + 1]
 URL_FIELDS = ("customer_website", "public_url")
 TEXT_FIELDS = (
     "customer_name",

@@ -122,6 +122,8 @@ class Checklist:
     sections: tuple[Section, ...]
     items: tuple[Item, ...]
     resources: tuple[tuple[Text, Text], ...] = ()
+    # Days before expiry to remind at, for this whole checklist; None: the defaults.
+    reminder_lead_days: tuple[int, ...] | None = None
     _by_id: dict[str, Item] = field(default_factory=dict, repr=False, compare=False)
     _applicable: dict[str, tuple[Item, ...]] = field(default_factory=dict, repr=False, compare=False)
 
@@ -172,6 +174,14 @@ def _max_age(raw: object, where: str) -> dict[str, int] | None:
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise ChecklistError(f"{where}: max_age {key} must be a positive whole number")
     return dict(raw)
+
+
+def _lead_days(raw: object, where: str) -> tuple[int, ...] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or any(not isinstance(d, int) or isinstance(d, bool) or d < 0 for d in raw):
+        raise ChecklistError(f"{where}: must be a list of whole numbers of days, 0 or more")
+    return tuple(sorted(set(raw), reverse=True))
 
 
 def _require(raw: dict, key: str, where: str) -> object:
@@ -296,6 +306,7 @@ def parse_checklist(raw: dict, source: str) -> Checklist:
             sections=tuple(sections.values()),
             items=tuple(items),
             resources=resources,
+            reminder_lead_days=_lead_days(raw.get("reminder_lead_days"), "checklist reminder_lead_days"),
         )
     except ChecklistError as error:
         raise fail(str(error)) from None

@@ -69,11 +69,23 @@ def expiring_within(
     checklist: Checklist, state: ApplicationState, today: date, days: int
 ) -> list[Expiring]:
     """Met evidence whose window closes within ``days`` (still valid today), soonest first."""
-    horizon = today + timedelta(days=days)
+    return expiring_by(checklist, state, today, today + timedelta(days=days))
+
+
+def expiring_by(checklist: Checklist, state: ApplicationState, today: date, last_day: date) -> list[Expiring]:
+    """Met evidence still valid today whose last valid day is ``last_day`` or earlier."""
     found = []
     for item in checklist.applicable_items(state.delivery_type):
         answer = state.answer(item.id)
         expires_on = answer.expires_on
-        if answer.status == MET and expires_on is not None and today <= expires_on <= horizon:
+        if answer.status == MET and expires_on is not None and today <= expires_on <= last_day:
             found.append(Expiring(item, expires_on, (expires_on - today).days))
     return sorted(found, key=lambda e: e.expires_on)
+
+
+def stale_by_audit(checklist: Checklist, state: ApplicationState, today: date) -> list[Expiring]:
+    """Valid today, but expired by the target audit date: flagged now, not on the day."""
+    audit = state.target_audit_date
+    if audit is None or audit <= today:
+        return []
+    return expiring_by(checklist, state, today, audit - timedelta(days=1))

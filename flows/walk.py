@@ -24,7 +24,7 @@ from flows.application import (
 from flows.checklist import Checklist, Item
 from flows.commands import parse_command
 from flows.evidence import DateProblem, expired_on_arrival, local_today, parse_evidence_date
-from flows.progress import expiring_within, part_progress
+from flows.progress import expiring_within, part_progress, stale_by_audit
 
 STATUS_COMMANDS = {"met": MET, "not_met": NOT_MET, "not_applicable": NOT_APPLICABLE}
 # Commands that answer an item or give its evidence: a derived item takes none of them.
@@ -44,6 +44,17 @@ class Outcome:
     state: ApplicationState
     messages: list[Message]
     quit: bool = False
+
+
+def status_message(checklist: Checklist, state: ApplicationState, today: date, current: Item | None) -> Message:
+    """Progress per part, what expires within 90 days, what will not last until the audit."""
+    return Message("status", {
+        "parts": part_progress(checklist, state, today),
+        "expiring": expiring_within(checklist, state, today, 90),
+        "stale": stale_by_audit(checklist, state, today),
+        "audit": state.target_audit_date,
+        "current": current,
+    })
 
 
 class Walk:
@@ -230,12 +241,7 @@ class Walk:
         self.move_to(target)
 
     def on_status(self, item: Item | None, _: str) -> None:
-        self.say(
-            "status",
-            parts=part_progress(self.checklist, self.state, self.today),
-            expiring=expiring_within(self.checklist, self.state, self.today, 90),
-            current=item,
-        )
+        self.messages.append(status_message(self.checklist, self.state, self.today, item))
 
     def on_help(self, item: Item | None, _: str) -> None:
         self.say("help")

@@ -5,6 +5,7 @@ Both adapters (terminal and Slack) call these; neither touches the database itse
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from flows import walk
@@ -72,6 +73,15 @@ def answer_from_slack(
         outcome = walk.on_item(get_checklist(before.checklist_id), before, item_id, line, actor, now)
         stored = applications.save(session, row, before, outcome.state, actor, now)
     return walk.Outcome(stored, outcome.messages, outcome.quit)
+
+
+def set_lead_times(db: Database, application_id: int, days: tuple[int, ...] | None, actor: str,
+                   now: datetime) -> ApplicationState:
+    """The application's own reminder lead days (None: the checklist's), with history."""
+    with db.session() as session:
+        row = applications.load_row(session, application_id, lock=True)
+        before = applications.to_state(row)
+        return applications.save(session, row, before, replace(before, lead_times=days), actor, now)
 
 
 def record_evidence(

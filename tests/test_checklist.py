@@ -129,3 +129,10 @@ def test_a_second_checklist_is_one_more_file(tmp_path):
     )
     checklists = all_checklists(tmp_path)
     assert sorted(checklists) == ["aws-other-competency", "aws-retail-competency"]
+
+
+def test_bad_reminder_lead_days_are_refused(tmp_path):
+    path = _write_variant(tmp_path, lambda raw: raw.replace("reminder_lead_days = [60, 30, 14, 7, 1, 0]",
+                                                            'reminder_lead_days = [60, "soon"]'))
+    with pytest.raises(ChecklistError, match=r"broken\.toml: checklist reminder_lead_days: must be a list"):
+        load_checklist(path)

@@ -221,3 +221,47 @@ def test_case_studies_age_out_with_a_count_of_what_remains(db, slack_api):
         changes = [(h.new_value, h.actor) for h in history(session, state.id) if h.item_id == "P2.1"
                    and h.field == "status"]
     assert changes[-1][1] == "reminders"
+
+
+def test_lead_times_per_application_and_per_checklist(db, slack_api):
+    from bot.reminders import with_checklist_lead_days
+    from bot.slack.reminders import parse_lead_days
+    from flows.checklist import get_checklist
+
+    application_id = application_with_drill(db)  # expires 2027-03-01
+    assert get_checklist().reminder_lead_days == (60, 30, 14, 7, 1, 0)
+    walks.set_lead_times(db, application_id, parse_lead_days("30, 7"), "alice", at_local(date(2026, 11, 28), 10))
+    assert walks.load(db, application_id).lead_times == (30, 7)
+    notifier = notifier_for(slack_api, db)
+    run_pass(db, notifier, at_local(date(2026, 12, 31), 9, 5))  # 60 days: not wanted any more
+    assert slack_api.sent("chat.postMessage") == []
+    run_pass(db, notifier, at_local(date(2027, 1, 30), 9, 5))  # 30 days
+    assert len(slack_api.sent("chat.postMessage")) == 1
+    assert parse_lead_days("default") is None and parse_lead_days("off") == () and parse_lead_days("soon") == "invalid"
+    with db.session() as session:
+        assert ("lead_times", None, "30,7") in [(h.field, h.old_value, h.new_value)
+                                               for h in history(session, application_id)]
+    rows = store.tracked(db)["aws-retail-competency"]
+    assert {row.lead_override for row in with_checklist_lead_days(rows, get_checklist())} == {(30, 7)}
+
+
+def test_reminders_command_over_slack(db, slack_api):
+    from bot.slack.server import create_web_app
+    from storage import slack as slack_store
+    from tests.slack_support import BotServer, send_form, slash_command
+
+    application_id = application_with_drill(db)
+    slack_store.replace_members(db, TEAM, "CTEAM", ["UALICE"], datetime.now(timezone.utc))
+    settings = SlackSettings.from_env("web", {"SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_BOT_TOKEN": BOT_TOKEN,
+                                              "SLACK_API_URL": slack_api.url})
+    server = BotServer(create_web_app(settings, db))
+    try:
+        _, body = send_form(server, slash_command("reminders 14, 1"))
+        assert "now go out 14, 1 day(s) before evidence expires" in body
+        assert walks.load(db, application_id).lead_times == (14, 1)
+        _, body = send_form(server, slash_command("reminders tomorrow"))
+        assert "Usage: /competency reminders" in body and "Now: 14, 1." in body
+        _, body = send_form(server, slash_command("reminders default"))
+        assert walks.load(db, application_id).lead_times is None
+    finally:
+        server.close()

@@ -172,3 +172,18 @@ def test_today_is_the_applications_calendar_day():
     assert state.answer("T1.24").evidence[0].evidence_date == date(2026, 11, 29)
     state, said = run(new_state(cursor="T1.24"), "yes", "drill", "2026-11-29", now=late)
     assert "bad_date" in said
+
+
+def test_status_flags_evidence_that_will_not_last_until_the_audit():
+    audit = date(2027, 2, 15)
+    state, _ = run(new_state(cursor="T1.24", target_audit_date=audit), "yes", "drill", "2026-02-14")
+    outcome = handle(CHECKLIST, state, "status", "alice", NOW)
+    [status] = outcome.messages
+    assert [e.item.id for e in status.params["stale"]] == ["T1.24"]  # counts until 2027-02-14
+    from bot.render import render
+
+    shown = render("walk.j2", "status", "en", **status.params)
+    assert "Valid today, but expired by your audit on 15 Feb 2027:" in shown
+    state, _ = run(new_state(cursor="T1.24", target_audit_date=audit), "yes", "drill", "2026-02-15")
+    [status] = handle(CHECKLIST, state, "status", "alice", NOW).messages
+    assert status.params["stale"] == []  # the last valid day is the audit day itself

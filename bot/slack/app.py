@@ -92,6 +92,6 @@ def build_app(settings: SlackSettings, db: Database) -> App:
     case_studies.register(app, db, router)
     digest.register(app, db, router)
     home.register(app, db)
-    reminders.register(app, db)
+    reminders.register(app, db, router)
     app.command("/competency")(router.dispatch)
     return app

@@ -13,7 +13,7 @@ from bot.reminders import Notice
 from bot.render import render
 from bot.slack import blocks
 from bot.slack.case_studies import EDIT_ACTION
-from bot.slack.commands import slack_text
+from bot.slack.commands import CommandRequest, CommandRouter, slack_text
 from bot.slack.walk import WalkService, call
 from flows.case_studies import window_item
 from flows.checklist import get_checklist
@@ -137,8 +137,32 @@ class SlackNotifier:
         return self._post(application.team_id, channel, notice.key, text)
 
 
-def register(app: App, db: Database) -> None:
+def parse_lead_days(text: str) -> tuple[int, ...] | None | str:
+    """"30,14,7" → (30, 14, 7); "default" → None; "off" → (); anything else → "invalid"."""
+    words = text.replace(",", " ").replace("，", " ").split()
+    if words in (["default"], ["默认"]):
+        return None
+    if words in (["off"], ["关闭"]):
+        return ()
+    if not words or not all(word.isdigit() and int(word) <= 366 for word in words):
+        return "invalid"
+    return tuple(sorted({int(word) for word in words}, reverse=True))
+
+
+def register(app: App, db: Database, router: CommandRouter) -> None:
     service = WalkService(db)
+
+    def reminders_command(request: CommandRequest) -> None:
+        days = parse_lead_days(request.rest)
+        state = request.state
+        if days == "invalid":
+            current = ", ".join(map(str, state.lead_times)) if state.lead_times is not None else "default"
+            request.ack(_say("lead_times_usage", request.language, current=current))
+            return
+        walks.set_lead_times(db, state.id, days, request.user, datetime.now(timezone.utc))
+        request.ack(_say("lead_times_set", request.language, days=days))
+
+    router.add(("reminders", "提醒"), reminders_command)
 
     def snooze(ack, body, action, client: WebClient, choice: str) -> None:  # noqa: ANN001
         ack()

@@ -25,8 +25,7 @@ from flows.application import MAX_TEXT, ApplicationState
 from flows.checklist import DEFAULT_CHECKLIST, get_checklist
 from flows.evidence import DateProblem, local_today
 from flows.export import export_filename
-from flows.progress import expiring_within, part_progress
-from flows.walk import Message
+from flows.walk import Message, status_message
 from storage import slack as slack_store
 from storage import walks
 from storage.db import Database
@@ -397,10 +396,8 @@ def register(app: App, db: Database, router: CommandRouter) -> None:
 def status_text(state: ApplicationState) -> str:
     checklist = get_checklist(state.checklist_id)
     today = local_today(now(), state.timezone)
-    return render("walk.j2", "status", state.language, style="slack",
-                  parts=part_progress(checklist, state, today),
-                  expiring=expiring_within(checklist, state, today, 90),
-                  current=checklist.item(state.cursor) if state.cursor else None)
+    message = status_message(checklist, state, today, checklist.item(state.cursor) if state.cursor else None)
+    return render("walk.j2", message.name, state.language, style="slack", **message.params)
 
 
 def _thread_line(text: str) -> str:
