@@ -72,6 +72,8 @@ def environment(style: str, language: str) -> Environment:
         loader=FileSystemLoader(TEMPLATES),
         extensions=["jinja2.ext.i18n"],
         undefined=StrictUndefined,
+        # Compiled once per process: no file-system check on every render.
+        auto_reload=False,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
@@ -115,10 +117,14 @@ def _is_channel_id(value: object) -> bool:
     return text[:1] in ("C", "G") and text[1:].isalnum() and text.isupper() and len(text) <= 20
 
 
+@cache
+def _macros(template: str, language: str, style: str):  # noqa: ANN202
+    return environment(style, language).get_template(template).module
+
+
 def render(template: str, macro: str, language: str, style: str = "text", **params) -> str:
     """Call one macro of a template file and return its text, trimmed."""
-    module = environment(style, language).get_template(template).module
-    text = str(getattr(module, macro)(**params)).strip()
+    text = str(getattr(_macros(template, language, style), macro)(**params)).strip()
     return _slack_text(text) if style == "slack" else text
 
 
