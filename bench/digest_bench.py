@@ -33,7 +33,8 @@ from bot.slack.digest import digest_messages  # noqa: E402
 from flows.application import MET, NOT_APPLICABLE, NOT_MET, SKIPPED  # noqa: E402
 from flows.checklist import DEFAULT_CHECKLIST, get_checklist  # noqa: E402
 from storage import models  # noqa: E402
-from storage.db import Database, upgrade  # noqa: E402
+from bench.support import fresh_database  # noqa: E402
+from storage.db import Database  # noqa: E402
 
 NOW = datetime(2026, 11, 30, 9, 30, tzinfo=timezone.utc)
 TEAM = "T0TEAM"
@@ -160,16 +161,6 @@ def measure(db: Database, repeat: int) -> tuple[float, int, int]:
     return best, counter.statements, messages
 
 
-def fresh(url: str) -> Database:
-    db = Database(url)
-    if not db.is_sqlite:
-        with db.engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-    upgrade(db.engine)
-    return db
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--applications", type=int, default=1000)
@@ -184,7 +175,7 @@ def main() -> int:
         print(f"{date.today()} · nproc {os.cpu_count()} · best of {args.repeat}")
         print(f"{'database':<11} {'applications':>12} {'seconds':>8} {'queries':>8} {'messages':>9}")
         for name, url in backends:
-            db = fresh(url)
+            db = fresh_database(url)
             seeded = 0
             for size in sorted({10, args.applications}):
                 seed(db, size - seeded, channels=args.channels, rng_seed=size)

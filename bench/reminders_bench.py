@@ -26,7 +26,8 @@ from sqlalchemy import event, insert, text  # noqa: E402
 from bot.reminders import run_pass  # noqa: E402
 from flows.checklist import get_checklist  # noqa: E402
 from storage import models  # noqa: E402
-from storage.db import Database, upgrade  # noqa: E402
+from bench.support import fresh_database  # noqa: E402
+from storage.db import Database  # noqa: E402
 
 NOW = datetime(2026, 11, 28, 1, 30, tzinfo=timezone.utc)
 
@@ -112,12 +113,7 @@ def main() -> None:
     parser.add_argument("--applications", type=int, default=2_000)
     args = parser.parse_args()
     url = args.database_url or f"sqlite:///{tempfile.mkdtemp()}/bench.db"
-    db = Database(url)
-    if not db.is_sqlite:
-        with db.engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-    upgrade(db.engine)
+    db = fresh_database(url)
     build(db, args.evidence, args.applications)
     backend = "SQLite" if db.is_sqlite else "PostgreSQL"
     print(f"| pass ({backend}, {os.cpu_count()} cores, {date.today()}) | time | SQL statements | actions sent |")

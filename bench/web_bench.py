@@ -50,17 +50,11 @@ def seed(database_url: str) -> list[tuple[int, str]]:
     from flows.checklist import get_checklist
     from storage import slack as slack_store
     from storage import walks
-    from storage.db import Database, upgrade
-    from sqlalchemy import text
+    from bench.support import fresh_database
 
-    db = Database(database_url)
-    if not db.is_sqlite:
-        with db.engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-    upgrade(db.engine)
+    db = fresh_database(database_url)
     now = datetime.now(timezone.utc)
-    items = [item.id for item in get_checklist().applicable_items("saas") if not getattr(item, "derived_from", None)]
+    items = [item.id for item in get_checklist().applicable_items("saas") if not item.derived_from]
     targets = []
     for n in range(APPLICATIONS):
         state = walks.start(db, ApplicationState(partner=f"Bench {n}", delivery_type="saas",

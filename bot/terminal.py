@@ -9,7 +9,7 @@ from typing import TextIO
 
 from bot.render import render
 from bot.terminal_case_studies import CaseStudyChat
-from flows.application import ApplicationState
+from flows.application import REQUIRED, ApplicationState, partner_problem
 from flows.checklist import Checklist
 from flows.walk import Message
 from storage import walks
@@ -63,10 +63,9 @@ def ask_new_application(terminal: Terminal, checklist: Checklist, language: str)
         return render("setup.j2", macro, language, **params)
 
     def partner(text: str) -> str:
-        if not text:
-            raise ValueError(say("partner_required"))
-        if len(text) > 200:
-            raise ValueError(say("partner_too_long"))
+        problem = partner_problem(text)
+        if problem:
+            raise ValueError(say("partner_required" if problem == REQUIRED else "partner_too_long"))
         return text
 
     partner_name = terminal.ask(say("ask_partner"), partner, language)

@@ -17,10 +17,11 @@ NOT_MET = "not_met"
 NOT_APPLICABLE = "not_applicable"
 SKIPPED = "skipped"
 EXPIRED = "expired"
-STATUSES = (MET, NOT_MET, NOT_APPLICABLE, SKIPPED, EXPIRED)
 
-# Longest free text we accept anywhere (Slack's section text limit).
+# Longest free text we accept anywhere (Slack's section text limit), and longest name.
 MAX_TEXT = 3000
+MAX_NAME = 200
+REQUIRED, TOO_LONG = "required", "too_long"
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,26 @@ class ApplicationState:
 
     def with_answer(self, item_id: str, answer: Answer) -> ApplicationState:
         return replace(self, answers={**self.answers, item_id: answer})
+
+
+def partner_problem(partner: str) -> str | None:
+    if not partner.strip():
+        return REQUIRED
+    return TOO_LONG if len(partner) > MAX_NAME else None
+
+
+def new_application_problems(
+    partner: str, delivery_type: str | None, categories: tuple[str, ...], checklist: Checklist
+) -> dict[str, str]:
+    """What is wrong with the fields of a new application: field → problem code."""
+    problems = {}
+    if partner_problem(partner):
+        problems["partner"] = partner_problem(partner)
+    if delivery_type not in {d.id for d in checklist.delivery_types}:
+        problems["delivery"] = REQUIRED
+    if not categories:
+        problems["categories"] = REQUIRED
+    return problems
 
 
 def is_expired(expires_on: date | None, on: date) -> bool:

@@ -37,13 +37,12 @@ from datetime import date, datetime
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from flows.application import EXPIRED, MAX_TEXT, MET, NOT_MET, ApplicationState, is_expired
+from flows.application import EXPIRED, MAX_NAME, MAX_TEXT, MET, NOT_MET, ApplicationState, is_expired
 from flows.checklist import Checklist, Item
 from flows.evidence import DateProblem, parse_evidence_date
 
 CASE_STUDIES_NEEDED = 4
 PUBLIC_NEEDED = 2
-MAX_NAME = 200
 WINDOW_ITEM = "P2.1"
 
 SAAS = "saas"
@@ -73,21 +72,6 @@ UNKNOWN_CATEGORY_RULE = "unknown_category"
 MISSING_DIAGRAM = "missing_diagram"
 MISSING_OVERALL_DIAGRAM = "missing_overall_diagram"
 MISSING_DEPLOYMENT_GUIDE = "missing_deployment_guide"
-RULES = (
-    TOO_FEW_CASE_STUDIES,
-    TOO_FEW_BY_AUDIT,
-    MISSING_FIELDS,
-    INVALID_FIELD,
-    TOO_OLD,
-    TOO_OLD_BY_AUDIT,
-    NOT_IN_PRODUCTION,
-    TOO_FEW_PUBLIC,
-    PUBLIC_WITHOUT_URL,
-    UNKNOWN_CATEGORY_RULE,
-    MISSING_DIAGRAM,
-    MISSING_OVERALL_DIAGRAM,
-    MISSING_DEPLOYMENT_GUIDE,
-)
 
 
 @dataclass(frozen=True)

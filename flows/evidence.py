@@ -54,11 +54,5 @@ def parse_evidence_date(text: str, today: date) -> date | DateProblem:
     return parsed
 
 
-def expiry_for(item: Item, evidence_date: date | None) -> date | None:
-    if evidence_date is None:
-        return None
-    return item.expiry(evidence_date)
-
-
 def expired_on_arrival(item: Item, evidence_date: date, today: date) -> bool:
     return is_expired(item.expiry(evidence_date), today)

@@ -67,7 +67,6 @@ SEND_AT = time(9, 0)
 FLIP_LEAD = -1  # the day after expiry
 ESCALATION_DAYS_AFTER_FLIP = 7
 ESCALATION_LEAD = FLIP_LEAD - ESCALATION_DAYS_AFTER_FLIP  # -8
-REQUIRED_CASE_STUDIES = 4
 
 
 class ReminderKey(NamedTuple):

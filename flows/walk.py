@@ -13,6 +13,8 @@ from flows.application import (
     EXPIRED,
     MAX_TEXT,
     MET,
+    REQUIRED,
+    TOO_LONG,
     NOT_APPLICABLE,
     NOT_MET,
     SKIPPED,
@@ -26,7 +28,6 @@ from flows.commands import parse_command
 from flows.evidence import DateProblem, expired_on_arrival, local_today, parse_evidence_date
 from flows.progress import expiring_within, part_progress, stale_by_audit
 
-STATUS_COMMANDS = {"met": MET, "not_met": NOT_MET, "not_applicable": NOT_APPLICABLE}
 # Commands that answer an item or give its evidence: a derived item takes none of them.
 ANSWERING = ("met", "not_met", "not_applicable", "skip", "evidence", "date")
 
@@ -363,6 +364,21 @@ class Walk:
                 self.on_date(item, argument)
             return
         self.say("hint", text=argument)
+
+
+def evidence_form_problems(item: Item, link: str, date_text: str, note: str) -> dict[str, str]:
+    """What is wrong with an evidence form: field → problem code. The date's own value is
+    judged by :meth:`Walk.record_evidence` (unreadable, future)."""
+    problems = {}
+    if not link.strip():
+        problems["link"] = REQUIRED
+    elif len(link) > MAX_TEXT:
+        problems["link"] = TOO_LONG
+    if len(note) > MAX_TEXT:
+        problems["note"] = TOO_LONG
+    if item.max_age and not date_text.strip():
+        problems["evidence_date"] = "date_required"
+    return problems
 
 
 def on_item(

@@ -136,10 +136,6 @@ def find_by_channel(session: Session, team_id: str, channel_id: str) -> list[dom
     return [to_state(row) for row in rows]
 
 
-def all_states(session: Session) -> list[domain.ApplicationState]:
-    return [to_state(row) for row in session.scalars(_query().order_by(models.Application.id)).all()]
-
-
 def create(
     session: Session,
     state: domain.ApplicationState,

@@ -48,3 +48,44 @@ def sqlite_db(tmp_path) -> Database:
 @pytest.fixture
 def now() -> datetime:
     return datetime(2026, 11, 28, 10, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def slack_api():
+    """A stand-in Web API; CTEAM's members are Alice and Bob."""
+    from tests.slack_support import FakeSlackAPI
+
+    api = FakeSlackAPI()
+    api.members["CTEAM"] = ["UALICE", "UBOB"]
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def server(db, slack_api):
+    """The real web app on a loopback port, single-workspace, talking to the stand-in."""
+    from bot.slack.server import create_web_app
+    from tests.slack_support import BotServer, settings_for
+
+    running = BotServer(create_web_app(settings_for(slack_api), db))
+    yield running
+    running.close()
+
+
+@pytest.fixture
+def started(server, slack_api, db) -> int:
+    """An application started in CTEAM through Slack: its id."""
+    from tests.slack_support import start_application
+
+    return start_application(server, slack_api, db)
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path) -> str:
+    """A URL for a subprocess: an SQLite file, or the emptied PostgreSQL test database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'cli.db'}"
+    database = Database(POSTGRES_URL)
+    reset_postgres(database)
+    database.engine.dispose()
+    return POSTGRES_URL

@@ -14,7 +14,11 @@ import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from sqlalchemy import text
 from werkzeug.serving import make_server
+
+from bot.config import SlackSettings
+from storage import walks
 
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test-token-0000"
@@ -222,3 +226,70 @@ def view_submission(callback_id: str, values: dict, metadata: dict, user: str = 
                  "private_metadata": json.dumps(metadata), "blocks": [], "hash": "h",
                  "title": {"type": "plain_text", "text": "x"}, "state": {"values": values}},
     }
+
+
+def settings_for(api: FakeSlackAPI, **extra) -> SlackSettings:
+    env = {"SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": api.url, **extra}
+    return SlackSettings.from_env("web", env)
+
+
+START_VALUES = {
+    "partner": {"value": {"type": "plain_text_input", "value": "Acme Retail"}},
+    "categories": {"value": {"type": "checkboxes", "selected_options": [{"value": "stores"}]}},
+    "delivery": {"value": {"type": "radio_buttons", "selected_option": {"value": "saas"}}},
+    "language": {"value": {"type": "static_select", "selected_option": {"value": "en"}}},
+    "audit_date": {"value": {"type": "datepicker", "selected_date": "2027-03-01"}},
+}
+
+
+def start_application(server: BotServer, slack_api: FakeSlackAPI, db) -> int:  # noqa: ANN001
+    """/competency start, then the form submitted: the application's id."""
+    status, _ = send_form(server, slash_command("start"))
+    assert status == 200
+    opened = slack_api.wait_for("views.open")[0]
+    assert opened["view"]["callback_id"] == "start_modal"
+    metadata = json.loads(opened["view"]["private_metadata"])
+    status, body = send_interaction(server, view_submission("start_modal", START_VALUES, metadata))
+    assert status == 200 and body == ""
+    slack_api.wait_for("chat.postMessage")
+    return walks.find(db, "Acme Retail", TEAM).id
+
+
+def item_message_ts(db, item_id: str) -> str:  # noqa: ANN001
+    """The ts of the message that shows an item; written just after the post returns."""
+    deadline = time.monotonic() + 10
+    while True:
+        with db.session() as session:
+            found = session.execute(text("SELECT ts FROM item_messages WHERE item_id = :item"),
+                                    {"item": item_id}).scalar()
+        if found or time.monotonic() > deadline:
+            assert found, f"no message recorded for {item_id}"
+            return found
+        time.sleep(0.05)
+
+
+def texts(blocks: list[dict]) -> str:
+    """Every text of some Block Kit blocks, one per line."""
+    found = []
+    for block in blocks:
+        if "text" in block and isinstance(block["text"], dict):
+            found.append(block["text"]["text"])
+        for element in block.get("elements", []):
+            if isinstance(element.get("text"), str):
+                found.append(element["text"])
+            elif isinstance(element.get("text"), dict):
+                found.append(element["text"]["text"])
+    return "\n".join(found)
+
+
+def install(server: BotServer) -> None:
+    """Bolt's OAuth flow as a browser goes through it: /slack/install, then the callback.
+    The state cookie is Secure; a browser would send it back over https, so it is passed on."""
+    with urllib.request.urlopen(server.url + "/slack/install", timeout=10) as response:
+        page = response.read().decode()
+        cookie = response.headers["Set-Cookie"].split(";")[0]
+    state = page.split("state=")[1].split("&")[0].split('"')[0]
+    callback = urllib.request.Request(f"{server.url}/slack/oauth_redirect?code=abc&state={state}",
+                                      headers={"Cookie": cookie})
+    with urllib.request.urlopen(callback, timeout=10) as response:
+        assert response.status == 200

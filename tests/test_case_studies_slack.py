@@ -7,7 +7,7 @@ import json
 from flows.application import NOT_MET
 from storage import applications, case_studies, walks
 from tests.slack_support import block_action, send_form, send_interaction, slash_command, view_submission
-from tests.test_slack import server, settings_for, slack_api, started, texts  # noqa: F401 - fixtures
+from tests.slack_support import texts
 
 DIAGRAM_FILE = {"id": "F0DIAGRAM1", "name": "arch.png",
                 "permalink": "https://test.slack.com/files/UALICE/F0DIAGRAM1/arch.png"}

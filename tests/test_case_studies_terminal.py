@@ -12,7 +12,7 @@ from flows.application import MET, ApplicationState
 from flows.case_capture import capture_step, parse_case_command, start_capture
 from flows.checklist import ChecklistError, get_checklist, parse_checklist
 from flows.walk import handle
-from tests.test_cli import bot, database_url  # noqa: F401 - fixture
+from tests.cli_support import bot
 
 CASE_STUDY = [
     "case",

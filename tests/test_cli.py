@@ -8,32 +8,8 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-import pytest
-
-from tests.conftest import BACKENDS, POSTGRES_URL, reset_postgres
-from storage.db import Database
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(params=BACKENDS)
-def database_url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'cli.db'}"
-    database = Database(POSTGRES_URL)
-    reset_postgres(database)
-    database.engine.dispose()
-    return POSTGRES_URL
-
-
-def bot(database_url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    env = {**os.environ, "DATABASE_URL": database_url, "USER": "tester"}
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True,
-        cwd=ROOT, env=env, timeout=120,
-    )
+from tests.cli_support import ROOT, bot
 
 
 def test_chat_resumes_after_restart_and_export_holds_the_answers(database_url):

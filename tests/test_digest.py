@@ -21,7 +21,7 @@ from flows.application import ApplicationState
 from flows.digest import DigestChannel
 from storage import applications, digests, models, walks
 from tests.slack_support import BOT_TOKEN, TEAM, FakeSlackAPI, send_form, slash_command
-from tests.test_slack import server, settings_for, slack_api, started, texts  # noqa: F401 - fixtures
+from tests.slack_support import texts
 
 ROOT = Path(__file__).resolve().parents[1]
 MONDAY = datetime(2026, 11, 30, 9, 5, tzinfo=timezone.utc)  # five minutes after the default slot

@@ -29,8 +29,7 @@ from flows.case_studies import CaseStudy, SolutionDocuments
 from flows.checklist import get_checklist
 from flows.export import export_filename, part_rows, self_assessment
 from tests.slack_support import send_form, slash_command
-from tests.test_cli import ROOT, bot
-from tests.test_slack import server, slack_api, started  # noqa: F401 - the Slack fixtures
+from tests.cli_support import ROOT, bot
 
 TODAY = date(2026, 11, 28)
 CHECKLIST = get_checklist()

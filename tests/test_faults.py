@@ -4,7 +4,6 @@ applied or sent twice."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -14,7 +13,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -25,17 +24,10 @@ from flows.checklist import get_checklist
 from storage import models
 from storage import slack as slack_store
 from storage import walks
-from tests.slack_support import BOT_TOKEN, SIGNING_SECRET, TEAM, FakeSlackAPI, block_action, send_interaction
+from tests.slack_support import BOT_TOKEN, SIGNING_SECRET, TEAM, block_action, send_interaction
 
 ROOT = Path(__file__).resolve().parents[1]
 CREATED = datetime(2026, 11, 28, 2, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def slack_api():
-    api = FakeSlackAPI()
-    yield api
-    api.close()
 
 
 def env_for(db, api, **extra) -> dict:

@@ -10,8 +10,6 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from bot.config import SlackSettings
 from bot.reminders import run_pass
 from bot.slack.app import client_factory
@@ -24,13 +22,6 @@ from tests.slack_support import BOT_TOKEN, SIGNING_SECRET, TEAM, FakeSlackAPI
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def slack_api():
-    api = FakeSlackAPI()
-    yield api
-    api.close()
 
 
 def notifier_for(api: FakeSlackAPI, db) -> SlackNotifier:

@@ -17,7 +17,7 @@ from bot.config import SlackSettings
 from bot.slack.installations import EncryptedInstallationStore, TokenCipher
 from bot.slack.server import create_web_app
 from tests.slack_support import (
-    SIGNING_SECRET, BotServer, FakeSlackAPI, block_action, send_form, send_interaction, slash_command,
+    SIGNING_SECRET, BotServer, install, send_form, slash_command,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,30 +25,11 @@ INSTALLED_TOKEN = "xoxb-secret-installed-token-1234"  # what the stand-in's oaut
 CLIENT_SECRET = "client-secret-do-not-log-5678"
 
 
-@pytest.fixture
-def slack_api():
-    api = FakeSlackAPI()
-    api.members["CTEAM"] = ["UALICE"]
-    yield api
-    api.close()
-
-
 def oauth_server(db, api, keys):
     settings = SlackSettings.from_env("web", {
         "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_CLIENT_ID": "111.222", "SLACK_CLIENT_SECRET": CLIENT_SECRET,
         "TOKEN_ENCRYPTION_KEY": keys, "SLACK_API_URL": api.url})
     return BotServer(create_web_app(settings, db))
-
-
-def install(server) -> None:
-    with urllib.request.urlopen(server.url + "/slack/install", timeout=10) as response:
-        page = response.read().decode()
-        cookie = response.headers["Set-Cookie"].split(";")[0]
-    state = page.split("state=")[1].split("&")[0].split('"')[0]
-    callback = urllib.request.Request(f"{server.url}/slack/oauth_redirect?code=abc&state={state}",
-                                      headers={"Cookie": cookie})
-    with urllib.request.urlopen(callback, timeout=10) as response:
-        assert response.status == 200
 
 
 def test_secrets_never_reach_the_logs(db, slack_api, tmp_path):

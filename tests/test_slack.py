@@ -15,87 +15,9 @@ from bot.exports import export_application
 from bot.slack.server import create_web_app
 from storage import walks
 from tests.slack_support import (
-    BOT_TOKEN, SIGNING_SECRET, TEAM, BotServer, FakeSlackAPI, block_action, send_event, send_form,
-    send_interaction, slash_command, view_submission,
+    BOT_TOKEN, SIGNING_SECRET, TEAM, BotServer, block_action, install, item_message_ts, send_event, send_form, send_interaction,
+    slash_command, texts, view_submission,
 )
-
-
-@pytest.fixture
-def slack_api():
-    api = FakeSlackAPI()
-    api.members["CTEAM"] = ["UALICE", "UBOB"]
-    yield api
-    api.close()
-
-
-def settings_for(api: FakeSlackAPI, **extra) -> SlackSettings:
-    env = {"SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": api.url, **extra}
-    return SlackSettings.from_env("web", env)
-
-
-@pytest.fixture
-def server(db, slack_api):
-    running = BotServer(create_web_app(settings_for(slack_api), db))
-    yield running
-    running.close()
-
-
-START_VALUES = {
-    "partner": {"value": {"type": "plain_text_input", "value": "Acme Retail"}},
-    "categories": {"value": {"type": "checkboxes", "selected_options": [{"value": "stores"}]}},
-    "delivery": {"value": {"type": "radio_buttons", "selected_option": {"value": "saas"}}},
-    "language": {"value": {"type": "static_select", "selected_option": {"value": "en"}}},
-    "audit_date": {"value": {"type": "datepicker", "selected_date": "2027-03-01"}},
-}
-
-
-def start_application(server, slack_api) -> int:
-    status, _ = send_form(server, slash_command("start"))
-    assert status == 200
-    opened = slack_api.wait_for("views.open")[0]
-    assert opened["view"]["callback_id"] == "start_modal"
-    metadata = json.loads(opened["view"]["private_metadata"])
-    status, body = send_interaction(server, view_submission("start_modal", START_VALUES, metadata))
-    assert status == 200 and body == ""
-    slack_api.wait_for("chat.postMessage")
-    return walks.find(server_db(server), "Acme Retail", TEAM).id
-
-
-def server_db(server):
-    return server.db
-
-
-@pytest.fixture
-def started(server, slack_api, db):
-    server.db = db
-    application_id = start_application(server, slack_api)
-    return application_id
-
-
-def item_message_ts(db, item_id: str) -> str:
-    """The ts of the message that shows an item; written just after the post returns."""
-    deadline = time.monotonic() + 10
-    while True:
-        with db.session() as session:
-            found = session.execute(text("SELECT ts FROM item_messages WHERE item_id = :item"),
-                                    {"item": item_id}).scalar()
-        if found or time.monotonic() > deadline:
-            assert found, f"no message recorded for {item_id}"
-            return found
-        time.sleep(0.05)
-
-
-def texts(blocks: list[dict]) -> str:
-    found = []
-    for block in blocks:
-        if "text" in block and isinstance(block["text"], dict):
-            found.append(block["text"]["text"])
-        for element in block.get("elements", []):
-            if isinstance(element.get("text"), str):
-                found.append(element["text"])
-            elif isinstance(element.get("text"), dict):
-                found.append(element["text"]["text"])
-    return "\n".join(found)
 
 
 def test_start_modal_creates_the_application_and_posts_the_first_item(started, slack_api, db):
@@ -237,15 +159,7 @@ def test_oauth_install_stores_the_token_encrypted(db, slack_api):
         "TOKEN_ENCRYPTION_KEY": key, "SLACK_API_URL": slack_api.url})
     running = BotServer(create_web_app(settings, db))
     try:
-        with urllib.request.urlopen(running.url + "/slack/install", timeout=10) as response:
-            page = response.read().decode()
-            # The state cookie is Secure; a browser would send it back over https.
-            cookie = response.headers["Set-Cookie"].split(";")[0]
-        state = page.split("state=")[1].split("&")[0].split('"')[0]
-        callback = urllib.request.Request(f"{running.url}/slack/oauth_redirect?code=abc&state={state}",
-                                          headers={"Cookie": cookie})
-        with urllib.request.urlopen(callback, timeout=10) as response:
-            assert response.status == 200
+        install(running)
         with db.engine.connect() as connection:
             stored = connection.execute(text("SELECT bot_token FROM slack_installations")).scalar_one()
         assert stored.startswith("enc:") and "xoxb-secret-installed-token-1234" not in stored

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 
-from bot.render import render
+from bot.render import render, slack_escape
 from flows.application import Answer, ApplicationState
 from flows.checklist import Checklist, Item, get_checklist
 
@@ -72,7 +72,7 @@ def _item_text_blocks(checklist_id: str, delivery_type: str, language: str, item
     items = checklist.applicable_items(delivery_type)
     blocks = [section(_say("item_heading", language, item=item, position=items.index(item) + 1, total=len(items)))]
     body = render("slack/walk.j2", "item_context", language, style="slack", item=item)
-    blocks += [section(chunk) for chunk in fold(_escaped(item.text(language)))]
+    blocks += [section(chunk) for chunk in fold(slack_escape(item.text(language)))]
     blocks += [{"type": "context", "elements": [{"type": "mrkdwn", "text": chunk}]} for chunk in fold(body)]
     return json.dumps(blocks)
 
@@ -110,10 +110,6 @@ def item_blocks(checklist: Checklist, state: ApplicationState, item: Item) -> li
 
 def answered_context(answer: Answer, language: str) -> dict:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": _say("answered", language, answer=answer)}]}
-
-
-def _escaped(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _input(block_id: str, label: str, element: dict, optional: bool = False) -> dict:

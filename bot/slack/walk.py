@@ -21,11 +21,11 @@ from bot.exports import render_export
 from bot.render import render
 from bot.slack import blocks
 from bot.slack.commands import CommandRequest, CommandRouter, slack_text
-from flows.application import MAX_TEXT, ApplicationState
+from flows.application import MAX_TEXT, ApplicationState, new_application_problems
 from flows.checklist import DEFAULT_CHECKLIST, get_checklist
 from flows.evidence import DateProblem, local_today
 from flows.export import export_filename
-from flows.walk import Message, status_message
+from flows.walk import Message, evidence_form_problems, status_message
 from storage import slack as slack_store
 from storage import walks
 from storage.db import Database
@@ -91,10 +91,6 @@ class WalkService:
             if not cursor:
                 break
         slack_store.replace_members(self.db, team_id, channel, members, now())
-
-    def application_of_channel(self, team_id: str, channel: str) -> ApplicationState | None:
-        found = walks.in_channel(self.db, team_id, channel)
-        return found[0] if found else None
 
     def applications_of_user(self, team_id: str, user: str) -> list[ApplicationState]:
         channels = sorted(set(slack_store.channels_of(self.db, team_id, user)))
@@ -184,17 +180,10 @@ def register(app: App, db: Database, router: CommandRouter) -> None:
         delivery = (values["delivery"]["value"].get("selected_option") or {}).get("value")
         language = (values["language"]["value"].get("selected_option") or {}).get("value") or "zh"
         audit = values["audit_date"]["value"].get("selected_date")
-        errors = {}
-        if not partner:
-            errors["partner"] = slack_text("field_error", language, code="required")
-        elif len(partner) > 200:
-            errors["partner"] = slack_text("field_error", language, code="too_long")
-        if not categories:
-            errors["categories"] = slack_text("field_error", language, code="required")
-        if delivery not in ("saas", "customer_deployed"):
-            errors["delivery"] = slack_text("field_error", language, code="required")
-        if not errors and walks.find(db, partner, team_id) is not None:
-            errors["partner"] = slack_text("field_error", language, code="partner_exists")
+        problems = new_application_problems(partner, delivery, categories, get_checklist(DEFAULT_CHECKLIST))
+        if not problems and walks.find(db, partner, team_id) is not None:
+            problems["partner"] = "partner_exists"
+        errors = {field: slack_text("field_error", language, code=code) for field, code in problems.items()}
         if errors:
             ack(response_action="errors", errors=errors)
             return
@@ -281,15 +270,8 @@ def register(app: App, db: Database, router: CommandRouter) -> None:
         date_text = (values.get("evidence_date", {}).get("value", {}).get("selected_date") or "")
         note = ((values.get("note", {}).get("value", {}) or {}).get("value") or "").strip()
         item = get_checklist(state.checklist_id).item(item_id)
-        errors = {}
-        if not link:
-            errors["link"] = slack_text("field_error", language, code="required")
-        elif len(link) > MAX_TEXT:
-            errors["link"] = slack_text("field_error", language, code="too_long")
-        if len(note) > MAX_TEXT:
-            errors["note"] = slack_text("field_error", language, code="too_long")
-        if item.max_age and not date_text:
-            errors["evidence_date"] = slack_text("field_error", language, code="date_required")
+        errors = {field: slack_text("field_error", language, code=code)
+                  for field, code in evidence_form_problems(item, link, date_text, note).items()}
         if errors:
             ack(response_action="errors", errors=errors)
             return
