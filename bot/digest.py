@@ -16,6 +16,7 @@ from flows.digest import (
     DEFAULT_SCHEDULE, ChannelDigest, DigestChannel, Schedule, build_digest, parse_schedule,
 )
 from flows.evidence import local_today
+from flows.progress import PartProgress
 from storage import digests
 from storage.db import Database
 
@@ -60,9 +61,11 @@ def digest_text(digest: ChannelDigest, style: str = "text") -> tuple[str, list[s
     language = digest.channel.language
     summary = render("digest.j2", "summary", language, style, d=digest,
                      today=local_today(digest.now, digest.channel.timezone))
-    # The same finding ("too few public case studies") recurs in many applications:
-    # each distinct one is rendered once. Already escaped for Slack: inserted as is.
+    # The same finding ("too few public case studies") and the same counts of a part recur
+    # in many applications: each distinct one is rendered once. Already escaped for Slack:
+    # inserted as is.
     findings: dict[tuple, Markup] = {}
+    progress: dict[PartProgress, Markup] = {}
 
     def finding(f: Finding) -> Markup:
         key = (f.rule, f.case_study_index, repr(sorted(f.params.items())))
@@ -70,8 +73,14 @@ def digest_text(digest: ChannelDigest, style: str = "text") -> tuple[str, list[s
             findings[key] = Markup(render("case_studies.j2", "finding", language, style, f=f))
         return findings[key]
 
+    def progress_line(p: PartProgress) -> Markup:
+        if p not in progress:
+            progress[p] = Markup(render("common.j2", "progress_line", language, style, p=p))
+        return progress[p]
+
     return summary, [
         render("digest.j2", "application", language, style, a=a,
+               progress=[progress_line(p) for p in a.readiness.parts],
                findings=[finding(f) for f in a.readiness.case_study_gaps])
         for a in digest.applications
     ]

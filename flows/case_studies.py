@@ -370,13 +370,14 @@ def window_item(checklist: Checklist) -> Item:
     return item
 
 
-def _eligible(case_study: CaseStudy, checklist: Checklist, today: date) -> bool:
-    """Everything P2.1 asks except the age of the deployment."""
+def _eligible(case_study: CaseStudy, checklist: Checklist, missing: list[str], problems: dict[str, str]) -> bool:
+    """Everything P2.1 asks except the age of the deployment (``missing`` and ``problems``
+    are the case study's :func:`missing_fields` and stored problems)."""
     return (
-        not missing_fields(case_study)
+        not missing
+        and not problems
         and case_study.in_production is True
         and checklist.category(case_study.category) is not None
-        and not _stored_problems(case_study, today)
     )
 
 
@@ -436,7 +437,7 @@ def check(
         if not cs.has_diagram:
             add(MISSING_DIAGRAM)
 
-        eligible = _eligible(cs, checklist, today)
+        eligible = _eligible(cs, checklist, missing, problems)
         valid_today = eligible and _counts_on(expires_on, today)
         valid_on_audit = valid_today and (audit_day is None or _counts_on(expires_on, audit_day))
         public_ok = cs.public and is_http_url(cs.public_url)
@@ -567,29 +568,3 @@ def document_problem(kind: str, link: str, file_id: str, delivery_type: str) -> 
     if len(link) > MAX_TEXT:
         return TOO_LONG
     return None
-
-
-def next_expiry(
-    case_studies: list[CaseStudy] | tuple[CaseStudy, ...],
-    checklist: Checklist,
-    today: date | None = None,
-) -> date | None:
-    """The last day the soonest-ageing case study still counts; the valid count drops the next day.
-
-    Only case studies that count otherwise (complete, in production, known category) are
-    considered. Without ``today`` the earliest such expiry is returned even if already
-    past; with it, only case studies still within their window on ``today``.
-    """
-    item = window_item(checklist)
-    expiries = []
-    for cs in case_studies:
-        if cs.production_date is None:
-            continue
-        day = today if today is not None else cs.production_date
-        if not _eligible(cs, checklist, day):
-            continue
-        expires_on = item.expiry(cs.production_date)
-        if today is not None and is_expired(expires_on, today):
-            continue
-        expiries.append(expires_on)
-    return min(expiries, default=None)

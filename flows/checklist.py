@@ -9,7 +9,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from dateutil.relativedelta import relativedelta
@@ -22,6 +22,12 @@ DELIVERY_TYPES = ("saas", "customer_deployed")
 MAX_AGE_KEYS = ("years", "months", "weeks", "days")
 # Where a derived item's status comes from instead of being typed in.
 DERIVED_SOURCES = ("case_studies",)
+
+
+@lru_cache(maxsize=8192)
+def _after_window(day: date, window: tuple[tuple[str, int], ...]) -> date:
+    # Cached: the digest judges thousands of case studies, many from the same few days.
+    return day + relativedelta(**dict(window))
 
 
 class ChecklistError(ValueError):
@@ -97,7 +103,7 @@ class Item:
         """The last day on which evidence dated ``evidence_date`` still counts."""
         if self.max_age is None:
             return None
-        return evidence_date + relativedelta(**self.max_age)
+        return _after_window(evidence_date, tuple(self.max_age.items()))
 
     @property
     def short_window(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -47,19 +48,22 @@ def part_progress(checklist: Checklist, state: ApplicationState, today: date) ->
 
 def count_parts(checklist: Checklist, every: list[tuple[Item, str | None]]) -> list[PartProgress]:
     """Per part, how many of ``every`` (from :func:`item_statuses`) have each status."""
+    by_part: dict[str, list[str | None]] = {part.id: [] for part in checklist.parts}
+    for item, status in every:  # one pass: a digest counts this for every application
+        by_part[item.part].append(status)
     result = []
-    for part in checklist.parts:
-        statuses = [status for item, status in every if item.part == part.id]
+    for part_id, statuses in by_part.items():
+        count = Counter(statuses)
         result.append(
             PartProgress(
-                part=part.id,
+                part=part_id,
                 applicable=len(statuses),
-                answered=sum(s not in (None, SKIPPED) for s in statuses),
-                met=statuses.count(MET),
-                not_met=statuses.count(NOT_MET),
-                not_applicable=statuses.count(NOT_APPLICABLE),
-                skipped=statuses.count(SKIPPED),
-                expired=statuses.count(EXPIRED),
+                answered=len(statuses) - count[None] - count[SKIPPED],
+                met=count[MET],
+                not_met=count[NOT_MET],
+                not_applicable=count[NOT_APPLICABLE],
+                skipped=count[SKIPPED],
+                expired=count[EXPIRED],
             )
         )
     return result

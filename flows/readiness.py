@@ -16,12 +16,13 @@ Pure: no SQL, no Slack, no clock — ``today`` is passed in. Decisions:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import date
 
-from flows.application import EXPIRED, MET, NOT_APPLICABLE, SKIPPED, ApplicationState, is_expired
+from flows.application import EXPIRED, MET, NOT_APPLICABLE, SKIPPED, ApplicationState, effective_status
 from flows.case_studies import Assessment, CaseStudy, Finding, SolutionDocuments, check
 from flows.checklist import Checklist, Item
-from flows.progress import Expiring, PartProgress, count_parts, expiring_within, item_statuses
+from flows.progress import Expiring, PartProgress, count_parts, expiring_within
 
 SOON_DAYS = 30
 EXPIRING_DAYS = 90
@@ -51,15 +52,23 @@ class Readiness:
         """Audit-ready on ``audit_day``: no blocking gap."""
         return not self.item_gaps and not self.case_study_gaps
 
-    @property
+    @cached_property  # a digest reads each several times
     def unanswered(self) -> tuple[ItemGap, ...]:
         return tuple(gap for gap in self.item_gaps if gap.status is None)
 
-    @property
+    @cached_property  # a digest reads each several times
     def skipped(self) -> tuple[ItemGap, ...]:
         return tuple(gap for gap in self.item_gaps if gap.status == SKIPPED)
 
     @property
+    def unanswered_ids(self) -> tuple[str, ...]:
+        return tuple(gap.item.id for gap in self.unanswered)
+
+    @property
+    def skipped_ids(self) -> tuple[str, ...]:
+        return tuple(gap.item.id for gap in self.skipped)
+
+    @cached_property  # a digest reads each several times
     def failing(self) -> tuple[ItemGap, ...]:
         """Answered and not good enough on the audit day: not met, or expired by then."""
         return tuple(gap for gap in self.item_gaps if gap.status not in (None, SKIPPED))
@@ -68,7 +77,7 @@ class Readiness:
     def gap_count(self) -> int:
         return len(self.item_gaps) + len(self.case_study_gaps)
 
-    @property
+    @cached_property  # a digest reads each several times
     def expiring_soon(self) -> tuple[Expiring, ...]:
         """Evidence expiring within SOON_DAYS of today."""
         return tuple(e for e in self.expiring if e.days_left <= SOON_DAYS)
@@ -87,14 +96,17 @@ def readiness(
     today: date,
 ) -> Readiness:
     day = audit_day(state, today)
-    today_statuses = item_statuses(checklist, state, today)
+    today_statuses = []
     gaps = []
-    for item, status in today_statuses if day == today else item_statuses(checklist, state, day):
-        if status in DONE:
-            continue
+    for item in checklist.applicable_items(state.delivery_type):
         answer = state.answer(item.id)
-        lapsing = status == EXPIRED and answer.status == MET and not is_expired(answer.expires_on, today)
-        gaps.append(ItemGap(item, status, answer.expires_on if lapsing else None))
+        status = effective_status(answer, today)
+        today_statuses.append((item, status))
+        on_audit_day = status if day == today else effective_status(answer, day)
+        if on_audit_day in DONE:
+            continue
+        lapsing = on_audit_day == EXPIRED and status == MET
+        gaps.append(ItemGap(item, on_audit_day, answer.expires_on if lapsing else None))
     assessment = check(case_studies, documents, state.delivery_type, checklist, today, day)
     return Readiness(
         state=state,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from flows import application as domain
@@ -24,8 +24,9 @@ def partner_key(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
-def to_state(row: models.Application, answers: dict[str, domain.Answer] | None = None) -> domain.ApplicationState:
-    """``answers`` when the caller built them itself (the digest reads every application's at once)."""
+def to_state(row: models.Application | Row, answers: dict[str, domain.Answer] | None = None) -> domain.ApplicationState:
+    """From the ORM object, or from a plain row of its table with ``answers`` built by the
+    caller (the digest reads every application's at once)."""
     if answers is None:
         answers = {
             answer.item_id: domain.Answer(

@@ -6,10 +6,10 @@ so the history says who changed which case study and what that did to each item.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Row, select
 from sqlalchemy.orm import Session
 
 from flows.application import ApplicationState
@@ -29,26 +29,16 @@ from storage import applications, models
 from storage.db import Database
 
 
-def to_case_study(row: models.CaseStudy) -> CaseStudy:
-    return CaseStudy(
-        customer_name=row.customer_name,
-        customer_website=row.customer_website,
-        challenge=row.challenge,
-        deployment=row.deployment,
-        third_party=row.third_party,
-        production_date=row.production_date,
-        in_production=row.in_production,
-        outcomes=row.outcomes,
-        category=row.category,
-        public=row.public,
-        public_url=row.public_url,
-        diagram=row.diagram,
-        diagram_file_id=row.diagram_file_id,
-        id=row.id,
-    )
+# The case study's fields are columns of the same names.
+CASE_STUDY_FIELDS = tuple(field.name for field in fields(CaseStudy))
 
 
-def to_documents(row: models.Application) -> SolutionDocuments:
+def to_case_study(row: models.CaseStudy | Row) -> CaseStudy:
+    """From the ORM object or a plain row holding its :data:`CASE_STUDY_FIELDS`."""
+    return CaseStudy(**{name: getattr(row, name) for name in CASE_STUDY_FIELDS})
+
+
+def to_documents(row: models.Application | Row) -> SolutionDocuments:
     return SolutionDocuments(
         overall_diagram=row.overall_diagram,
         overall_diagram_file_id=row.overall_diagram_file_id,
@@ -61,13 +51,23 @@ def case_studies_by_application(session: Session, application_ids: Iterable[int]
     """Every listed application's case studies in one query, oldest first."""
     ids = list(application_ids)
     found: dict[int, list[CaseStudy]] = {application_id: [] for application_id in ids}
-    if not ids:
-        return found
-    rows = session.scalars(
-        select(models.CaseStudy).where(models.CaseStudy.application_id.in_(ids)).order_by(models.CaseStudy.id)
+    if ids:
+        found.update(case_studies_where(session, models.CaseStudy.application_id.in_(ids)))
+    return found
+
+
+def case_studies_where(session: Session, condition: ColumnElement[bool]) -> dict[int, list[CaseStudy]]:
+    """The case studies of the applications matching ``condition`` (on either table), by
+    application, oldest first; applications without any are left out."""
+    table = models.CaseStudy.__table__
+    # Plain rows, not ORM objects: the digest reads thousands, and nothing here is written back.
+    rows = session.connection().execute(
+        select(table.c.application_id, *(table.c[name] for name in CASE_STUDY_FIELDS))
+        .join(models.Application).where(condition).order_by(table.c.id)
     )
+    found: dict[int, list[CaseStudy]] = {}
     for row in rows:
-        found[row.application_id].append(to_case_study(row))
+        found.setdefault(row.application_id, []).append(to_case_study(row))
     return found
 
 

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from flows import application as domain
 from flows.digest import FIRST_DIGEST_LOOKBACK, ApplicationInput, Change, DigestChannel, Schedule
 from storage import applications, models
-from storage.case_studies import case_studies_by_application, to_documents
+from storage.case_studies import case_studies_where, to_documents
 from storage.db import Database
 
 CLAIMED = "claimed"
@@ -83,54 +83,70 @@ def load(db: Database, wanted: list[DigestChannel], default_channel: str, now: d
     ids = [channel.channel_id for channel in wanted]
     in_channels = _for_channels(ids, default_channel)
     with db.session() as session:
+        # Plain rows throughout (Core, not ORM objects): nothing loaded here is written back,
+        # and building thousands of ORM objects was most of the time.
+        connection = session.connection()
         last_posted = {
             channel_id: at
-            for channel_id, at in session.execute(
+            for channel_id, at in connection.execute(
                 select(models.DigestLog.channel_id, func.max(models.DigestLog.posted_at))
                 .where(models.DigestLog.status == POSTED, models.DigestLog.channel_id.in_(ids))
                 .group_by(models.DigestLog.channel_id)
             )
         }
-        rows = session.scalars(
-            select(models.Application).where(in_channels).order_by(models.Application.id)
+        rows = connection.execute(
+            select(models.Application.__table__).where(in_channels).order_by(models.Application.id)
         ).all()
-        answers = session.execute(
-            select(models.Answer.application_id, models.Answer.item_id, models.Answer.status, models.Answer.id)
-            .join(models.Application).where(in_channels).order_by(models.Answer.id)
+        # One row per application, its answers as "item=status;…" (item ids and statuses
+        # never hold "=" or ";"): tens of thousands of rows cost far more than the strings.
+        answer_lists = connection.execute(
+            select(models.Answer.application_id,
+                   func.aggregate_strings(models.Answer.item_id + "=" + func.coalesce(models.Answer.status, ""), ";"))
+            .join(models.Application).where(in_channels).group_by(models.Answer.application_id)
         ).all()
-        dated: dict[int, list[domain.Evidence]] = {}
-        for answer_id, evidence_id, evidence_date, expires_on in session.execute(
-            select(models.Evidence.answer_id, models.Evidence.id, models.Evidence.evidence_date,
-                   models.Evidence.expires_on)
+        dated: dict[tuple[int, str], list[domain.Evidence]] = {}
+        for application_id, item_id, evidence_id, evidence_date, expires_on in connection.execute(
+            select(models.Answer.application_id, models.Answer.item_id, models.Evidence.id,
+                   models.Evidence.evidence_date, models.Evidence.expires_on)
             .join(models.Answer).join(models.Application)
             .where(in_channels, models.Evidence.evidence_date.is_not(None))
             .order_by(models.Evidence.id)
         ):
-            dated.setdefault(answer_id, []).append(
+            dated.setdefault((application_id, item_id), []).append(
                 domain.Evidence(text="", evidence_date=evidence_date, expires_on=expires_on, id=evidence_id)
             )
-        case_studies = case_studies_by_application(session, [row.id for row in rows])
+        case_studies = case_studies_where(session, in_channels)
         oldest = min((last_posted.get(channel_id) or now - FIRST_DIGEST_LOOKBACK for channel_id in ids),
                      default=now)
-        history = session.execute(
-            select(models.HistoryEntry.__table__)
+        history = connection.execute(
+            select(models.HistoryEntry.application_id, models.HistoryEntry.item_id, models.HistoryEntry.field,
+                   models.HistoryEntry.old_value, models.HistoryEntry.new_value, models.HistoryEntry.at)
             .join(models.Application)
             .where(in_channels, models.HistoryEntry.at > oldest)
             .order_by(models.HistoryEntry.id)
         ).all()
 
     answers_by_application: dict[int, dict[str, domain.Answer]] = {row.id: {} for row in rows}
-    for application_id, item_id, status, answer_id in answers:
-        answers_by_application[application_id][item_id] = domain.Answer(
-            status=status, evidence=tuple(dated.get(answer_id, ()))
-        )
+    # Answers without dated evidence are equal whenever their status is: one shared value each.
+    undated: dict[str, domain.Answer] = {}
+    for application_id, answer_list in answer_lists:
+        answers = answers_by_application[application_id]
+        for pair in answer_list.split(";"):
+            item_id, status = pair.split("=")
+            evidence = dated.get((application_id, item_id))
+            if evidence:
+                answers[item_id] = domain.Answer(status=status or None, evidence=tuple(evidence))
+            else:
+                if status not in undated:
+                    undated[status] = domain.Answer(status=status or None)
+                answers[item_id] = undated[status]
     channel_of = {row.id: row.pdm_channel_id or default_channel for row in rows}
     inputs: dict[str, list[ApplicationInput]] = {channel_id: [] for channel_id in ids}
     for row in rows:
         inputs[channel_of[row.id]].append(
             ApplicationInput(
                 applications.to_state(row, answers_by_application[row.id]),
-                tuple(case_studies[row.id]),
+                tuple(case_studies.get(row.id, ())),
                 to_documents(row),
             )
         )

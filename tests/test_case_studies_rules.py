@@ -18,7 +18,6 @@ from flows.case_studies import (
     check,
     derived_statuses,
     is_http_url,
-    next_expiry,
     validate_case_study,
 )
 from flows.checklist import get_checklist
@@ -135,22 +134,6 @@ def test_p21_expires_when_case_studies_only_aged_out():
     # One aged out, another incomplete: not expired but not met.
     mixed = [study(1, production_date=old), study(2, outcomes=""), study(3), study(4)]
     assert derived_statuses(run(mixed), "saas")["P2.1"] == NOT_MET
-
-
-def test_next_expiry_is_the_soonest_counting_case_study():
-    studies = [
-        study(1, production_date=date(2026, 1, 15)),
-        study(2, production_date=date(2025, 9, 10)),  # counts until 2027-03-10
-        study(3, production_date=date(2025, 6, 1), in_production=False),  # does not count anyway
-        study(4, production_date=date(2024, 1, 1)),  # already expired
-        study(5, production_date=None),
-    ]
-    assert next_expiry(studies, CHECKLIST, TODAY) == date(2027, 3, 10)
-    assert next_expiry(studies, CHECKLIST) == date(2025, 7, 1)
-    assert next_expiry([], CHECKLIST) is None
-
-
-# --- counts, fields, production, categories ---------------------------------------------
 
 
 def test_three_of_four_complete():
