@@ -161,6 +161,22 @@ def measure(db: Database, repeat: int) -> tuple[float, int, int]:
     return best, counter.statements, messages
 
 
+def run(url: str, applications: int = 1000, channels: int = 10, repeat: int = 5) -> list[tuple[int, float, int, int]]:
+    """Seed a fresh database at ``url`` with 10, then ``applications``; for each size: the
+    best seconds of ``repeat`` digests, SQL statements and Slack messages per digest."""
+    db = fresh_database(url)
+    results = []
+    try:
+        seeded = 0
+        for size in sorted({10, applications}):
+            seed(db, size - seeded, channels=channels, rng_seed=size)
+            seeded = size
+            results.append((size, *measure(db, repeat)))
+    finally:
+        db.engine.dispose()
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--applications", type=int, default=1000)
@@ -175,14 +191,8 @@ def main() -> int:
         print(f"{date.today()} · nproc {os.cpu_count()} · best of {args.repeat}")
         print(f"{'database':<11} {'applications':>12} {'seconds':>8} {'queries':>8} {'messages':>9}")
         for name, url in backends:
-            db = fresh_database(url)
-            seeded = 0
-            for size in sorted({10, args.applications}):
-                seed(db, size - seeded, channels=args.channels, rng_seed=size)
-                seeded = size
-                seconds, queries, messages = measure(db, args.repeat)
+            for size, seconds, queries, messages in run(url, args.applications, args.channels, args.repeat):
                 print(f"{name:<11} {size:>12} {seconds:>8.3f} {queries:>8} {messages:>9}")
-            db.engine.dispose()
     return 0
 
 

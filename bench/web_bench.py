@@ -81,23 +81,61 @@ def wait_ready(port: int) -> None:
     raise RuntimeError(f"server on {port} did not start")
 
 
-def peak_rss_mb(pid: int) -> float:
-    """Peak resident memory (VmHWM) of a process and its children, in MB."""
-    total = 0
+def server_pids(pid: int) -> list[int]:
+    """The gunicorn master and its workers."""
     pids = [pid]
     try:
         for task in Path(f"/proc/{pid}/task").iterdir():
             pids += [int(child) for child in (task / "children").read_text().split()]
     except OSError:
         pass
-    for each in pids:
-        try:
-            for line in Path(f"/proc/{each}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total / 1024
+    return pids
+
+
+def _proc_kb(path: str, field: str) -> int:
+    try:
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(field):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class MemorySampler:
+    """Peak memory of the server's processes while it runs: each process's own peak RSS
+    (VmHWM, from the kernel), and the peak of their summed PSS, sampled every 0.2 s.
+
+    RSS counts the pages a forked worker shares with its master in both; PSS splits
+    shared pages between the processes that share them, so its sum is the memory the
+    server really holds."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.peak_pss_kb = 0
+        self.peak_rss_kb: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        pids = server_pids(self.pid)
+        self.peak_pss_kb = max(self.peak_pss_kb, sum(_proc_kb(f"/proc/{p}/smaps_rollup", "Pss:") for p in pids))
+        for each in pids:
+            self.peak_rss_kb[each] = max(self.peak_rss_kb.get(each, 0), _proc_kb(f"/proc/{each}/status", "VmHWM:"))
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self._sample()
+
+    def stop(self) -> dict[str, float]:
+        self._sample()
+        self._stop.set()
+        self._thread.join()
+        master = self.peak_rss_kb.get(self.pid, 0)
+        workers = [kb for pid, kb in self.peak_rss_kb.items() if pid != self.pid]
+        return {"master_rss": master / 1024, "worker_rss": max(workers, default=0) / 1024,
+                "pss": self.peak_pss_kb / 1024}
 
 
 def metrics(port: int) -> dict[str, int]:
@@ -182,6 +220,7 @@ def bench_server(name: str, command: list[str], env: dict, requests: int, target
     process = start(command, {**env, "PORT": str(port)})
     try:
         wait_ready(port)
+        memory = MemorySampler(process.pid)
         results = {}
         offset = 0
         for level in LEVELS:
@@ -192,7 +231,7 @@ def bench_server(name: str, command: list[str], env: dict, requests: int, target
             time.sleep(0.5)  # let post-acknowledgement work finish before reading the next counter
             result["sql_per_request"] = (after - before) / max(result["done"], 1) if after else None
             results[level] = result
-        results["rss"] = peak_rss_mb(process.pid)
+        results["memory"] = memory.stop()
         return results
     finally:
         process.terminate()
@@ -203,6 +242,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--postgres", default=os.environ.get("TEST_DATABASE_URL"))
+    parser.add_argument("--skip-jobs", action="store_true", help="skip the digest and reminder timings")
     parser.add_argument("--drive", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.drive:
@@ -225,7 +265,7 @@ def main() -> None:
         r = bare[level]
         print(f"| bare Bolt | — | {level} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} | "
               f"{r['errors']} | — | — |")
-    rss = {"bare Bolt": bare["rss"]}
+    memory = {"bare Bolt": bare["memory"]}
     for label, url in databases:
         targets_file = _targets_file(seed(url))
         env = {**base_env, "DATABASE_URL": url}
@@ -235,13 +275,35 @@ def main() -> None:
             sql = f"{r['sql_per_request']:.1f}" if r["sql_per_request"] is not None else "?"
             print(f"| bot | {label} | {level} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} | "
                   f"{r['errors']} | {sql} | {r['rps'] / bare[level]['rps']:.2f} |")
-        rss[f"bot ({label})"] = bot["rss"]
-    print()
-    print("| server | peak RSS (MB, gunicorn master + worker) |")
-    print("|---|---|")
-    for name, value in rss.items():
-        print(f"| {name} | {value:.0f} |")
+        memory[f"bot ({label})"] = bot["memory"]
     api.close()
+    print()
+    print("| server | worker peak RSS (MB) | master peak RSS (MB) | peak PSS, master + worker (MB) |")
+    print("|---|---|---|---|")
+    for name, m in memory.items():
+        print(f"| {name} | {m['worker_rss']:.0f} | {m['master_rss']:.0f} | {m['pss']:.0f} |")
+    if not args.skip_jobs:
+        background_jobs(databases)
+
+
+def background_jobs(databases: list[tuple[str, str]]) -> None:
+    """The clock's two big jobs, in the same run: the digest over 1,000 applications and
+    the reminder pass over 100,000 pieces of evidence, each in a fresh database."""
+    from bench import digest_bench, reminders_bench
+
+    print()
+    print("| job | database | time | SQL statements |")
+    print("|---|---|---|---|")
+    for label, url in databases:
+        url = url if not url.startswith("sqlite") else f"sqlite:///{tempfile.mkdtemp()}/jobs.db"
+        for size, seconds, queries, messages in digest_bench.run(url):
+            print(f"| digest, {size} applications ({messages} Slack messages), best of 5 | {label} | "
+                  f"{seconds:.2f} s | {queries} |")
+        url = url if not url.startswith("sqlite") else f"sqlite:///{tempfile.mkdtemp()}/jobs.db"
+        rows, passes = reminders_bench.run(url)
+        for name, seconds, statements, actions in passes:
+            print(f"| reminder pass over {rows:,} evidence rows — {name} ({actions} sent) | {label} | "
+                  f"{seconds:.2f} s | {statements} |")
 
 
 def _targets_file(targets: list[tuple[int, str]]) -> str:

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from sqlalchemy.exc import OperationalError
 
 from bot.config import ConfigError, missing_message
+from storage.db import SchemaUpgradeFailed
 from flows.checklist import DEFAULT_CHECKLIST, LANGUAGES, ChecklistError, get_checklist
 
 
@@ -264,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except OperationalError as error:
         print(f"competency-bot: cannot use the database: {error.orig}", file=sys.stderr)
+        return 1
+    except SchemaUpgradeFailed as error:
+        print(f"competency-bot: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

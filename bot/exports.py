@@ -7,12 +7,7 @@ import io
 import json
 import unicodedata
 from datetime import datetime
-
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
-from openpyxl.worksheet.worksheet import Worksheet
+from typing import TYPE_CHECKING
 
 from bot.render import render, render_file
 from flows.application import ApplicationState
@@ -22,6 +17,9 @@ from flows.export import CASE_STUDY_COLUMNS, MET_CHOICES, part_rows, self_assess
 from storage import case_studies as case_study_store
 from storage import walks
 from storage.db import Database
+
+if TYPE_CHECKING:
+    from openpyxl.worksheet.worksheet import Worksheet
 
 LABELS = "export/labels.j2"
 # The columns of the item table (CSV); an xlsx sheet holds one part, so it drops "part".
@@ -116,6 +114,11 @@ def _item_cells(document: dict, part: dict, row: dict) -> dict[str, str]:
 
 
 def _xlsx(document: dict) -> bytes:
+    # Imported here: openpyxl costs the web process some 13 MB, and xlsx exports are rare.
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
     language = document["language"]
 
     def label(name: str) -> str:
@@ -166,6 +169,9 @@ def _xlsx(document: dict) -> bytes:
 
 def _fill_sheet(sheet: Worksheet, header: list[str], rows: list[list[str]]) -> None:
     """A header row frozen above wrapped rows, columns as wide as their text allows."""
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
     sheet.append(header)
     for row in rows:
         sheet.append(row)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import threading
 from collections.abc import Iterator
@@ -9,12 +10,13 @@ from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+from typing import TYPE_CHECKING
+
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DEFAULT_DATABASE_URL = "sqlite:///competency.db"
@@ -59,7 +61,13 @@ def make_engine(url: str, pool_size: int = 5) -> Engine:
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
+# Alembic is imported inside these functions: with Mako, which it loads, it would cost a
+# long-running server some 35 MB for a check made once at start (see ensure_schema).
+
+
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
@@ -67,22 +75,52 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    from alembic import command
+
     command.upgrade(alembic_config(engine), revision)
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def head_revision(engine: Engine) -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
 
 
-def ensure_schema(engine: Engine) -> None:
-    """Bring an empty or older database up to date; cheap when it already is."""
+class SchemaUpgradeFailed(RuntimeError):
+    pass
+
+
+def _ensure_schema_here(url: str) -> None:
+    engine = make_engine(url, pool_size=1)
     if current_revision(engine) != head_revision(engine):
         upgrade(engine)
+    engine.dispose()
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Bring an empty or older database up to date; cheap when it already is.
+
+    The check runs in a short-lived child process, so that Alembic never loads into this
+    one. The connection is tried here first, so an unreachable database fails with the
+    usual error.
+    """
+    with engine.connect():
+        pass
+    child = multiprocessing.get_context("fork").Process(
+        target=_ensure_schema_here, args=(engine.url.render_as_string(hide_password=False),), name="schema-upgrade"
+    )
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        raise SchemaUpgradeFailed("the database schema could not be brought up to date "
+                                  "(its error is above; `competency-bot db upgrade` repeats it)")
 
 
 class StatementCounter:

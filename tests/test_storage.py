@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import subprocess
+import sys
+
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from flows.application import EXPIRED, MET, ApplicationState
 from storage import applications, walks
-from storage.db import current_revision, head_revision, normalise_url
+from storage.db import Database, SchemaUpgradeFailed, current_revision, ensure_schema, head_revision, normalise_url
+from tests.cli_support import ROOT
 
 
 def new_application(db, now, partner="Acme Retail"):
@@ -23,6 +28,32 @@ def new_application(db, now, partner="Acme Retail"):
 
 def test_schema_is_at_head(db):
     assert current_revision(db.engine) == head_revision(db.engine) is not None
+
+
+def test_schema_is_ensured_without_loading_alembic_or_openpyxl_into_the_server(tmp_path):
+    # A fresh process, as the web server starts: the schema check runs in a child process.
+    script = (
+        "import sys\n"
+        "from storage.db import Database, ensure_schema, current_revision\n"
+        f"db = Database('sqlite:///{tmp_path}/fresh.db')\n"
+        "ensure_schema(db.engine)\n"
+        "from bot.slack.server import create_web_app\n"
+        "print(sorted(m for m in ('alembic', 'mako', 'openpyxl') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+    db = Database(f"sqlite:///{tmp_path}/fresh.db")
+    assert current_revision(db.engine) == head_revision(db.engine) is not None
+
+
+def test_a_failed_schema_upgrade_is_reported(tmp_path):
+    db = Database(f"sqlite:///{tmp_path}/odd.db")
+    with db.engine.begin() as connection:
+        connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+        connection.execute(text("INSERT INTO alembic_version VALUES ('not-a-revision')"))
+    with pytest.raises(SchemaUpgradeFailed, match="db upgrade"):
+        ensure_schema(db.engine)
 
 
 def test_answers_evidence_and_history_round_trip(db, now):
