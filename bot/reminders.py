@@ -64,8 +64,8 @@ def due_notices(db: Database, now: datetime, grace: timedelta = DEFAULT_GRACE) -
     for checklist_id, rows in store.tracked(db).items():
         checklist = get_checklist(checklist_id)
         items = {item.id: item for item in checklist.items}
-        rows = with_checklist_lead_days(rows, checklist)
-        evidence_actions += [(checklist, action) for action in due_actions(rows, items, now, already, grace)]
+        evidence_actions += [(checklist, action) for action in
+                             due_actions(rows, items, now, already, grace, checklist.reminder_lead_days)]
     applications_ids = {action.application_id for _, action in evidence_actions}
     case_actions = _due_case_studies(db, now, grace)
     applications = store.application_targets(
@@ -84,14 +84,6 @@ def due_notices(db: Database, now: datetime, grace: timedelta = DEFAULT_GRACE) -
     return notices
 
 
-def with_checklist_lead_days(rows: list, checklist: Checklist) -> list:
-    """The application's own lead days win; else the checklist's; else the defaults."""
-    if checklist.reminder_lead_days is None:
-        return rows
-    return [row if row.lead_override is not None else replace(row, lead_override=checklist.reminder_lead_days)
-            for row in rows]
-
-
 def _due_case_studies(db: Database, now: datetime, grace: timedelta) -> list:
     """Case studies age like evidence, each against the window of the item that sets it."""
     already = store.recorded_keys(db, store.CASE_STUDY)
@@ -102,10 +94,10 @@ def _due_case_studies(db: Database, now: datetime, grace: timedelta) -> list:
     for checklist_id, rows in by_checklist.items():
         checklist = get_checklist(checklist_id)
         window = window_item(checklist)
-        rows = with_checklist_lead_days(
-            [replace(row, expires_on=window.expiry(row.evidence_date)) for row in rows], checklist)
+        rows = [replace(row, expires_on=window.expiry(row.evidence_date)) for row in rows]
         items = {row.item_id: window for row in rows}
-        found += [(checklist, action) for action in due_actions(rows, items, now, already, grace)]
+        found += [(checklist, action) for action in
+                  due_actions(rows, items, now, already, grace, checklist.reminder_lead_days)]
     return found
 
 
@@ -119,20 +111,29 @@ def run_pass(db: Database, notifier: Notifier, now: datetime, *, dry_run: bool =
     if dry_run:
         return report
     _retry_failed_expiry_notices(db, notifier, now, report)
-    for notice in report.due:
-        action = notice.action
-        key = notice.key
-        recipient = getattr(action, "recipient", "")
-        if isinstance(action, Reminder):
-            store.record_skipped(db, [store.key_text(notice.kind, k) for k in action.skipped_keys],
-                                 action.application_id, notice.item.id, now)
-        if not store.claim(db, key, action.application_id, notice.item.id, recipient, now):
-            report.already_taken += 1
-            continue
-        ok = _carry_out(db, notifier, notice, now, pdm_default, report)
-        store.finish(db, key, ok, now, "" if ok else "send failed")
-        report.failed += not ok
+    previous: store.Outcome | None = None  # recorded with the next claim, in its transaction
+    try:
+        for notice in report.due:
+            action = notice.action
+            skipped = ([store.key_text(notice.kind, k) for k in action.skipped_keys]
+                       if isinstance(action, Reminder) else [])
+            claimed = store.claim(db, notice.key, action.application_id, notice.item.id,
+                                  getattr(action, "recipient", ""), now, skipped=skipped, previous=previous)
+            previous = None
+            if not claimed:
+                report.already_taken += 1
+                continue
+            ok = _carry_out(db, notifier, notice, now, pdm_default, report)
+            previous = _outcome(notice.key, ok)
+            report.failed += not ok
+    finally:
+        if previous is not None:
+            store.finish(db, previous, now)
     return report
+
+
+def _outcome(key: str, ok: bool) -> store.Outcome:
+    return store.Outcome(key, ok, "" if ok else "send failed")
 
 
 STALE_CLAIM = timedelta(minutes=2)  # far longer than one send takes, retries included
@@ -148,7 +149,7 @@ def _settle_interrupted_sends(db: Database, notifier: Notifier, now: datetime) -
     for claim in stale:
         sent = notifier.was_sent(applications[claim.application_id], claim.recipient, claim.key, claim.claimed_at)
         if sent is not None:
-            store.finish(db, claim.key, sent, now, "" if sent else "interrupted before sending")
+            store.finish(db, store.Outcome(claim.key, sent, "" if sent else "interrupted before sending"), now)
 
 
 def _retry_failed_expiry_notices(db: Database, notifier: Notifier, now: datetime, report: PassReport) -> None:
@@ -167,7 +168,7 @@ def _retry_failed_expiry_notices(db: Database, notifier: Notifier, now: datetime
         notice = Notice(application, checklist, checklist.item(item_id), *texts[evidence_id],
                         ExpiryFlip(application_id, item_id, evidence_id, expires_on))
         ok = notifier.expired(notice)
-        store.finish(db, key, ok, now, "" if ok else "send failed")
+        store.finish(db, _outcome(key, ok), now)
         report.failed += not ok
 
 

@@ -95,7 +95,7 @@ class TrackedEvidence:
     app_tz: str
     target_audit_date: date | None = None
     snoozed_until: datetime | None = None  # aware
-    lead_override: tuple[int, ...] | None = None  # the application's, else the checklist's
+    lead_override: tuple[int, ...] | None = None  # the application's own lead days
     case_study_dates: tuple[date, ...] | None = None
 
 
@@ -294,8 +294,12 @@ def due_actions(
     now: datetime,
     already: set[ReminderKey],
     grace: timedelta = DEFAULT_GRACE,
+    checklist_leads: tuple[int, ...] | None = None,
 ) -> list[Action]:
-    """Everything due at ``now`` that ``already`` does not record; one pass, O(n)."""
+    """Everything due at ``now`` that ``already`` does not record; one pass, O(n).
+
+    Lead days: the application's own (``lead_override``) win; else ``checklist_leads``;
+    else the defaults of :func:`lead_times`."""
     _require_aware(now)
     clock = _Clock(now, grace)
     leads_cache: dict[tuple[str, tuple[int, ...] | None], tuple[int, ...]] = {}
@@ -311,11 +315,12 @@ def due_actions(
             continue
         if status != MET:
             continue
-        cache_key = (row.item_id, row.lead_override)
+        override = row.lead_override if row.lead_override is not None else checklist_leads
+        cache_key = (row.item_id, override)
         leads = leads_cache.get(cache_key)
         if leads is None:
             item = checklist_items.get(row.item_id)
-            leads = leads_cache[cache_key] = () if item is None else lead_times(item, row.lead_override)
+            leads = leads_cache[cache_key] = () if item is None else lead_times(item, override)
         if leads:
             reminder = _reminder(row, leads, clock, app, already)
             if reminder is not None:

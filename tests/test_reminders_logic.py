@@ -62,6 +62,16 @@ def actions_at(rows, now, already=frozenset(), grace=timedelta(days=3)):
     return due_actions(rows if isinstance(rows, list) else [rows], ITEMS, now, set(already), grace)
 
 
+def test_the_applications_lead_days_win_over_the_checklists():
+    expires = DRILL.expiry(date(2025, 3, 30))
+    at_45_days = local(expires - timedelta(days=45), 9, 5)
+    checklist_leads = (45, 0)
+    plain, own = tracked(), tracked(application_id=2, evidence_id=11, lead_override=(20,))
+    due = reminders(due_actions([plain, own], ITEMS, at_45_days, set(), timedelta(days=3), checklist_leads))
+    assert [(r.application_id, r.lead_days) for r in due] == [(1, 45)]
+    assert reminders(actions_at([plain, own], at_45_days)) == []  # the defaults have no 45-day lead
+
+
 def reminders(actions) -> list[Reminder]:
     return [a for a in actions if isinstance(a, Reminder)]
 
