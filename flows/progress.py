@@ -37,19 +37,23 @@ class Expiring:
     days_left: int
 
 
-def item_statuses(checklist: Checklist, state: ApplicationState, on: date) -> list[tuple[Item, str | None]]:
-    """Every applicable item with its status as of ``on`` (None = not answered), in checklist order."""
-    return [(item, effective_status(state.answer(item.id), on)) for item in checklist.applicable_items(state.delivery_type)]
+def item_statuses(checklist: Checklist, state: ApplicationState, on: date) -> list[str | None]:
+    """The status as of ``on`` (None = not answered) of each of the state's applicable
+    items (:meth:`Checklist.applicable_items`), in that order."""
+    return [effective_status(state.answer(item.id), on) for item in checklist.applicable_items(state.delivery_type)]
 
 
 def part_progress(checklist: Checklist, state: ApplicationState, today: date) -> list[PartProgress]:
-    return count_parts(checklist, item_statuses(checklist, state, today))
+    return count_parts(checklist, checklist.applicable_items(state.delivery_type),
+                       item_statuses(checklist, state, today))
 
 
-def count_parts(checklist: Checklist, every: list[tuple[Item, str | None]]) -> list[PartProgress]:
-    """Per part, how many of ``every`` (from :func:`item_statuses`) have each status."""
+def count_parts(checklist: Checklist, items: tuple[Item, ...], statuses: list[str | None]) -> list[PartProgress]:
+    """Per part, how many of ``items`` have each status (``statuses`` in the same order)."""
     by_part: dict[str, list[str | None]] = {part.id: [] for part in checklist.parts}
-    for item, status in every:  # one pass: a digest counts this for every application
+    # Plain lists, no (item, status) pairs: a digest counts this for every application,
+    # and tens of thousands of small objects kept Python's garbage collector busy.
+    for item, status in zip(items, statuses):
         by_part[item.part].append(status)
     result = []
     for part_id, statuses in by_part.items():

@@ -96,12 +96,13 @@ def readiness(
     today: date,
 ) -> Readiness:
     day = audit_day(state, today)
+    items = checklist.applicable_items(state.delivery_type)
     today_statuses = []
     gaps = []
-    for item in checklist.applicable_items(state.delivery_type):
+    for item in items:
         answer = state.answer(item.id)
         status = effective_status(answer, today)
-        today_statuses.append((item, status))
+        today_statuses.append(status)
         on_audit_day = status if day == today else effective_status(answer, day)
         if on_audit_day in DONE:
             continue
@@ -112,7 +113,7 @@ def readiness(
         state=state,
         today=today,
         audit_day=day,
-        parts=tuple(count_parts(checklist, today_statuses)),
+        parts=tuple(count_parts(checklist, items, today_statuses)),
         item_gaps=tuple(gaps),
         case_study_gaps=assessment.findings,
         expiring=tuple(expiring_within(checklist, state, today, EXPIRING_DAYS)),
