@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import event, insert, text
@@ -33,7 +33,7 @@ from bot.slack.digest import digest_messages  # noqa: E402
 from flows.application import MET, NOT_APPLICABLE, NOT_MET, SKIPPED  # noqa: E402
 from flows.checklist import DEFAULT_CHECKLIST, get_checklist  # noqa: E402
 from storage import models  # noqa: E402
-from bench.support import fresh_database  # noqa: E402
+from bench.support import fresh_database, header  # noqa: E402
 from storage.db import Database  # noqa: E402
 
 NOW = datetime(2026, 11, 30, 9, 30, tzinfo=timezone.utc)
@@ -171,6 +171,11 @@ def run(url: str, applications: int = 1000, channels: int = 10, repeat: int = 5)
         for size in sorted({10, applications}):
             seed(db, size - seeded, channels=channels, rng_seed=size)
             seeded = size
+            if not db.is_sqlite:
+                with db.engine.begin() as connection:
+                    # As after any bulk load: statistics for the planner now, rather than
+                    # autovacuum gathering them (and taking a core) in the middle of the timing.
+                    connection.execute(text("ANALYZE"))
             results.append((size, *measure(db, repeat)))
     finally:
         db.engine.dispose()
@@ -188,7 +193,7 @@ def main() -> int:
         backends = [("sqlite", f"sqlite:///{folder}/bench.db")]
         if args.database_url:
             backends.append(("postgresql", args.database_url))
-        print(f"{date.today()} · nproc {os.cpu_count()} · best of {args.repeat}")
+        print(header(f"digest benchmark, best of {args.repeat}"))
         print(f"{'database':<11} {'applications':>12} {'seconds':>8} {'queries':>8} {'messages':>9}")
         for name, url in backends:
             for size, seconds, queries, messages in run(url, args.applications, args.channels, args.repeat):

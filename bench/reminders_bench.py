@@ -16,7 +16,7 @@ import random
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -26,7 +26,7 @@ from sqlalchemy import event, insert, text  # noqa: E402
 from bot.reminders import run_pass  # noqa: E402
 from flows.checklist import get_checklist  # noqa: E402
 from storage import models  # noqa: E402
-from bench.support import fresh_database  # noqa: E402
+from bench.support import fresh_database, header  # noqa: E402
 from storage.db import Database  # noqa: E402
 
 NOW = datetime(2026, 11, 28, 1, 30, tzinfo=timezone.utc)
@@ -135,8 +135,8 @@ def main() -> None:
     url = args.database_url or f"sqlite:///{tempfile.mkdtemp()}/bench.db"
     backend = "PostgreSQL" if url.startswith("postgres") else "SQLite"
     rows, results = run(url, args.evidence, args.applications)
-    print(f"{args.applications} applications, {rows} evidence rows")
-    print(f"| pass ({backend}, {os.cpu_count()} cores, {date.today()}) | time | SQL statements | actions sent |")
+    print(header(f"reminder pass benchmark, {backend}, {args.applications} applications, {rows} evidence rows"))
+    print("| pass | time | SQL statements | actions sent |")
     print("|---|---|---|---|")
     for label, seconds, statements, actions in results:
         print(f"| {label} | {seconds:.2f} s | {statements} | {actions} |")

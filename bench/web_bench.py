@@ -24,12 +24,13 @@ import tempfile
 import threading
 import time
 import urllib.request
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.support import cpu_seconds, header  # noqa: E402
 from tests.slack_support import BOT_TOKEN, SIGNING_SECRET, TEAM, FakeSlackAPI, signed_headers  # noqa: E402
 
 LEVELS = (1, 8, 32)
@@ -225,11 +226,14 @@ def bench_server(name: str, command: list[str], env: dict, requests: int, target
         offset = 0
         for level in LEVELS:
             before = metrics(port).get("sql_statements_total", 0)
+            cpu_before = sum(cpu_seconds(pid) for pid in server_pids(process.pid))
             result = run_level(port, level, requests, targets_file, offset)
             offset += requests
+            time.sleep(0.5)  # let post-acknowledgement work finish before reading the counters
             after = metrics(port).get("sql_statements_total", 0)
-            time.sleep(0.5)  # let post-acknowledgement work finish before reading the next counter
+            cpu_after = sum(cpu_seconds(pid) for pid in server_pids(process.pid))
             result["sql_per_request"] = (after - before) / max(result["done"], 1) if after else None
+            result["cpu_ms"] = (cpu_after - cpu_before) * 1000 / max(result["done"], 1)
             results[level] = result
         results["memory"] = memory.stop()
         return results
@@ -257,14 +261,15 @@ def main() -> None:
     databases = [("SQLite", f"sqlite:///{tempfile.mkdtemp()}/bench.db")]
     if args.postgres:
         databases.append(("PostgreSQL", args.postgres))
-    print(f"web benchmark, {os.cpu_count()} cores, {date.today()}, {args.requests} requests per level")
-    print("| server | database | concurrency | req/s | p50 ms | p95 ms | p99 ms | errors | SQL/request | bot/bare |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(header(f"web benchmark, {args.requests} requests per level"))
+    print("| server | database | concurrency | req/s | p50 ms | p95 ms | p99 ms | errors | SQL/request "
+          "| server CPU ms/request | bot/bare |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     bare = bench_server("bare", [sys.executable, "bench/bare_app.py"], base_env, args.requests, _targets_file([(1, "P1.1")]))
     for level in LEVELS:
         r = bare[level]
         print(f"| bare Bolt | — | {level} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} | "
-              f"{r['errors']} | — | — |")
+              f"{r['errors']} | — | {r['cpu_ms']:.1f} | — |")
     memory = {"bare Bolt": bare["memory"]}
     for label, url in databases:
         targets_file = _targets_file(seed(url))
@@ -274,7 +279,7 @@ def main() -> None:
             r = bot[level]
             sql = f"{r['sql_per_request']:.1f}" if r["sql_per_request"] is not None else "?"
             print(f"| bot | {label} | {level} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} | "
-                  f"{r['errors']} | {sql} | {r['rps'] / bare[level]['rps']:.2f} |")
+                  f"{r['errors']} | {sql} | {r['cpu_ms']:.1f} | {r['rps'] / bare[level]['rps']:.2f} |")
         memory[f"bot ({label})"] = bot["memory"]
     api.close()
     print()
