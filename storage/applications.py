@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, datetime
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, insert, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from flows import application as domain
@@ -95,28 +95,60 @@ def load_row(session: Session, application_id: int, lock: bool = False) -> model
     return row
 
 
-def load_row_for_member(
+def load_state(session: Session, application_id: int, lock: bool = False) -> domain.ApplicationState:
+    return to_state(load_row(session, application_id, lock))
+
+
+_APPLICATIONS, _ANSWERS, _EVIDENCE = models.Application.__table__, models.Answer.__table__, models.Evidence.__table__
+_ANSWER_COLUMNS = ("id", "item_id", "status", "note", "answered_by", "answered_at", "assignee")
+_EVIDENCE_COLUMNS = ("id", "text", "evidence_date", "expires_on", "added_by", "added_at")
+
+
+def load_state_for_member(
     session: Session, application_id: int, team_id: str, user_id: str, lock: bool = False
-) -> tuple[models.Application, bool]:
-    """The application (as :func:`load_row`) and whether the user is a member of its
-    channel in its workspace, in the same statement."""
+) -> tuple[domain.ApplicationState, bool]:
+    """The application's state and whether the user is a member of its channel in its
+    workspace, in one statement of plain rows (no ORM objects: this is the path of every
+    answer, and building them was a third of its cost). Save with :func:`save`."""
     member = (
         select(models.ChannelMember.user_id)
-        .where(models.ChannelMember.team_id == models.Application.team_id,
-               models.ChannelMember.channel_id == models.Application.channel_id,
+        .where(models.ChannelMember.team_id == _APPLICATIONS.c.team_id,
+               models.ChannelMember.channel_id == _APPLICATIONS.c.channel_id,
                models.ChannelMember.user_id == user_id)
         .exists()
     )
-    statement = _one_query(application_id, lock).add_columns(member)
-    found = session.execute(statement).unique().one_or_none()
-    if found is None:
+    statement = (
+        select(_APPLICATIONS, member.label("is_member"),
+               *(_ANSWERS.c[name].label(f"answer_{name}") for name in _ANSWER_COLUMNS),
+               *(_EVIDENCE.c[name].label(f"evidence_{name}") for name in _EVIDENCE_COLUMNS))
+        .select_from(_APPLICATIONS.outerjoin(_ANSWERS).outerjoin(_EVIDENCE))
+        .where(_APPLICATIONS.c.id == application_id)
+        .order_by(_ANSWERS.c.id, _EVIDENCE.c.id)
+    )
+    if lock:
+        statement = statement.with_for_update(of=_APPLICATIONS)
+    rows = session.connection().execute(statement).all()
+    if not rows:
         raise ApplicationNotFound(application_id)
-    row, is_member = found
-    return row, bool(is_member) and row.team_id == team_id
-
-
-def load_state(session: Session, application_id: int, lock: bool = False) -> domain.ApplicationState:
-    return to_state(load_row(session, application_id, lock))
+    answers: dict[str, domain.Answer] = {}
+    evidence: dict[str, list[domain.Evidence]] = {}
+    for row in rows:
+        item_id = row.answer_item_id
+        if item_id is None:
+            continue
+        if item_id not in answers:
+            answers[item_id] = domain.Answer(status=row.answer_status, note=row.answer_note,
+                                             answered_by=row.answer_answered_by, answered_at=row.answer_answered_at,
+                                             assignee=row.answer_assignee)
+            evidence[item_id] = []
+        if row.evidence_id is not None:
+            evidence[item_id].append(domain.Evidence(
+                text=row.evidence_text, evidence_date=row.evidence_date, expires_on=row.evidence_expires_on,
+                added_by=row.evidence_added_by, added_at=row.evidence_added_at, id=row.evidence_id))
+    answers = {item_id: replace(answer, evidence=tuple(evidence[item_id])) if evidence[item_id] else answer
+               for item_id, answer in answers.items()}
+    first = rows[0]
+    return to_state(first, answers), bool(first.is_member) and first.team_id == team_id
 
 
 def find_by_partner(session: Session, partner: str, team_id: str | None = None) -> domain.ApplicationState | None:
@@ -187,96 +219,107 @@ def _text(value: object) -> str | None:
 
 def save(
     session: Session,
-    row: models.Application,
+    application_id: int,
     before: domain.ApplicationState,
     after: domain.ApplicationState,
     actor: str,
     now: datetime,
 ) -> domain.ApplicationState:
-    """Write what changed between ``before`` and ``after``; returns the stored state."""
-    history: list[models.HistoryEntry] = []
+    """Write what changed between ``before`` and ``after``; returns the stored state.
+
+    Plain statements, not the ORM's unit of work (every answer takes this path): one
+    UPDATE of the application, one statement per changed answer and per new or re-dated
+    piece of evidence, one INSERT of all history rows. ``before`` must be the state as
+    stored: its answers are the rows that exist."""
+    session.flush()  # the caller's pending ORM changes go first, in order
+    connection = session.connection()
+    history: list[dict] = []
 
     def record(item_id: str | None, field: str, old: object, new: object) -> None:
-        history.append(
-            models.HistoryEntry(
-                application_id=row.id,
-                item_id=item_id,
-                field=field,
-                old_value=_text(old),
-                new_value=_text(new),
-                actor=actor,
-                at=now,
-            )
-        )
+        history.append(dict(application_id=application_id, item_id=item_id, field=field,
+                            old_value=_text(old), new_value=_text(new), actor=actor, at=now))
 
+    values: dict[str, object] = {}
     for field in ("partner", "delivery_type", "language", "target_audit_date", "timezone"):
         old, new = getattr(before, field), getattr(after, field)
         if old != new:
-            setattr(row, "partner_name" if field == "partner" else field, new)
+            values["partner_name" if field == "partner" else field] = new
             if field == "partner":
-                row.partner_key = partner_key(new)
+                values["partner_key"] = partner_key(new)
             record(None, field, old, new)
     if before.pdm_channel != after.pdm_channel:
-        row.pdm_channel_id = after.pdm_channel
+        values["pdm_channel_id"] = after.pdm_channel
         record(None, "pdm_channel", before.pdm_channel, after.pdm_channel)
     if before.lead_times != after.lead_times:
-        row.lead_times = list(after.lead_times) if after.lead_times is not None else None
+        values["lead_times"] = list(after.lead_times) if after.lead_times is not None else None
         record(None, "lead_times", _days(before.lead_times), _days(after.lead_times))
     if before.categories != after.categories:
-        row.categories = list(after.categories)
+        values["categories"] = list(after.categories)
         record(None, "categories", ",".join(before.categories), ",".join(after.categories))
-    row.cursor_item = after.cursor
-    row.pending = (
-        {"item_id": after.pending.item_id, "awaiting": after.pending.awaiting} if after.pending else None
+    connection.execute(
+        update(_APPLICATIONS).where(_APPLICATIONS.c.id == application_id).values(
+            cursor_item=after.cursor,
+            pending={"item_id": after.pending.item_id, "awaiting": after.pending.awaiting} if after.pending else None,
+            finished=after.finished, updated_at=now, **values,
+        )
     )
-    row.finished = after.finished
-    row.updated_at = now
 
-    answer_rows = {answer.item_id: answer for answer in row.answers}
+    stored_answers = dict(after.answers)
     for item_id, new_answer in after.answers.items():
         old_answer = before.answer(item_id)
         if new_answer == old_answer:
             continue
-        answer_row = answer_rows.get(item_id)
-        if answer_row is None:
-            answer_row = models.Answer(item_id=item_id, note="", answered_by="", assignee="", evidence=[])
-            row.answers.append(answer_row)
         for field in ("status", "note", "assignee"):
             old, new = getattr(old_answer, field), getattr(new_answer, field)
             if old != new:
-                setattr(answer_row, field, new)
                 record(item_id, field, old, new)
-        answer_row.answered_by = new_answer.answered_by
-        answer_row.answered_at = new_answer.answered_at
-        _save_evidence(answer_row, old_answer, new_answer, record, now)
-    session.add_all(history)
-    session.flush()
-    return to_state(row)
+        answer_values = dict(status=new_answer.status, note=new_answer.note, assignee=new_answer.assignee,
+                             answered_by=new_answer.answered_by, answered_at=new_answer.answered_at)
+        if item_id in before.answers:
+            answer_id = connection.execute(
+                update(_ANSWERS)
+                .where(_ANSWERS.c.application_id == application_id, _ANSWERS.c.item_id == item_id)
+                .values(**answer_values).returning(_ANSWERS.c.id)
+            ).scalar_one()
+        else:
+            answer_id = connection.execute(
+                insert(_ANSWERS).values(application_id=application_id, item_id=item_id, **answer_values)
+                .returning(_ANSWERS.c.id)
+            ).scalar_one()
+        stored_answers[item_id] = _save_evidence(connection, answer_id, item_id, old_answer, new_answer,
+                                                 record, now)
+    if history:
+        connection.execute(insert(models.HistoryEntry.__table__), history)
+    return replace(after, answers=stored_answers)
 
 
-def _save_evidence(answer_row, old_answer, new_answer, record, now) -> None:  # noqa: ANN001
-    """Evidence is only ever added or dated; a state never drops stored evidence."""
-    stored = list(answer_row.evidence)
+def _save_evidence(connection, answer_id: int, item_id: str, old_answer: domain.Answer,  # noqa: ANN001
+                   new_answer: domain.Answer, record, now: datetime) -> domain.Answer:  # noqa: ANN001
+    """Evidence is only ever added or dated; a state never drops stored evidence. Returns
+    the answer as stored (new evidence with its id and time)."""
+    stored = list(old_answer.evidence)
+    saved = []
     for index, evidence in enumerate(new_answer.evidence):
         if index < len(stored):
-            evidence_row = stored[index]
-            if evidence_row.evidence_date != evidence.evidence_date:
-                record(answer_row.item_id, "evidence_date", evidence_row.evidence_date, evidence.evidence_date)
-                evidence_row.evidence_date = evidence.evidence_date
-                evidence_row.expires_on = evidence.expires_on
+            if stored[index].evidence_date != evidence.evidence_date:
+                record(item_id, "evidence_date", stored[index].evidence_date, evidence.evidence_date)
+                connection.execute(
+                    update(_EVIDENCE).where(_EVIDENCE.c.id == stored[index].id)
+                    .values(evidence_date=evidence.evidence_date, expires_on=evidence.expires_on)
+                )
+            saved.append(replace(evidence, id=stored[index].id))
             continue
-        answer_row.evidence.append(
-            models.Evidence(
-                text=evidence.text,
-                evidence_date=evidence.evidence_date,
-                expires_on=evidence.expires_on,
-                added_by=evidence.added_by,
-                added_at=evidence.added_at or now,
-            )
-        )
-        record(answer_row.item_id, "evidence", None, evidence.text)
+        added = replace(evidence, added_at=evidence.added_at or now)
+        evidence_id = connection.execute(
+            insert(_EVIDENCE).values(answer_id=answer_id, text=added.text, evidence_date=added.evidence_date,
+                                     expires_on=added.expires_on, added_by=added.added_by, added_at=added.added_at)
+            .returning(_EVIDENCE.c.id)
+        ).scalar_one()
+        saved.append(replace(added, id=evidence_id))
+        record(item_id, "evidence", None, evidence.text)
         if evidence.evidence_date:
-            record(answer_row.item_id, "evidence_date", None, evidence.evidence_date)
+            record(item_id, "evidence_date", None, evidence.evidence_date)
+    return replace(new_answer, evidence=tuple(saved))
 
 
 def history(session: Session, application_id: int) -> list[models.HistoryEntry]:

@@ -110,7 +110,7 @@ def _settle(session: Session, row: models.Application, actor: str, now: datetime
     before = applications.to_state(row)
     judged = _overview(session, row, before, now)
     after = with_derived_statuses(before, judged.derived, actor, now)
-    stored = applications.save(session, row, before, after, actor, now)
+    stored = applications.save(session, row.id, before, after, actor, now)
     return replace(judged, state=stored)
 
 

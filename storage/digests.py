@@ -210,7 +210,7 @@ def set_pdm_channel(
     with db.session() as session:
         row = applications.load_row(session, application_id, lock=True)
         before = applications.to_state(row)
-        applications.save(session, row, before, replace(before, pdm_channel=channel.channel_id), actor, now)
+        applications.save(session, row.id, before, replace(before, pdm_channel=channel.channel_id), actor, now)
         stored = session.get(models.PdmChannel, (channel.team_id, channel.channel_id))
         if stored is None:
             try:

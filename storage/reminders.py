@@ -282,7 +282,7 @@ def flip_expired(db: Database, application_id: int, item_id: str, actor: str, no
         if answer.status != MET:
             return False
         after = before.with_answer(item_id, replace(answer, status=EXPIRED))
-        applications.save(session, row, before, after, actor, now)
+        applications.save(session, row.id, before, after, actor, now)
     return True
 
 

@@ -66,12 +66,11 @@ def answer_from_slack(
     with db.session() as session:
         if not slack_store.claim_delivery(session, delivery_key, now):
             return None
-        row, is_member = applications.load_row_for_member(session, application_id, team_id, actor, lock=True)
+        before, is_member = applications.load_state_for_member(session, application_id, team_id, actor, lock=True)
         if not is_member:
-            raise NotAllowed(row.language)  # rolls back the delivery key too: a member may still press it
-        before = applications.to_state(row)
+            raise NotAllowed(before.language)  # rolls back the delivery key too: a member may still press it
         outcome = walk.on_item(get_checklist(before.checklist_id), before, item_id, line, actor, now)
-        stored = applications.save(session, row, before, outcome.state, actor, now)
+        stored = applications.save(session, application_id, before, outcome.state, actor, now)
     return walk.Outcome(stored, outcome.messages, outcome.quit)
 
 
@@ -81,7 +80,7 @@ def set_lead_times(db: Database, application_id: int, days: tuple[int, ...] | No
     with db.session() as session:
         row = applications.load_row(session, application_id, lock=True)
         before = applications.to_state(row)
-        return applications.save(session, row, before, replace(before, lead_times=days), actor, now)
+        return applications.save(session, row.id, before, replace(before, lead_times=days), actor, now)
 
 
 def record_evidence(
@@ -96,7 +95,7 @@ def record_evidence(
         )
         if isinstance(result, DateProblem):
             return result
-        stored = applications.save(session, row, before, result.state, actor, now)
+        stored = applications.save(session, row.id, before, result.state, actor, now)
     return walk.Outcome(stored, result.messages)
 
 
@@ -122,5 +121,5 @@ def _run(db: Database, application_id: int, actor: str, now: datetime, engine_st
         row = applications.load_row(session, application_id, lock=True)
         before = applications.to_state(row)
         outcome = engine_step(get_checklist(before.checklist_id), before)
-        stored = applications.save(session, row, before, outcome.state, actor, now)
+        stored = applications.save(session, row.id, before, outcome.state, actor, now)
     return walk.Outcome(stored, outcome.messages, outcome.quit)

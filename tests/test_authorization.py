@@ -110,7 +110,7 @@ def test_digest(world, actor, allowed):
     status, body = send_form(server, command("digest", actor))
     assert status == 200
     if allowed:
-        posted = api.wait_for("chat.postMessage")
+        posted = api.wait_for("chat.postMessage", count=2)  # the summary, then Acme's reply in its thread
         assert posted[0]["channel"] == f"D{user}" and "Acme" in json.dumps(posted)
     else:
         assert not [m for m in api.sent("chat.postMessage") if "Acme" in json.dumps(m)]
