@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
@@ -121,6 +123,11 @@ def ensure_schema(engine: Engine) -> None:
     if child.exitcode != 0:
         raise SchemaUpgradeFailed("the database schema could not be brought up to date "
                                   "(its error is above; `competency-bot db upgrade` repeats it)")
+
+
+def upsert_insert(dialect: str):  # noqa: ANN201
+    """The dialect's INSERT, which has ``on_conflict_do_nothing`` (both databases have it)."""
+    return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
 class StatementCounter:

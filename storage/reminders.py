@@ -13,15 +13,13 @@ from functools import cache
 from datetime import date, datetime, timezone
 
 from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from flows.application import EXPIRED, MET
 from flows.checklist import Item
 from flows.reminders import ReminderKey, TrackedEvidence
 from storage import applications, models
-from storage.db import Database
+from storage.db import Database, upsert_insert
 
 CLAIMED, SENT, FAILED, SKIPPED = "claimed", "sent", "failed", "skipped"
 EVIDENCE, CASE_STUDY = "e", "c"
@@ -142,14 +140,6 @@ def recorded_keys(db: Database, kind: str) -> set[ReminderKey]:
     return found
 
 
-def _insert(session: Session):  # noqa: ANN202
-    return _insert_for(session.get_bind().dialect.name)
-
-
-def _insert_for(dialect: str):  # noqa: ANN202
-    return pg_insert if dialect == "postgresql" else sqlite_insert
-
-
 @dataclass(frozen=True)
 class Outcome:
     """How the send of a claimed key ended."""
@@ -205,7 +195,7 @@ def _record_skipped(session: Session, keys: list[str] | tuple[str, ...], applica
     if not keys:
         return
     session.connection().execute(
-        _insert(session)(models.ReminderLog)
+        upsert_insert(session.get_bind().dialect.name)(models.ReminderLog)
         .values([dict(key=key, application_id=application_id, item_id=item_id, status=SKIPPED,
                       recipient="", attempts=0, error="", claimed_at=now) for key in keys])
         .on_conflict_do_nothing(index_elements=["key"])
@@ -228,7 +218,7 @@ _FINISH = (
 @cache
 def _claim_statement(dialect: str):  # noqa: ANN202
     return (
-        _insert_for(dialect)(models.ReminderLog)
+        upsert_insert(dialect)(models.ReminderLog)
         .on_conflict_do_nothing(index_elements=["key"])
         .returning(models.ReminderLog.key)  # rowcount is not reliable here; RETURNING is
     )

@@ -6,23 +6,18 @@ from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from storage import models
-from storage.db import Database
-
-
-def _insert(session: Session):  # noqa: ANN202
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+from storage.db import Database, upsert_insert
 
 
 def claim_delivery(session: Session, key: str, now: datetime) -> bool:
     """Claim a delivery key in the caller's transaction; False when another request (or
     process) already did. RETURNING tells, since rowcount is unreliable after ON CONFLICT."""
-    inserted = session.execute(
-        _insert(session)(models.ProcessedDelivery)
+    connection = session.connection()  # a plain statement: the ORM's insert machinery cost more than the insert
+    inserted = connection.execute(
+        upsert_insert(connection.dialect.name)(models.ProcessedDelivery)
         .values(key=key[:200], at=now)
         .on_conflict_do_nothing(index_elements=["key"])
         .returning(models.ProcessedDelivery.key)
@@ -91,8 +86,9 @@ def remember_item_message(
     db: Database, team_id: str, channel_id: str, ts: str, application_id: int, item_id: str
 ) -> None:
     with db.session() as session:
-        session.execute(
-            _insert(session)(models.ItemMessage)
+        connection = session.connection()
+        connection.execute(
+            upsert_insert(connection.dialect.name)(models.ItemMessage)
             .values(team_id=team_id, channel_id=channel_id, ts=ts, application_id=application_id, item_id=item_id)
             .on_conflict_do_nothing()
         )
