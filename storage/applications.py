@@ -76,7 +76,7 @@ def _query():
 
 def _one_query(application_id: int, lock: bool):  # noqa: ANN202
     """One application with its answers and evidence in a single statement (joins),
-    locked when asked: this is the hot path of every answer."""
+    locked when asked: every change other than an answer button starts here."""
     statement = (
         select(models.Application)
         .options(joinedload(models.Application.answers).joinedload(models.Answer.evidence))
