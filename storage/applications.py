@@ -96,7 +96,8 @@ def load_row(session: Session, application_id: int, lock: bool = False) -> model
 
 
 def load_state(session: Session, application_id: int, lock: bool = False) -> domain.ApplicationState:
-    return to_state(load_row(session, application_id, lock))
+    """The application's state, read as plain rows (see :func:`load_state_for_member`)."""
+    return _read_state(session, application_id, lock)[0]
 
 
 _APPLICATIONS, _ANSWERS, _EVIDENCE = models.Application.__table__, models.Answer.__table__, models.Evidence.__table__
@@ -110,22 +111,34 @@ def load_state_for_member(
     """The application's state and whether the user is a member of its channel in its
     workspace, in one statement of plain rows (no ORM objects: this is the path of every
     answer, and building them was a third of its cost). Save with :func:`save`."""
-    member = (
-        select(models.ChannelMember.user_id)
-        .where(models.ChannelMember.team_id == _APPLICATIONS.c.team_id,
-               models.ChannelMember.channel_id == _APPLICATIONS.c.channel_id,
-               models.ChannelMember.user_id == user_id)
-        .exists()
-    )
-    statement = (
-        select(_APPLICATIONS, member.label("is_member"),
+    state, first = _read_state(session, application_id, lock, user_id)
+    return state, bool(first.is_member) and first.team_id == team_id
+
+
+def _read_state(session: Session, application_id: int, lock: bool,
+                member: str | None = None) -> tuple[domain.ApplicationState, Row]:
+    """One statement: the application, its answers and evidence (outer joins), and with
+    ``member`` whether that user is in its channel (``is_member``); the state and the
+    application's row."""
+    columns = [_APPLICATIONS,
                *(_ANSWERS.c[name].label(f"answer_{name}") for name in _ANSWER_COLUMNS),
-               *(_EVIDENCE.c[name].label(f"evidence_{name}") for name in _EVIDENCE_COLUMNS))
+               *(_EVIDENCE.c[name].label(f"evidence_{name}") for name in _EVIDENCE_COLUMNS)]
+    if member is not None:
+        columns.append(
+            select(models.ChannelMember.user_id)
+            .where(models.ChannelMember.team_id == _APPLICATIONS.c.team_id,
+                   models.ChannelMember.channel_id == _APPLICATIONS.c.channel_id,
+                   models.ChannelMember.user_id == member)
+            .exists().label("is_member")
+        )
+    statement = (
+        select(*columns)
         .select_from(_APPLICATIONS.outerjoin(_ANSWERS).outerjoin(_EVIDENCE))
         .where(_APPLICATIONS.c.id == application_id)
         .order_by(_ANSWERS.c.id, _EVIDENCE.c.id)
     )
     if lock:
+        # Serialises concurrent steps on one application (several web processes).
         statement = statement.with_for_update(of=_APPLICATIONS)
     rows = session.connection().execute(statement).all()
     if not rows:
@@ -143,12 +156,11 @@ def load_state_for_member(
             evidence[item_id] = []
         if row.evidence_id is not None:
             evidence[item_id].append(domain.Evidence(
-                text=row.evidence_text, evidence_date=row.evidence_date, expires_on=row.evidence_expires_on,
+                text=row.evidence_text, evidence_date=row.evidence_evidence_date, expires_on=row.evidence_expires_on,
                 added_by=row.evidence_added_by, added_at=row.evidence_added_at, id=row.evidence_id))
     answers = {item_id: replace(answer, evidence=tuple(evidence[item_id])) if evidence[item_id] else answer
                for item_id, answer in answers.items()}
-    first = rows[0]
-    return to_state(first, answers), bool(first.is_member) and first.team_id == team_id
+    return to_state(rows[0], answers), rows[0]
 
 
 def find_by_partner(session: Session, partner: str, team_id: str | None = None) -> domain.ApplicationState | None:

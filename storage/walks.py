@@ -78,9 +78,8 @@ def set_lead_times(db: Database, application_id: int, days: tuple[int, ...] | No
                    now: datetime) -> ApplicationState:
     """The application's own reminder lead days (None: the checklist's), with history."""
     with db.session() as session:
-        row = applications.load_row(session, application_id, lock=True)
-        before = applications.to_state(row)
-        return applications.save(session, row.id, before, replace(before, lead_times=days), actor, now)
+        before = applications.load_state(session, application_id, lock=True)
+        return applications.save(session, application_id, before, replace(before, lead_times=days), actor, now)
 
 
 def record_evidence(
@@ -88,14 +87,13 @@ def record_evidence(
 ) -> walk.Outcome | DateProblem:
     """Store evidence from a form; a refused date stores nothing and is returned."""
     with db.session() as session:
-        row = applications.load_row(session, application_id, lock=True)
-        before = applications.to_state(row)
+        before = applications.load_state(session, application_id, lock=True)
         result = walk.record_evidence(
             get_checklist(before.checklist_id), before, item_id, text, date_text, note, actor, now
         )
         if isinstance(result, DateProblem):
             return result
-        stored = applications.save(session, row.id, before, result.state, actor, now)
+        stored = applications.save(session, application_id, before, result.state, actor, now)
     return walk.Outcome(stored, result.messages)
 
 
@@ -118,8 +116,7 @@ def load(db: Database, application_id: int) -> ApplicationState:
 
 def _run(db: Database, application_id: int, actor: str, now: datetime, engine_step) -> walk.Outcome:  # noqa: ANN001
     with db.session() as session:
-        row = applications.load_row(session, application_id, lock=True)
-        before = applications.to_state(row)
+        before = applications.load_state(session, application_id, lock=True)
         outcome = engine_step(get_checklist(before.checklist_id), before)
-        stored = applications.save(session, row.id, before, outcome.state, actor, now)
+        stored = applications.save(session, application_id, before, outcome.state, actor, now)
     return walk.Outcome(stored, outcome.messages, outcome.quit)

@@ -45,6 +45,16 @@ def test_a_button_answer_is_stored_the_message_updated_and_the_next_item_posted(
     assert "*P1.2 · APN Program Membership*" in texts(posted["blocks"])
 
 
+def test_a_button_answer_keeps_the_evidence_already_stored(started, server, slack_api, db, now):
+    walks.record_evidence(db, started, "T1.24", "https://wiki.example.com/drill", "2026-06-01", "", "UALICE", now)
+    status, _ = send_interaction(server, block_action("walk_met", f"{started}|T1.24"))
+    assert status == 200
+    answer = walks.load(db, started).answer("T1.24")
+    assert answer.status == "met"
+    assert [(e.text, str(e.evidence_date), str(e.expires_on)) for e in answer.evidence] == [
+        ("https://wiki.example.com/drill", "2026-06-01", "2027-06-01")]
+
+
 def test_na_button_only_where_allowed_and_refused_elsewhere(started, server, slack_api, db):
     send_interaction(server, block_action("walk_not_applicable", f"{started}|P1.2"))
     assert walks.load(db, started).answer("P1.2").status is None
