@@ -52,11 +52,12 @@ class Readiness:
         """Audit-ready on ``audit_day``: no blocking gap."""
         return not self.item_gaps and not self.case_study_gaps
 
-    @cached_property  # a digest reads each several times
+    # The gap lists below are cached: a digest reads each of them several times.
+    @cached_property
     def unanswered(self) -> tuple[ItemGap, ...]:
         return tuple(gap for gap in self.item_gaps if gap.status is None)
 
-    @cached_property  # a digest reads each several times
+    @cached_property
     def skipped(self) -> tuple[ItemGap, ...]:
         return tuple(gap for gap in self.item_gaps if gap.status == SKIPPED)
 
@@ -68,7 +69,7 @@ class Readiness:
     def skipped_ids(self) -> tuple[str, ...]:
         return tuple(gap.item.id for gap in self.skipped)
 
-    @cached_property  # a digest reads each several times
+    @cached_property
     def failing(self) -> tuple[ItemGap, ...]:
         """Answered and not good enough on the audit day: not met, or expired by then."""
         return tuple(gap for gap in self.item_gaps if gap.status not in (None, SKIPPED))
@@ -77,7 +78,7 @@ class Readiness:
     def gap_count(self) -> int:
         return len(self.item_gaps) + len(self.case_study_gaps)
 
-    @cached_property  # a digest reads each several times
+    @cached_property
     def expiring_soon(self) -> tuple[Expiring, ...]:
         """Evidence expiring within SOON_DAYS of today."""
         return tuple(e for e in self.expiring if e.days_left <= SOON_DAYS)
