@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, datetime
+from functools import cache
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from flows import application as domain
@@ -115,32 +116,41 @@ def load_state_for_member(
     return state, bool(first.is_member) and first.team_id == team_id
 
 
-def _read_state(session: Session, application_id: int, lock: bool,
-                member: str | None = None) -> tuple[domain.ApplicationState, Row]:
-    """One statement: the application, its answers and evidence (outer joins), and with
-    ``member`` whether that user is in its channel (``is_member``); the state and the
-    application's row."""
+@cache
+def _state_query(lock: bool, with_member: bool):  # noqa: ANN202
+    """The statement :func:`_read_state` runs, built once per shape (building and
+    cache-keying it per call cost as much as running it): the application, its answers
+    and evidence (outer joins), and with ``with_member`` whether the user bound as
+    ``member`` is in its channel (``is_member``)."""
     columns = [_APPLICATIONS,
                *(_ANSWERS.c[name].label(f"answer_{name}") for name in _ANSWER_COLUMNS),
                *(_EVIDENCE.c[name].label(f"evidence_{name}") for name in _EVIDENCE_COLUMNS)]
-    if member is not None:
+    if with_member:
         columns.append(
             select(models.ChannelMember.user_id)
             .where(models.ChannelMember.team_id == _APPLICATIONS.c.team_id,
                    models.ChannelMember.channel_id == _APPLICATIONS.c.channel_id,
-                   models.ChannelMember.user_id == member)
+                   models.ChannelMember.user_id == bindparam("member"))
             .exists().label("is_member")
         )
     statement = (
         select(*columns)
         .select_from(_APPLICATIONS.outerjoin(_ANSWERS).outerjoin(_EVIDENCE))
-        .where(_APPLICATIONS.c.id == application_id)
+        .where(_APPLICATIONS.c.id == bindparam("application_id"))
         .order_by(_ANSWERS.c.id, _EVIDENCE.c.id)
     )
     if lock:
         # Serialises concurrent steps on one application (several web processes).
         statement = statement.with_for_update(of=_APPLICATIONS)
-    rows = session.connection().execute(statement).all()
+    return statement
+
+
+def _read_state(session: Session, application_id: int, lock: bool,
+                member: str | None = None) -> tuple[domain.ApplicationState, Row]:
+    """One statement (:func:`_state_query`): the state and the application's row."""
+    rows = session.connection().execute(
+        _state_query(lock, member is not None), {"application_id": application_id, "member": member}
+    ).all()
     if not rows:
         raise ApplicationNotFound(application_id)
     answers: dict[str, domain.Answer] = {}
@@ -229,6 +239,20 @@ def _text(value: object) -> str | None:
     return str(value)
 
 
+# Built once; executed with the values as parameters, whose names set the columns written
+# (the WHERE parameters are named so as not to clash with them).
+_UPDATE_APPLICATION = update(_APPLICATIONS).where(_APPLICATIONS.c.id == bindparam("where_id"))
+_UPDATE_ANSWER = (
+    update(_ANSWERS)
+    .where(_ANSWERS.c.application_id == bindparam("where_application"), _ANSWERS.c.item_id == bindparam("where_item"))
+    .returning(_ANSWERS.c.id)
+)
+_INSERT_ANSWER = insert(_ANSWERS).returning(_ANSWERS.c.id)
+_UPDATE_EVIDENCE = update(_EVIDENCE).where(_EVIDENCE.c.id == bindparam("where_id"))
+_INSERT_EVIDENCE = insert(_EVIDENCE).returning(_EVIDENCE.c.id)
+_INSERT_HISTORY = insert(models.HistoryEntry.__table__)
+
+
 def save(
     session: Session,
     application_id: int,
@@ -268,13 +292,11 @@ def save(
     if before.categories != after.categories:
         values["categories"] = list(after.categories)
         record(None, "categories", ",".join(before.categories), ",".join(after.categories))
-    connection.execute(
-        update(_APPLICATIONS).where(_APPLICATIONS.c.id == application_id).values(
-            cursor_item=after.cursor,
-            pending={"item_id": after.pending.item_id, "awaiting": after.pending.awaiting} if after.pending else None,
-            finished=after.finished, updated_at=now, **values,
-        )
-    )
+    connection.execute(_UPDATE_APPLICATION, dict(
+        where_id=application_id, cursor_item=after.cursor,
+        pending={"item_id": after.pending.item_id, "awaiting": after.pending.awaiting} if after.pending else None,
+        finished=after.finished, updated_at=now, **values,
+    ))
 
     stored_answers = dict(after.answers)
     for item_id, new_answer in after.answers.items():
@@ -289,19 +311,16 @@ def save(
                              answered_by=new_answer.answered_by, answered_at=new_answer.answered_at)
         if item_id in before.answers:
             answer_id = connection.execute(
-                update(_ANSWERS)
-                .where(_ANSWERS.c.application_id == application_id, _ANSWERS.c.item_id == item_id)
-                .values(**answer_values).returning(_ANSWERS.c.id)
+                _UPDATE_ANSWER, dict(where_application=application_id, where_item=item_id, **answer_values)
             ).scalar_one()
         else:
             answer_id = connection.execute(
-                insert(_ANSWERS).values(application_id=application_id, item_id=item_id, **answer_values)
-                .returning(_ANSWERS.c.id)
+                _INSERT_ANSWER, dict(application_id=application_id, item_id=item_id, **answer_values)
             ).scalar_one()
         stored_answers[item_id] = _save_evidence(connection, answer_id, item_id, old_answer, new_answer,
                                                  record, now)
     if history:
-        connection.execute(insert(models.HistoryEntry.__table__), history)
+        connection.execute(_INSERT_HISTORY, history)
     return replace(after, answers=stored_answers)
 
 
@@ -315,18 +334,15 @@ def _save_evidence(connection, answer_id: int, item_id: str, old_answer: domain.
         if index < len(stored):
             if stored[index].evidence_date != evidence.evidence_date:
                 record(item_id, "evidence_date", stored[index].evidence_date, evidence.evidence_date)
-                connection.execute(
-                    update(_EVIDENCE).where(_EVIDENCE.c.id == stored[index].id)
-                    .values(evidence_date=evidence.evidence_date, expires_on=evidence.expires_on)
-                )
+                connection.execute(_UPDATE_EVIDENCE, dict(
+                    where_id=stored[index].id, evidence_date=evidence.evidence_date, expires_on=evidence.expires_on))
             saved.append(replace(evidence, id=stored[index].id))
             continue
         added = replace(evidence, added_at=evidence.added_at or now)
-        evidence_id = connection.execute(
-            insert(_EVIDENCE).values(answer_id=answer_id, text=added.text, evidence_date=added.evidence_date,
-                                     expires_on=added.expires_on, added_by=added.added_by, added_at=added.added_at)
-            .returning(_EVIDENCE.c.id)
-        ).scalar_one()
+        evidence_id = connection.execute(_INSERT_EVIDENCE, dict(
+            answer_id=answer_id, text=added.text, evidence_date=added.evidence_date,
+            expires_on=added.expires_on, added_by=added.added_by, added_at=added.added_at,
+        )).scalar_one()
         saved.append(replace(added, id=evidence_id))
         record(item_id, "evidence", None, evidence.text)
         if evidence.evidence_date:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -125,9 +125,16 @@ def ensure_schema(engine: Engine) -> None:
                                   "(its error is above; `competency-bot db upgrade` repeats it)")
 
 
-def upsert_insert(dialect: str):  # noqa: ANN201
-    """The dialect's INSERT, which has ``on_conflict_do_nothing`` (both databases have it)."""
-    return pg_insert if dialect == "postgresql" else sqlite_insert
+@cache
+def insert_unless_present(dialect: str, model: type, returning: str | None = None):  # noqa: ANN201
+    """``INSERT … ON CONFLICT (primary key) DO NOTHING`` into ``model``'s table in
+    ``dialect``, executed with the rows as parameters. With ``returning``, a row comes
+    back only when one was inserted (rowcount is unreliable after ON CONFLICT).
+
+    Built once per process: building and cache-keying a statement on every call cost
+    more than sending it, on paths taken by every answer and every reminder."""
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(model).on_conflict_do_nothing()
+    return statement.returning(getattr(model, returning)) if returning else statement
 
 
 class StatementCounter:
@@ -159,6 +166,13 @@ class Database:
         """A transaction: committed when the block ends, rolled back on error."""
         with self.sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A transaction on a plain connection, for a unit of work of Core statements
+        only: no session to set up on a path every answer takes."""
+        with self.engine.begin() as connection:
+            yield connection
 
     @property
     def is_sqlite(self) -> bool:

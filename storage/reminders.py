@@ -9,7 +9,6 @@ two clock processes, a rerun or a retry never send it twice.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import cache
 from datetime import date, datetime, timezone
 
 from sqlalchemy import bindparam, func, select, update
@@ -19,7 +18,7 @@ from flows.application import EXPIRED, MET
 from flows.checklist import Item
 from flows.reminders import ReminderKey, TrackedEvidence
 from storage import applications, models
-from storage.db import Database, upsert_insert
+from storage.db import Database, insert_unless_present
 
 CLAIMED, SENT, FAILED, SKIPPED = "claimed", "sent", "failed", "skipped"
 EVIDENCE, CASE_STUDY = "e", "c"
@@ -166,7 +165,7 @@ def claim(db: Database, key: str, application_id: int, item_id: str, recipient: 
         # than the statements themselves, several times per send.
         connection = session.connection()
         inserted = connection.execute(
-            _claim_statement(connection.dialect.name),
+            insert_unless_present(connection.dialect.name, models.ReminderLog, returning="key"),
             dict(key=key, application_id=application_id, item_id=item_id, status=status,
                  recipient=recipient[:64], attempts=1, error="", claimed_at=now),
         ).first()
@@ -194,11 +193,11 @@ def _record_skipped(session: Session, keys: list[str] | tuple[str, ...], applica
                     now: datetime) -> None:
     if not keys:
         return
-    session.connection().execute(
-        upsert_insert(session.get_bind().dialect.name)(models.ReminderLog)
-        .values([dict(key=key, application_id=application_id, item_id=item_id, status=SKIPPED,
-                      recipient="", attempts=0, error="", claimed_at=now) for key in keys])
-        .on_conflict_do_nothing(index_elements=["key"])
+    connection = session.connection()
+    connection.execute(
+        insert_unless_present(connection.dialect.name, models.ReminderLog),
+        [dict(key=key, application_id=application_id, item_id=item_id, status=SKIPPED,
+              recipient="", attempts=0, error="", claimed_at=now) for key in keys],
     )
 
 
@@ -213,15 +212,6 @@ _FINISH = (
     .where(models.ReminderLog.key == bindparam("finished_key"))
     .values(status=bindparam("new_status"), sent_at=bindparam("at"), error=bindparam("why"))
 )
-
-
-@cache
-def _claim_statement(dialect: str):  # noqa: ANN202
-    return (
-        upsert_insert(dialect)(models.ReminderLog)
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(models.ReminderLog.key)  # rowcount is not reliable here; RETURNING is
-    )
 
 
 def _finish(session: Session, outcome: Outcome, now: datetime) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from storage import models
-from storage.db import Database, upsert_insert
+from storage.db import Database, insert_unless_present
 
 
 def claim_delivery(session: Session, key: str, now: datetime) -> bool:
@@ -17,10 +17,8 @@ def claim_delivery(session: Session, key: str, now: datetime) -> bool:
     process) already did. RETURNING tells, since rowcount is unreliable after ON CONFLICT."""
     connection = session.connection()  # a plain statement: the ORM's insert machinery cost more than the insert
     inserted = connection.execute(
-        upsert_insert(connection.dialect.name)(models.ProcessedDelivery)
-        .values(key=key[:200], at=now)
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(models.ProcessedDelivery.key)
+        insert_unless_present(connection.dialect.name, models.ProcessedDelivery, returning="key"),
+        {"key": key[:200], "at": now},
     ).first()
     return inserted is not None
 
@@ -85,12 +83,11 @@ def channels_of(db: Database, team_id: str, user_id: str) -> list[str]:
 def remember_item_message(
     db: Database, team_id: str, channel_id: str, ts: str, application_id: int, item_id: str
 ) -> None:
-    with db.session() as session:
-        connection = session.connection()
+    with db.transaction() as connection:
         connection.execute(
-            upsert_insert(connection.dialect.name)(models.ItemMessage)
-            .values(team_id=team_id, channel_id=channel_id, ts=ts, application_id=application_id, item_id=item_id)
-            .on_conflict_do_nothing()
+            insert_unless_present(connection.dialect.name, models.ItemMessage),
+            {"team_id": team_id, "channel_id": channel_id, "ts": ts, "application_id": application_id,
+             "item_id": item_id},
         )
 
 
