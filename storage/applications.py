@@ -6,11 +6,13 @@ difference to its row and to the append-only history, in the caller's transactio
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import date, datetime
 from functools import cache
+from types import SimpleNamespace
 
-from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy import JSON, Row, Text, bindparam, cast, insert, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from flows import application as domain
@@ -25,9 +27,10 @@ def partner_key(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
-def to_state(row: models.Application | Row, answers: dict[str, domain.Answer] | None = None) -> domain.ApplicationState:
-    """From the ORM object, or from a plain row of its table with ``answers`` built by the
-    caller (the digest reads every application's at once)."""
+def to_state(row: models.Application | Row | SimpleNamespace,
+             answers: dict[str, domain.Answer] | None = None) -> domain.ApplicationState:
+    """From the ORM object, or from the fields of a plain row of its table with
+    ``answers`` built by the caller (the digest reads every application's at once)."""
     if answers is None:
         answers = {
             answer.item_id: domain.Answer(
@@ -104,6 +107,7 @@ def load_state(session: Session, application_id: int, lock: bool = False) -> dom
 _APPLICATIONS, _ANSWERS, _EVIDENCE = models.Application.__table__, models.Answer.__table__, models.Evidence.__table__
 _ANSWER_COLUMNS = ("id", "item_id", "status", "note", "answered_by", "answered_at", "assignee")
 _EVIDENCE_COLUMNS = ("id", "text", "evidence_date", "expires_on", "added_by", "added_at")
+_JSON_COLUMNS = frozenset(column.name for column in _APPLICATIONS.c if isinstance(column.type, JSON))
 
 
 def load_state_for_member(
@@ -122,7 +126,9 @@ def _state_query(lock: bool, with_member: bool):  # noqa: ANN202
     cache-keying it per call cost as much as running it): the application, its answers
     and evidence (outer joins), and with ``with_member`` whether the user bound as
     ``member`` is in its channel (``is_member``)."""
-    columns = [_APPLICATIONS,
+    # JSON columns come as text, parsed once in _read_state rather than on every joined row.
+    columns = [*(cast(column, Text).label(column.name) if column.name in _JSON_COLUMNS else column
+                 for column in _APPLICATIONS.c),
                *(_ANSWERS.c[name].label(f"answer_{name}") for name in _ANSWER_COLUMNS),
                *(_EVIDENCE.c[name].label(f"evidence_{name}") for name in _EVIDENCE_COLUMNS)]
     if with_member:
@@ -170,7 +176,12 @@ def _read_state(session: Session, application_id: int, lock: bool,
                 added_by=row.evidence_added_by, added_at=row.evidence_added_at, id=row.evidence_id))
     answers = {item_id: replace(answer, evidence=tuple(evidence[item_id])) if evidence[item_id] else answer
                for item_id, answer in answers.items()}
-    return to_state(rows[0], answers), rows[0]
+    first = rows[0]
+    fields = dict(first._mapping)
+    for name in _JSON_COLUMNS:
+        if fields[name] is not None:
+            fields[name] = json.loads(fields[name])
+    return to_state(SimpleNamespace(**fields), answers), first
 
 
 def find_by_partner(session: Session, partner: str, team_id: str | None = None) -> domain.ApplicationState | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -97,13 +98,21 @@ def create_web_app(settings: SlackSettings, db: Database) -> Flask:
     return web
 
 
+def _freeze_startup_objects(_server, _worker) -> None:  # noqa: ANN001 - gunicorn's hook signature
+    """Move everything built at start (the app, templates, checklist, SQLAlchemy's
+    metadata) out of the garbage collector's reach before forking a worker: its full
+    collections then walk only what requests create, which shortened the tail of
+    acknowledgement latency, and the worker shares those pages with the master."""
+    gc.freeze()
+
+
 class GunicornServer(BaseApplication):
     """gunicorn with the settings of Bolt's Heroku example: one worker, ten threads."""
 
     def __init__(self, app: Flask, bind: str, workers: int = 1, threads: int = 10):
         self.application = app
         self.options = {"bind": bind, "workers": workers, "threads": threads, "worker_class": "gthread",
-                        "accesslog": None, "timeout": 30}
+                        "accesslog": None, "timeout": 30, "pre_fork": _freeze_startup_objects}
         super().__init__()
 
     def load_config(self) -> None:
