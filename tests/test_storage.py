@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import subprocess
+import threading
 import sys
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 
 from flows.application import EXPIRED, MET, ApplicationState
@@ -105,3 +106,32 @@ def test_heroku_urls_are_accepted():
     assert normalise_url("postgres://u:p@h:5432/d") == "postgresql+psycopg://u:p@h:5432/d"
     assert normalise_url("postgresql://u@h/d") == "postgresql+psycopg://u@h/d"
     assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_sqlite_transactions_of_one_process_take_turns(sqlite_db):
+    """A second thread's transaction starts only once the first has ended (it waits on
+    the process's turn, not in SQLite's busy handler)."""
+    events: list[str] = []
+    begins: list[str] = []
+    first_open = threading.Event()
+    event.listen(sqlite_db.engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_: begins.append(statement) if statement.startswith("BEGIN") else None)
+
+    def second() -> None:
+        first_open.wait()
+        with sqlite_db.session() as session:
+            session.execute(text("SELECT 1"))  # a session takes its connection here
+            events.append("second began")
+
+    waiter = threading.Thread(target=second)
+    waiter.start()
+    with sqlite_db.session() as session:
+        session.execute(text("SELECT 1"))
+        first_open.set()
+        waiter.join(timeout=0.3)  # time for the second to reach the pool
+        # Waiting for its turn, it has not sent BEGIN; in SQLite's busy handler it would have.
+        assert begins == ["BEGIN IMMEDIATE"]
+        events.append("first ended")
+    waiter.join(timeout=10)
+    assert not waiter.is_alive()
+    assert events == ["first ended", "second began"]
