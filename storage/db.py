@@ -177,10 +177,16 @@ class Database:
             yield session
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        """A transaction on a plain connection, for a unit of work of Core statements
-        only: no session to set up on a path every answer takes."""
-        with self.engine.begin() as connection:
+    def single_statement(self) -> Iterator[Connection]:
+        """A connection for one statement that is atomic by itself. On PostgreSQL it runs
+        in autocommit mode, saving a transaction's BEGIN and COMMIT round trips on a path
+        every answer takes; SQLite has no round trips to save, and its driver's
+        autocommit switch would outlive the connection, so there it is a transaction."""
+        if self.is_sqlite:
+            with self.engine.begin() as connection:
+                yield connection
+            return
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             yield connection
 
     @property

@@ -83,7 +83,7 @@ def channels_of(db: Database, team_id: str, user_id: str) -> list[str]:
 def remember_item_message(
     db: Database, team_id: str, channel_id: str, ts: str, application_id: int, item_id: str
 ) -> None:
-    with db.transaction() as connection:
+    with db.single_statement() as connection:
         connection.execute(
             insert_unless_present(connection.dialect.name, models.ItemMessage),
             {"team_id": team_id, "channel_id": channel_id, "ts": ts, "application_id": application_id,
