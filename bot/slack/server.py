@@ -59,6 +59,8 @@ def create_web_app(settings: SlackSettings, db: Database) -> Flask:
     @web.after_request
     def log_request(response):  # noqa: ANN001
         served["requests"] += 1
+        if not log.isEnabledFor(logging.INFO):
+            return response  # the line below costs a JSON encoding per request, for nobody
         who = getattr(g, "slack", {})
         # One line per request, without its body: bodies hold user text and tokens.
         log.info(json.dumps({
