@@ -20,9 +20,16 @@ class UsageError(Exception):
     """Bad input on the command line: printed as one line, exit status 2."""
 
 
+def say(message: str, **params) -> str:
+    """One line of the command line's own output, from templates/cli.j2."""
+    from bot.render import render
+
+    return render("cli.j2", message, "en", **params)
+
+
 def _languages(value: str) -> str:
     if value not in LANGUAGES:
-        raise argparse.ArgumentTypeError(f"language must be one of {', '.join(LANGUAGES)}")
+        raise argparse.ArgumentTypeError(say("bad_language", choices=LANGUAGES))
     return value
 
 
@@ -33,7 +40,7 @@ def _moment(value: str) -> datetime:
     try:
         moment = date_parser.isoparse(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{value}' is not an ISO date-time such as 2027-01-31T09:00") from None
+        raise argparse.ArgumentTypeError(say("bad_moment", value=value)) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
@@ -114,7 +121,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             raise UsageError(str(error)) from None
     partner = args.partner.strip() if args.partner else None
     if args.partner is not None and not partner:
-        raise UsageError("--partner cannot be empty")
+        raise UsageError(say("empty_partner"))
     user = args.user or os.environ.get("USER") or getpass.getuser()
     return run_chat(
         _database(), checklist, Terminal(), user, partner, args.delivery, categories, args.lang
@@ -126,10 +133,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     from flows.export import export_filename
 
     if args.format not in FORMATS:
-        raise UsageError(f"unknown export format '{args.format}': use one of {', '.join(FORMATS)}")
+        raise UsageError(say("unknown_format", fmt=args.format, formats=FORMATS))
     content = export_application(_database(), args.partner, args.format, datetime.now(timezone.utc))
     if content is None:
-        raise UsageError(f"no application for partner '{args.partner}'")
+        raise UsageError(say("no_partner", partner=args.partner))
     if isinstance(content, str) and not args.output:
         sys.stdout.write(content)
         return 0
@@ -139,7 +146,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         with open(path, "wb") as handle:
             handle.write(content.encode("utf-8") if isinstance(content, str) else content)
     except OSError as error:
-        raise UsageError(f"cannot write {path}: {error.strerror}") from None
+        raise UsageError(say("cannot_write", path=path, reason=error.strerror)) from None
     if not args.output:
         print(path)
     return 0
@@ -153,16 +160,16 @@ def cmd_db(args: argparse.Namespace) -> int:
         from storage.db import backup_sqlite
 
         if not args.path:
-            raise UsageError("db backup needs the file to write, e.g. db backup competency-backup.db")
+            raise UsageError(say("backup_needs_path"))
         if not database.is_sqlite:
-            raise UsageError("db backup copies an SQLite database; for PostgreSQL use pg_dump (see the README)")
+            raise UsageError(say("backup_needs_sqlite"))
         backup_sqlite(database, args.path)
-        print(f"backed up to {args.path}")
+        print(say("backed_up", path=args.path))
         return 0
     if args.action == "upgrade":
         upgrade(database.engine)
     current = current_revision(database.engine)
-    print(f"database schema: {current or 'empty'} (newest: {head_revision(database.engine)})")
+    print(say("schema", current=current, newest=head_revision(database.engine)))
     return 0
 
 
@@ -174,8 +181,7 @@ def cmd_remind(args: argparse.Namespace) -> int:
         print_due(_database(), now)
         return 0
     report = reminder_pass(_database(), now)
-    print(f"reminders sent: {report.sent}, failed: {report.failed}, expired: {report.flipped}, "
-          f"escalated: {report.escalated}, already taken: {report.already_taken}")
+    print(say("reminders_done", report=report))
     return 0
 
 
@@ -186,7 +192,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
     settings = DigestSettings.from_env()
     channels = pdm_channels(_database(), settings, [args.channel] if args.channel else None)
     if args.channel and not channels:
-        raise UsageError(f"no application has the PDM channel '{args.channel}'")
+        raise UsageError(say("no_pdm_channel", channel=args.channel))
     if args.post:
         return post_digests(_database(), channels, settings, now)
     print_digests(_database(), channels, settings, now)
@@ -213,7 +219,7 @@ def cmd_tokens(args: argparse.Namespace) -> int:
         changed = rewrite_tokens(_database(), cipher.rotate)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    print(f"re-encrypted the tokens of {changed} stored installation row(s) with the first key")
+    print(say("tokens_rotated", count=changed))
     return 0
 
 
@@ -261,13 +267,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except (ChecklistError, UsageError, ConfigError) as error:
-        print(f"competency-bot: {error}", file=sys.stderr)
+        print(say("refused", reason=error), file=sys.stderr)
         return 2
     except OperationalError as error:
-        print(f"competency-bot: cannot use the database: {error.orig}", file=sys.stderr)
+        print(say("database_unreachable", reason=error.orig), file=sys.stderr)
         return 1
-    except SchemaUpgradeFailed as error:
-        print(f"competency-bot: {error}", file=sys.stderr)
+    except SchemaUpgradeFailed:
+        print(say("refused", reason=say("schema_upgrade_failed")), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

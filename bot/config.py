@@ -16,22 +16,11 @@ class ConfigError(Exception):
     """Settings are missing; the message says which and how to get them."""
 
 
-HOW_TO_GET = {
-    "SLACK_SIGNING_SECRET": "Slack app settings → Basic Information → App Credentials → Signing Secret",
-    "SLACK_BOT_TOKEN": "Slack app settings → OAuth & Permissions → Bot User OAuth Token (xoxb-…), "
-    "or set SLACK_CLIENT_ID and SLACK_CLIENT_SECRET to install into many workspaces",
-    "SLACK_APP_TOKEN": "Slack app settings → Basic Information → App-Level Tokens, "
-    "with the connections:write scope (xapp-…)",
-    "TOKEN_ENCRYPTION_KEY": "generate one with: python -c \"from cryptography.fernet import Fernet; "
-    "print(Fernet.generate_key().decode())\" (comma-separate several to rotate; the first encrypts)",
-}
-
-
 def missing_message(names: list[str], command: str) -> str:
-    lines = [f"`{command}` needs these environment variables:"]
-    lines += [f"  {name}: {HOW_TO_GET[name]}" for name in names]
-    lines.append("See the README's 'Slack set-up' section.")
-    return "\n".join(lines)
+    """Which settings ``command`` lacks and where each comes from (templates/cli.j2)."""
+    from bot.render import render  # imported here: the settings are read before any template
+
+    return render("cli.j2", "missing_settings", "en", command=command, names=names)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from bot.render import render
 from flows.case_studies import Finding
 from flows.checklist import all_checklists
 from flows.digest import (
-    DEFAULT_SCHEDULE, ChannelDigest, DigestChannel, Schedule, build_digest, parse_schedule,
+    DEFAULT_SCHEDULE, ChannelDigest, DigestChannel, Schedule, ScheduleProblem, build_digest, parse_schedule,
 )
 from flows.evidence import local_today
 from flows.progress import PartProgress
@@ -31,8 +31,8 @@ class DigestSettings:
         env = dict(os.environ if env is None else env)
         try:
             schedule = parse_schedule(env["DIGEST_SCHEDULE"]) if env.get("DIGEST_SCHEDULE") else DEFAULT_SCHEDULE
-        except ValueError as error:
-            raise ConfigError(f"DIGEST_SCHEDULE: {error}") from None
+        except ScheduleProblem as problem:
+            raise ConfigError(render("cli.j2", "bad_schedule", "en", text=problem.text, reason=problem.reason)) from None
         return cls(pdm_channel=env.get("PDM_CHANNEL", "").strip(), schedule=schedule)
 
     def new_channel(self, team_id: str, channel_id: str, language: str = "zh") -> DigestChannel:
@@ -110,8 +110,7 @@ def post_digests(db: Database, channels: list[DigestChannel], settings: DigestSe
     results = post_due_digests(db, client_factory(slack, db), now, settings=settings,
                                channel_ids=[channel.channel_id for channel in channels], due_within=None)
     for result in results:
-        print(f"{result.channel_id}: posted, ts {result.ts}" if result.ts
-              else f"{result.channel_id}: the post failed; the next run posts it")
+        print(render("cli.j2", "digest_posted", "en", channel=result.channel_id, ts=result.ts))
     if not results:
-        print("nothing to post: this period's digest is already posted in every channel")
+        print(render("cli.j2", "digest_nothing_to_post", "en"))
     return 0 if all(result.ts for result in results) else 1

@@ -33,14 +33,23 @@ class Schedule:
 DEFAULT_SCHEDULE = Schedule()
 
 
+class ScheduleProblem(ValueError):
+    """A schedule that cannot be read: ``reason`` is ``weekday_and_hour`` (the shape) or
+    ``hour`` (out of 0–23); the words are the adapter's (templates/cli.j2)."""
+
+    def __init__(self, text: str, reason: str):
+        super().__init__(f"{reason}: {text!r}")
+        self.text, self.reason = text, reason
+
+
 def parse_schedule(text: str) -> Schedule:
-    """``"mon 09"``, ``"Fri 17"`` or ``"tue 8:00"``; ValueError names what is wrong."""
+    """``"mon 09"``, ``"Fri 17"`` or ``"tue 8:00"``; :class:`ScheduleProblem` says what is wrong."""
     words = text.split()
     if len(words) != 2 or words[0].lower()[:3] not in WEEKDAYS:
-        raise ValueError(f"digest schedule {text!r} must be a weekday and an hour, e.g. 'mon 09'")
+        raise ScheduleProblem(text, "weekday_and_hour")
     hour_text = words[1].split(":")[0]
     if not hour_text.isdigit() or not 0 <= int(hour_text) <= 23:
-        raise ValueError(f"digest schedule {text!r}: the hour must be 0 to 23")
+        raise ScheduleProblem(text, "hour")
     return Schedule(words[0].lower()[:3], int(hour_text))
 
 

@@ -130,8 +130,7 @@ def ensure_schema(engine: Engine) -> None:
     child.start()
     child.join()
     if child.exitcode != 0:
-        raise SchemaUpgradeFailed("the database schema could not be brought up to date "
-                                  "(its error is above; `competency-bot db upgrade` repeats it)")
+        raise SchemaUpgradeFailed(f"the schema check exited with status {child.exitcode}")
 
 
 @cache

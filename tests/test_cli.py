@@ -102,3 +102,31 @@ def test_bad_input_on_the_command_line_is_a_message(tmp_path):
 def test_db_upgrade(tmp_path):
     run = bot(f"sqlite:///{tmp_path / 'up.db'}", "db", "upgrade")
     assert run.returncode == 0 and "database schema: 0004 (newest: 0004)" in run.stdout
+
+
+def test_missing_settings_say_which_and_where_they_come_from(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_") and k != "TOKEN_ENCRYPTION_KEY"}
+    run = subprocess.run([sys.executable, "-m", "bot", "tokens", "rotate"], capture_output=True, text=True,
+                         cwd=ROOT, env={**env, "DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}"}, timeout=120)
+    assert run.returncode == 2
+    assert run.stderr.splitlines() == [
+        "competency-bot: `tokens rotate` needs these environment variables:",
+        '  TOKEN_ENCRYPTION_KEY: generate one with: python -c "from cryptography.fernet import Fernet; '
+        'print(Fernet.generate_key().decode())" (comma-separate several to rotate; the first encrypts)',
+        "See the README's 'Slack set-up' section.",
+    ]
+    run = subprocess.run([sys.executable, "-m", "bot", "web"], capture_output=True, text=True, cwd=ROOT,
+                         env={**env, "DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}"}, timeout=120)
+    assert run.returncode == 2
+    assert "  SLACK_SIGNING_SECRET: Slack app settings → Basic Information → App Credentials → Signing Secret" \
+        in run.stderr.splitlines()
+    assert any(line.startswith("  SLACK_BOT_TOKEN: Slack app settings → OAuth & Permissions")
+               for line in run.stderr.splitlines())
+
+
+def test_a_bad_digest_schedule_is_named(tmp_path):
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}", "DIGEST_SCHEDULE": "mon 25"}
+    run = subprocess.run([sys.executable, "-m", "bot", "digest", "--print"], capture_output=True, text=True,
+                         cwd=ROOT, env=env, timeout=120)
+    assert run.returncode == 2
+    assert run.stderr == "competency-bot: DIGEST_SCHEDULE 'mon 25': the hour must be 0 to 23\n"

@@ -11,7 +11,7 @@ from flows.application import MET, NOT_APPLICABLE, NOT_MET, SKIPPED, Answer, App
 from flows.case_studies import MISSING_OVERALL_DIAGRAM, CaseStudy, SolutionDocuments
 from flows.checklist import get_checklist
 from flows.digest import (
-    Change, DigestChannel, Schedule, build_digest, digest_key, latest_slot, parse_schedule, ApplicationInput,
+    Change, DigestChannel, Schedule, build_digest, digest_key, latest_slot, parse_schedule, ScheduleProblem, ApplicationInput,
 )
 from flows.progress import part_progress
 from flows.readiness import readiness
@@ -117,9 +117,11 @@ def test_evidence_expiring_within_30_and_90_days(days, soon, listed):
 def test_schedule_words():
     assert parse_schedule("mon 09") == Schedule("mon", 9)
     assert parse_schedule("Friday 17:00") == Schedule("fri", 17)
-    for bad in ("09 mon", "mon", "mon 24", "someday 9"):
-        with pytest.raises(ValueError):
+    for bad, reason in (("09 mon", "weekday_and_hour"), ("mon", "weekday_and_hour"), ("mon 24", "hour"),
+                        ("someday 9", "weekday_and_hour")):
+        with pytest.raises(ScheduleProblem) as raised:
             parse_schedule(bad)
+        assert (raised.value.text, raised.value.reason) == (bad, reason)
 
 
 def test_the_latest_slot_is_in_the_channels_time_zone():

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from flows.application import EXPIRED, MET, ApplicationState
 from storage import applications, walks
 from storage.db import Database, SchemaUpgradeFailed, current_revision, ensure_schema, head_revision, normalise_url
-from tests.cli_support import ROOT
+from tests.cli_support import ROOT, bot
 
 
 def new_application(db, now, partner="Acme Retail"):
@@ -53,8 +53,13 @@ def test_a_failed_schema_upgrade_is_reported(tmp_path):
     with db.engine.begin() as connection:
         connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
         connection.execute(text("INSERT INTO alembic_version VALUES ('not-a-revision')"))
-    with pytest.raises(SchemaUpgradeFailed, match="db upgrade"):
+    with pytest.raises(SchemaUpgradeFailed, match="exited with status 1"):
         ensure_schema(db.engine)
+    run = bot(f"sqlite:///{tmp_path}/odd.db", "export", "--partner", "Acme")
+    assert run.returncode == 1
+    assert run.stderr.splitlines()[-1] == (
+        "competency-bot: the database schema could not be brought up to date "
+        "(its error is above; `competency-bot db upgrade` repeats it)")
 
 
 def test_answers_evidence_and_history_round_trip(db, now):
