@@ -37,6 +37,7 @@ class FakeSlackAPI:
         self.uploads: dict[str, bytes] = {}  # file id → uploaded bytes
         self.lock = threading.Lock()
         self.ts = itertools.count(1)
+        self.socket_url = ""  # what apps.connections.open hands out (Socket Mode)
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -113,6 +114,8 @@ class FakeSlackAPI:
         if method == "users.info":
             user = params.get("user", "")
             return 200, {"ok": True, "user": {"id": user, "tz": self.timezones.get(user, "")}}, {}
+        if method == "apps.connections.open":
+            return 200, {"ok": True, "url": self.socket_url}, {}
         if method == "conversations.open":
             return 200, {"ok": True, "channel": {"id": "D" + params.get("users", "X")}}, {}
         if method == "files.getUploadURLExternal":
