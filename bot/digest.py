@@ -32,7 +32,9 @@ class DigestSettings:
         try:
             schedule = parse_schedule(env["DIGEST_SCHEDULE"]) if env.get("DIGEST_SCHEDULE") else DEFAULT_SCHEDULE
         except ScheduleProblem as problem:
-            raise ConfigError(render("cli.j2", "bad_schedule", "en", text=problem.text, reason=problem.reason)) from None
+            raise ConfigError(
+                render("cli.j2", "bad_schedule", "en", text=problem.text, reason=problem.reason)
+            ) from None
         return cls(pdm_channel=env.get("PDM_CHANNEL", "").strip(), schedule=schedule)
 
     def new_channel(self, team_id: str, channel_id: str, language: str = "zh") -> DigestChannel:
