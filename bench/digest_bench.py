@@ -20,11 +20,10 @@ import random
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import event, insert, text
+from sqlalchemy import insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -126,14 +125,6 @@ def seed(db: Database, count: int, now: datetime = NOW, channels: int = 10, rng_
             session.execute(insert(models.HistoryEntry), history_rows)
 
 
-@dataclass
-class Counter:
-    statements: int = 0
-
-    def __call__(self, *args) -> None:  # noqa: ANN002 - before_cursor_execute's signature
-        self.statements += 1
-
-
 def generate(db: Database, now: datetime = NOW) -> int:
     """What the clock does for every channel before posting; returns the number of Slack messages."""
     settings = DigestSettings(pdm_channel="")
@@ -146,19 +137,15 @@ def generate(db: Database, now: datetime = NOW) -> int:
 
 def measure(db: Database, repeat: int) -> tuple[float, int, int]:
     """Best time of ``repeat`` runs, SQL statements per run, Slack messages per run."""
-    counter = Counter()
-    event.listen(db.engine, "before_cursor_execute", counter)
     best = float("inf")
-    messages = 0
-    try:
-        for _ in range(repeat):
-            counter.statements = 0
-            started = time.perf_counter()
-            messages = generate(db)
-            best = min(best, time.perf_counter() - started)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", counter)
-    return best, counter.statements, messages
+    messages = statements = 0
+    for _ in range(repeat):
+        statements_before = db.statements.total
+        started = time.perf_counter()
+        messages = generate(db)
+        best = min(best, time.perf_counter() - started)
+        statements = db.statements.total - statements_before
+    return best, statements, messages
 
 
 def run(url: str, applications: int = 1000, channels: int = 10, repeat: int = 5) -> list[tuple[int, float, int, int]]:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import event, insert, text  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
 
 from bot.reminders import run_pass  # noqa: E402
 from flows.checklist import get_checklist  # noqa: E402
@@ -96,15 +96,12 @@ def build(db: Database, evidence_count: int, application_count: int, seed: int =
 
 def measure(db: Database, now: datetime = NOW) -> tuple[float, int, int]:
     """One pass at ``now``: seconds, SQL statements, actions sent (reminders, flips, escalations)."""
-    statements = []
-    listener = lambda *args: statements.append(1)  # noqa: E731
-    event.listen(db.engine, "before_cursor_execute", listener)
+    statements_before = db.statements.total
     notifier = CountingNotifier()
     started = time.perf_counter()
     report = run_pass(db, notifier, now)
     elapsed = time.perf_counter() - started
-    event.remove(db.engine, "before_cursor_execute", listener)
-    return elapsed, len(statements), report.sent + report.flipped + report.escalated
+    return elapsed, db.statements.total - statements_before, report.sent + report.flipped + report.escalated
 
 
 # Three passes, as the clock makes them: the first ever, the next day's, and the usual one.

@@ -106,8 +106,8 @@ def new_application_problems(
 ) -> dict[str, str]:
     """What is wrong with the fields of a new application: field → problem code."""
     problems = {}
-    if partner_problem(partner):
-        problems["partner"] = partner_problem(partner)
+    if problem := partner_problem(partner):
+        problems["partner"] = problem
     if delivery_type not in {d.id for d in checklist.delivery_types}:
         problems["delivery"] = REQUIRED
     if not categories:

@@ -208,9 +208,9 @@ def set_pdm_channel(
     """Point the application at a PDM channel (recorded in its history); a channel seen for
     the first time gets a settings row with ``channel``'s defaults. Returns the channel's settings."""
     with db.session() as session:
-        row = applications.load_row(session, application_id, lock=True)
-        before = applications.to_state(row)
-        applications.save(session, row.id, before, replace(before, pdm_channel=channel.channel_id), actor, now)
+        before = applications.load_state(session, application_id, lock=True)
+        applications.save(session, application_id, before, replace(before, pdm_channel=channel.channel_id),
+                          actor, now)
         stored = session.get(models.PdmChannel, (channel.team_id, channel.channel_id))
         if stored is None:
             try:

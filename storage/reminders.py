@@ -254,15 +254,14 @@ def flip_expired(db: Database, application_id: int, item_id: str, actor: str, no
     """met → expired, with history. True when the answer is expired afterwards (also when
     an earlier, interrupted pass flipped it); False when someone changed it meanwhile."""
     with db.session() as session:
-        row = applications.load_row(session, application_id, lock=True)
-        before = applications.to_state(row)
+        before = applications.load_state(session, application_id, lock=True)
         answer = before.answer(item_id)
         if answer.status == EXPIRED:
             return True
         if answer.status != MET:
             return False
         after = before.with_answer(item_id, replace(answer, status=EXPIRED))
-        applications.save(session, row.id, before, after, actor, now)
+        applications.save(session, application_id, before, after, actor, now)
     return True
 
 
