@@ -37,6 +37,10 @@ def bare_web_app() -> Flask:
     def events():
         return handler.handle(request)
 
+    @web.get("/healthz")
+    def healthz():  # what the benchmark waits for, as it does for the bot
+        return {"status": "ok"}
+
     return web
 
 

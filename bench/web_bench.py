@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,18 +30,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.support import cpu_seconds, header  # noqa: E402
-from tests.slack_support import BOT_TOKEN, SIGNING_SECRET, TEAM, FakeSlackAPI, signed_headers  # noqa: E402
+from tests.support.slack import BOT_TOKEN, SIGNING_SECRET, TEAM, FakeSlackAPI, signed_headers  # noqa: E402
+from tests.support.web import free_port, wait_healthy  # noqa: E402
 
 LEVELS = (1, 8, 32)
 APPLICATIONS = 64
 MEMBERS = [f"UMEMBER{n}" for n in range(8)]
 TIME_LIMIT = 120  # seconds per level, whatever happens
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def seed(database_url: str) -> list[tuple[int, str]]:
@@ -69,17 +63,6 @@ def seed(database_url: str) -> list[tuple[int, str]]:
 
 def start(command: list[str], env: dict) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def wait_ready(port: int) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"server on {port} did not start")
 
 
 def server_pids(pid: int) -> list[int]:
@@ -220,7 +203,7 @@ def bench_server(name: str, command: list[str], env: dict, requests: int, target
     port = free_port()
     process = start(command, {**env, "PORT": str(port)})
     try:
-        wait_ready(port)
+        wait_healthy(f"http://127.0.0.1:{port}", process, timeout=60)
         memory = MemorySampler(process.pid)
         results = {}
         offset = 0

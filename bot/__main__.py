@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import sys
 from datetime import datetime, timezone
 
-from sqlalchemy.exc import OperationalError
-
 from bot.config import ConfigError, missing_message
 from storage.db import SchemaUpgradeFailed
+from storage.errors import DatabaseUnavailable
+from flows.application import DEFAULT_LANGUAGE
 from flows.checklist import DEFAULT_CHECKLIST, LANGUAGES, ChecklistError, get_checklist
 
 
@@ -53,14 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     checklist = commands.add_parser("checklist", help="print the checklist")
     checklist.add_argument("--json", action="store_true", help="machine-readable JSON")
-    checklist.add_argument("--lang", type=_languages, default="zh", help="zh (default) or en")
+    checklist.add_argument("--lang", type=_languages, default=DEFAULT_LANGUAGE,
+                           help=f"{DEFAULT_LANGUAGE} (default) or en")
     checklist.add_argument("--id", default=DEFAULT_CHECKLIST, help="checklist id")
 
     chat = commands.add_parser("chat", help="walk the checklist in the terminal")
     chat.add_argument("--partner", help="partner name; starts or resumes its application")
     chat.add_argument("--delivery", choices=["saas", "customer_deployed"], help="delivery type (new applications)")
     chat.add_argument("--categories", help="comma-separated category ids (new applications)")
-    chat.add_argument("--lang", type=_languages, default="zh", help="zh (default) or en, for new applications")
+    chat.add_argument("--lang", type=_languages, default=DEFAULT_LANGUAGE,
+                      help=f"{DEFAULT_LANGUAGE} (default) or en, for new applications")
     chat.add_argument("--user", default=None, help="who is answering (default: your login name)")
     chat.add_argument("--checklist", default=DEFAULT_CHECKLIST, help="checklist id")
 
@@ -122,7 +123,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
     partner = args.partner.strip() if args.partner else None
     if args.partner is not None and not partner:
         raise UsageError(say("empty_partner"))
-    user = args.user or os.environ.get("USER") or getpass.getuser()
+    from bot.config import login_user
+
+    user = args.user or login_user() or getpass.getuser()
     return run_chat(
         _database(), checklist, Terminal(), user, partner, args.delivery, categories, args.lang
     )
@@ -153,9 +156,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
+    from bot.config import database_url
     from storage.db import Database, current_revision, head_revision, upgrade
 
-    database = Database()
+    database = Database(database_url())
     if args.action == "backup":
         from storage.db import backup_sqlite
 
@@ -186,7 +190,9 @@ def cmd_remind(args: argparse.Namespace) -> int:
 
 
 def cmd_digest(args: argparse.Namespace) -> int:
-    from bot.digest import DigestSettings, pdm_channels, print_digests, post_digests
+    from bot.config import DigestSettings
+    from bot.digest import pdm_channels, print_digests
+    from bot.slack.digest import post_digests_now
 
     now = args.now or datetime.now(timezone.utc)
     settings = DigestSettings.from_env()
@@ -194,7 +200,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
     if args.channel and not channels:
         raise UsageError(say("no_pdm_channel", channel=args.channel))
     if args.post:
-        return post_digests(_database(), channels, settings, now)
+        return post_digests_now(_database(), channels, settings, now)
     print_digests(_database(), channels, settings, now)
     return 0
 
@@ -208,10 +214,11 @@ def cmd_clock(args: argparse.Namespace) -> int:
 
 
 def cmd_tokens(args: argparse.Namespace) -> int:
-    from bot.slack.installations import TokenCipher
+    from bot.config import token_keys
+    from storage.installations import TokenCipher
     from storage.slack import rewrite_tokens
 
-    keys = os.environ.get("TOKEN_ENCRYPTION_KEY", "")
+    keys = token_keys()
     if not keys:
         raise ConfigError(missing_message(["TOKEN_ENCRYPTION_KEY"], "tokens rotate"))
     try:
@@ -250,9 +257,10 @@ def _logging() -> None:
 
 
 def _database():
+    from bot.config import database_url
     from storage.db import default_database
 
-    return default_database()
+    return default_database(database_url())
 
 
 COMMANDS = {
@@ -269,8 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ChecklistError, UsageError, ConfigError) as error:
         print(say("refused", reason=error), file=sys.stderr)
         return 2
-    except OperationalError as error:
-        print(say("database_unreachable", reason=error.orig), file=sys.stderr)
+    except DatabaseUnavailable as error:
+        print(say("database_unreachable", reason=error.reason), file=sys.stderr)
         return 1
     except SchemaUpgradeFailed:
         print(say("refused", reason=say("schema_upgrade_failed")), file=sys.stderr)

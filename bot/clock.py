@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import logging
-import os
 from datetime import datetime, timezone
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from bot.config import SlackSettings
+from bot.config import ClockSettings, DigestSettings, SlackSettings
 from bot.reminders import PassReport, due_notices, run_pass
 from bot.render import render
-from bot.slack.app import client_factory
 from bot.slack.digest import post_due_digests
 from bot.slack.reminders import SlackNotifier
+from bot.slack.web_api import client_factory
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -24,7 +23,7 @@ def notifier(db: Database, command: str) -> SlackNotifier:
 
 
 def reminder_pass(db: Database, now: datetime, command: str = "remind") -> PassReport:
-    return run_pass(db, notifier(db, command), now, pdm_default=os.environ.get("PDM_CHANNEL", ""))
+    return run_pass(db, notifier(db, command), now, pdm_default=DigestSettings.from_env().pdm_channel)
 
 
 def print_due(db: Database, now: datetime) -> None:
@@ -40,7 +39,8 @@ def run_clock(db: Database) -> None:
     """Every few minutes, one reminder pass and the digests whose slot has come. Nothing
     that matters lives in this process: each run reads what is due from the database and
     claims it there, so a restart loses nothing and a second clock sends nothing twice."""
-    minutes = int(os.environ.get("REMINDER_INTERVAL_MINUTES", "10"))
+    minutes = ClockSettings.from_env().interval_minutes
+    pdm_default = DigestSettings.from_env().pdm_channel
     settings = SlackSettings.from_env("clock")
     client_for = client_factory(settings, db)
     send = SlackNotifier(client_for)
@@ -53,7 +53,7 @@ def run_clock(db: Database) -> None:
                      sum(p.ts is None for p in posted))
 
     def reminders_job() -> None:
-        report = run_pass(db, send, datetime.now(timezone.utc), pdm_default=os.environ.get("PDM_CHANNEL", ""))
+        report = run_pass(db, send, datetime.now(timezone.utc), pdm_default=pdm_default)
         log.info("reminder pass: sent=%s failed=%s expired=%s escalated=%s", report.sent, report.failed,
                  report.flipped, report.escalated)
 

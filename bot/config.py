@@ -1,15 +1,30 @@
-"""Settings from the environment (Heroku conventions), with helpful errors."""
+"""Settings from the environment (Heroku conventions), with helpful errors.
+
+The one module that reads the environment: everything else is handed its settings.
+Every reader takes ``env`` (default: the process's environment) so tests pass their own.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from flows.application import DEFAULT_LANGUAGE
+from flows.digest import DEFAULT_SCHEDULE, DigestChannel, Schedule, ScheduleProblem, parse_schedule
+
+DEFAULT_DATABASE_URL = "sqlite:///competency.db"
+SECRET_VARIABLES = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_CLIENT_SECRET", "SLACK_APP_TOKEN",
+                    "TOKEN_ENCRYPTION_KEY")
 SLACK_API_DEFAULT = "https://slack.com/api/"
 BOT_SCOPES = [
     "commands", "chat:write", "chat:write.public", "im:write", "im:history", "channels:read",
     "groups:read", "channels:history", "groups:history", "users:read", "files:write",
 ]
+
+
+def _env(env: Mapping[str, str] | None) -> dict[str, str]:
+    return dict(os.environ if env is None else env)
 
 
 class ConfigError(Exception):
@@ -32,15 +47,14 @@ class SlackSettings:
     app_token: str | None
     token_keys: str | None
     api_url: str
-    pdm_channel: str | None
 
     @property
     def oauth(self) -> bool:
         return bool(self.client_id and self.client_secret)
 
     @classmethod
-    def from_env(cls, command: str, env: dict[str, str] | None = None) -> SlackSettings:
-        env = dict(os.environ if env is None else env)
+    def from_env(cls, command: str, env: Mapping[str, str] | None = None) -> SlackSettings:
+        env = _env(env)
         settings = cls(
             signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
             bot_token=env.get("SLACK_BOT_TOKEN") or None,
@@ -49,7 +63,6 @@ class SlackSettings:
             app_token=env.get("SLACK_APP_TOKEN") or None,
             token_keys=env.get("TOKEN_ENCRYPTION_KEY") or None,
             api_url=env.get("SLACK_API_URL") or SLACK_API_DEFAULT,
-            pdm_channel=env.get("PDM_CHANNEL") or None,
         )
         missing = []
         if command == "web" and not settings.signing_secret:
@@ -63,3 +76,74 @@ class SlackSettings:
         if missing:
             raise ConfigError(missing_message(missing, command))
         return settings
+
+
+def database_url(env: Mapping[str, str] | None = None) -> str:
+    """DATABASE_URL, or an SQLite file in the working directory."""
+    return _env(env).get("DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def token_keys(env: Mapping[str, str] | None = None) -> str:
+    """TOKEN_ENCRYPTION_KEY: comma-separated Fernet keys, the first encrypts ("" when unset)."""
+    return _env(env).get("TOKEN_ENCRYPTION_KEY", "")
+
+
+def login_user(env: Mapping[str, str] | None = None) -> str | None:
+    """USER: who is at the terminal, when it is set."""
+    return _env(env).get("USER") or None
+
+
+@dataclass(frozen=True)
+class DigestSettings:
+    pdm_channel: str = ""  # PDM_CHANNEL: for applications without their own
+    schedule: Schedule = DEFAULT_SCHEDULE  # DIGEST_SCHEDULE: for channels without settings
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> DigestSettings:
+        env = _env(env)
+        try:
+            schedule = parse_schedule(env["DIGEST_SCHEDULE"]) if env.get("DIGEST_SCHEDULE") else DEFAULT_SCHEDULE
+        except ScheduleProblem as problem:
+            from bot.render import render  # imported here: the settings are read before any template
+
+            raise ConfigError(
+                render("cli.j2", "bad_schedule", "en", text=problem.text, reason=problem.reason)
+            ) from None
+        return cls(pdm_channel=env.get("PDM_CHANNEL", "").strip(), schedule=schedule)
+
+    def new_channel(self, team_id: str, channel_id: str, language: str = DEFAULT_LANGUAGE) -> DigestChannel:
+        """The settings a channel gets when it is first named: the language of the
+        application that named it, UTC, the default schedule."""
+        return DigestChannel(channel_id=channel_id, team_id=team_id, language=language, schedule=self.schedule)
+
+
+@dataclass(frozen=True)
+class ClockSettings:
+    interval_minutes: int = 10  # REMINDER_INTERVAL_MINUTES: how often reminders and digests are looked at
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ClockSettings:
+        return cls(interval_minutes=int(_env(env).get("REMINDER_INTERVAL_MINUTES", "10")))
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    port: str = "3000"  # PORT
+    threads: int = 10  # WEB_THREADS: gunicorn threads of the one worker
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> WebSettings:
+        env = _env(env)
+        return cls(port=env.get("PORT", "3000"), threads=int(env.get("WEB_THREADS", "10")))
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    level: str = "INFO"  # LOG_LEVEL
+    secrets: tuple[str, ...] = ()  # the values of SECRET_VARIABLES, scrubbed from every line
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> LogSettings:
+        env = _env(env)
+        return cls(level=env.get("LOG_LEVEL", "INFO").upper(),
+                   secrets=tuple(env.get(name, "") for name in SECRET_VARIABLES))

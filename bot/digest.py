@@ -1,46 +1,21 @@
-"""The PDM digest outside Slack: its settings, building every channel's digest, the terminal form."""
+"""The PDM digest outside Slack: building every channel's digest, the terminal form
+(its settings: :class:`bot.config.DigestSettings`)."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from datetime import datetime
 
 from markupsafe import Markup
 
-from bot.config import ConfigError, SlackSettings
+from bot.config import DigestSettings
 from bot.render import render
 from flows.case_studies import Finding
 from flows.checklist import all_checklists
-from flows.digest import (
-    DEFAULT_SCHEDULE, ChannelDigest, DigestChannel, Schedule, ScheduleProblem, build_digest, parse_schedule,
-)
+from flows.digest import ChannelDigest, DigestChannel, build_digest
 from flows.evidence import local_today
 from flows.progress import PartProgress
 from storage import digests
 from storage.db import Database
-
-
-@dataclass(frozen=True)
-class DigestSettings:
-    pdm_channel: str = ""  # PDM_CHANNEL: for applications without their own
-    schedule: Schedule = DEFAULT_SCHEDULE  # DIGEST_SCHEDULE: for channels without settings
-
-    @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> DigestSettings:
-        env = dict(os.environ if env is None else env)
-        try:
-            schedule = parse_schedule(env["DIGEST_SCHEDULE"]) if env.get("DIGEST_SCHEDULE") else DEFAULT_SCHEDULE
-        except ScheduleProblem as problem:
-            raise ConfigError(
-                render("cli.j2", "bad_schedule", "en", text=problem.text, reason=problem.reason)
-            ) from None
-        return cls(pdm_channel=env.get("PDM_CHANNEL", "").strip(), schedule=schedule)
-
-    def new_channel(self, team_id: str, channel_id: str, language: str = "zh") -> DigestChannel:
-        """The settings a channel gets when it is first named: the language of the
-        application that named it, UTC, the default schedule."""
-        return DigestChannel(channel_id=channel_id, team_id=team_id, language=language, schedule=self.schedule)
 
 
 def pdm_channels(db: Database, settings: DigestSettings, only: list[str] | None = None) -> list[DigestChannel]:
@@ -100,19 +75,3 @@ def print_digests(db: Database, channels: list[DigestChannel], settings: DigestS
     """``digest --print``: every channel's digest, readable in a terminal."""
     for digest in build_digests(db, channels, settings, now):
         print(printable(digest), end="\n\n")
-
-
-def post_digests(db: Database, channels: list[DigestChannel], settings: DigestSettings, now: datetime) -> int:
-    """``digest --post``: this period's digest to each channel that has not had it; 1 if a post failed."""
-    # Imported here: bot.slack.digest builds on this module.
-    from bot.slack.app import client_factory
-    from bot.slack.digest import post_due_digests
-
-    slack = SlackSettings.from_env("digest")
-    results = post_due_digests(db, client_factory(slack, db), now, settings=settings,
-                               channel_ids=[channel.channel_id for channel in channels], due_within=None)
-    for result in results:
-        print(render("cli.j2", "digest_posted", "en", channel=result.channel_id, ts=result.ts))
-    if not results:
-        print(render("cli.j2", "digest_nothing_to_post", "en"))
-    return 0 if all(result.ts for result in results) else 1

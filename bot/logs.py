@@ -8,12 +8,11 @@ where every record of every library passes.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sys
 
-SECRET_VARIABLES = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_CLIENT_SECRET", "SLACK_APP_TOKEN",
-                    "TOKEN_ENCRYPTION_KEY")
+from bot.config import LogSettings
+
 # Slack tokens (bot, user, app, refresh, config) and our encrypted form of them.
 TOKEN_PATTERN = re.compile(r"\b(?:xox[abposer]|xapp|xoxe\.xox[bp])-[A-Za-z0-9-]+|enc:[A-Za-z0-9_=-]{20,}")
 # Bolt logs the body of a request that fails verification; bodies hold user text.
@@ -44,10 +43,11 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def configure_logging() -> None:
+def configure_logging(settings: LogSettings | None = None) -> None:
+    settings = settings or LogSettings.from_env()
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    handler.addFilter(RedactSecrets([os.environ.get(name, "") for name in SECRET_VARIABLES]))
+    handler.addFilter(RedactSecrets(list(settings.secrets)))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
+    root.setLevel(settings.level)

@@ -17,7 +17,7 @@ from flows.reminders import DEFAULT_GRACE, Escalation, ExpiryFlip, Reminder, due
 from storage import case_studies as case_study_store
 from storage import reminders as store
 from storage.db import Database
-from storage.models import Application
+from storage.reminders import ApplicationTarget
 
 ACTOR = "reminders"
 
@@ -26,7 +26,7 @@ ACTOR = "reminders"
 class Notice:
     """What a notifier needs to tell people about one action."""
 
-    application: Application
+    application: ApplicationTarget
     checklist: Checklist
     item: Item
     evidence_text: str  # the evidence, or the case study's customer
@@ -42,7 +42,7 @@ class Notice:
 
 class Notifier(Protocol):
     def prepare(self, db: Database, now: datetime) -> None: ...
-    def was_sent(self, application: Application, recipient: str, key: str, since: datetime) -> bool | None: ...
+    def was_sent(self, application: ApplicationTarget, recipient: str, key: str, since: datetime) -> bool | None: ...
     def remind(self, notice: Notice) -> bool: ...
     def expired(self, notice: Notice) -> bool: ...
     def escalate(self, notice: Notice, channel: str) -> bool: ...

@@ -18,6 +18,9 @@ NOT_APPLICABLE = "not_applicable"
 SKIPPED = "skipped"
 EXPIRED = "expired"
 
+# The language of an application, a channel or a command when none is chosen.
+DEFAULT_LANGUAGE = "zh"
+
 # Longest free text we accept anywhere (Slack's section text limit), and longest name.
 MAX_TEXT = 3000
 MAX_NAME = 200
@@ -77,7 +80,7 @@ class ApplicationState:
     delivery_type: str
     checklist_id: str
     categories: tuple[str, ...] = ()
-    language: str = "zh"
+    language: str = DEFAULT_LANGUAGE
     target_audit_date: date | None = None
     timezone: str = "UTC"
     cursor: str | None = None

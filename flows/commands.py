@@ -47,3 +47,40 @@ def parse_command(line: str) -> Command:
     if head.lower() in ARGUMENT_WORDS:
         return Command(ARGUMENT_WORDS[head.lower()], rest.strip().lstrip("：:").strip())
     return Command("text", text)
+
+
+# ``/competency WORD …`` in Slack: each word, in both languages, names one subcommand.
+# The walk's own words (help, status, goto, assign) keep the aliases the walk accepts.
+SUBCOMMANDS: dict[str, str] = {
+    **{word: name for word, name in WORDS.items() if name in ("help", "status")},
+    **{word: name for word, name in ARGUMENT_WORDS.items() if name in ("goto", "assign")},
+    "start": "start",
+    "next": "next",
+    "export": "export", "导出": "export",
+    "case": "case", "案例": "case",
+    "cases": "cases", "案例列表": "cases",
+    "documents": "documents", "文档": "documents",
+    "pdm": "pdm",
+    "digest": "digest", "摘要": "digest",
+    "reminders": "reminders", "提醒": "reminders",
+}
+
+
+def parse_subcommand(text: str) -> tuple[str, str]:
+    """``"goto T1.2"`` → ``("goto", "T1.2")``; an empty text is ``help``; an unknown
+    word is returned as it was typed, for the refusal to quote."""
+    word, _, rest = text.strip().partition(" ")
+    lowered = word.lower() or "help"
+    return SUBCOMMANDS.get(lowered, lowered), rest.strip()
+
+
+def parse_lead_days(text: str) -> tuple[int, ...] | None | str:
+    """``"30,14,7"`` → (30, 14, 7); ``"default"`` → None; ``"off"`` → (); anything else → ``"invalid"``."""
+    words = text.replace(",", " ").replace("，", " ").split()
+    if words in (["default"], ["默认"]):
+        return None
+    if words in (["off"], ["关闭"]):
+        return ()
+    if not words or not all(word.isdigit() and int(word) <= 366 for word in words):
+        return "invalid"
+    return tuple(sorted({int(word) for word in words}, reverse=True))

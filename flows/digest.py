@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from flows.application import ApplicationState
+from flows.application import DEFAULT_LANGUAGE, ApplicationState
 from flows.case_studies import CaseStudy, SolutionDocuments
 from flows.checklist import Checklist, Item
 from flows.evidence import local_today, zone
@@ -57,7 +57,7 @@ def parse_schedule(text: str) -> Schedule:
 class DigestChannel:
     channel_id: str
     team_id: str = ""
-    language: str = "zh"
+    language: str = DEFAULT_LANGUAGE
     timezone: str = "UTC"
     schedule: Schedule = DEFAULT_SCHEDULE
 

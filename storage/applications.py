@@ -2,57 +2,53 @@
 
 Saving compares the state before and after a step of the engine and writes each
 difference to its row and to the append-only history, in the caller's transaction.
+
+Every function taking a ``Session`` is a repository internal (leading underscore): only
+storage's unit-of-work services (:mod:`storage.walks`, :mod:`storage.case_studies`,
+:mod:`storage.digests`, :mod:`storage.reminders`) call them, inside their one
+transaction. The public functions here take the :class:`~storage.db.Database`.
+
+Reading a state: every application row becomes a state in one place, :func:`_to_state`
+(a new column of the applications table needs an edit there, plus the model, to be
+read). Two paths feed it:
+
+* :func:`_read_states`, one statement of plain rows (the application joined to its
+  answers and evidence) for one application or a few (by id, partner, channel). The id
+  form is hot: every answer takes it (``bench/web_bench.py``); building ORM objects
+  there was a third of an answer's cost.
+* :func:`storage.digests.load`, for every application of some PDM channels at once, with
+  partial answers (statuses and dated evidence only): a second path justified by
+  ``bench/digest_bench.py`` (a thousand applications), where this one's row per piece of
+  evidence cost far more than the digest's aggregated strings.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import cache
 from types import SimpleNamespace
 
-from sqlalchemy import JSON, Row, Text, bindparam, cast, insert, select, update
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy import JSON, Row, Text, and_, bindparam, cast, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from flows import application as domain
 from storage import models
+from storage.db import Database
+from storage.errors import ApplicationNotFound, PartnerExists
 
-
-class ApplicationNotFound(LookupError):
-    pass
+__all__ = ["ApplicationNotFound", "HistoryRecord", "history", "partner_key"]
 
 
 def partner_key(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
-def to_state(row: models.Application | Row | SimpleNamespace,
-             answers: dict[str, domain.Answer] | None = None) -> domain.ApplicationState:
-    """From the ORM object, or from the fields of a plain row of its table with
-    ``answers`` built by the caller (the digest reads every application's at once)."""
-    if answers is None:
-        answers = {
-            answer.item_id: domain.Answer(
-                status=answer.status,
-                note=answer.note,
-                answered_by=answer.answered_by,
-                answered_at=answer.answered_at,
-                assignee=answer.assignee,
-                evidence=tuple(
-                    domain.Evidence(
-                        text=e.text,
-                        evidence_date=e.evidence_date,
-                        expires_on=e.expires_on,
-                        added_by=e.added_by,
-                        added_at=e.added_at,
-                        id=e.id,
-                    )
-                    for e in answer.evidence
-                ),
-            )
-            for answer in row.answers
-        }
+def _to_state(row: Row | SimpleNamespace, answers: dict[str, domain.Answer]) -> domain.ApplicationState:
+    """The one place an application's row (its table's columns, JSON decoded, as
+    attributes) becomes a state; ``answers`` are built by the caller."""
     pending = domain.Pending(**row.pending) if row.pending else None
     return domain.ApplicationState(
         id=row.id,
@@ -72,78 +68,43 @@ def to_state(row: models.Application | Row | SimpleNamespace,
     )
 
 
-def _query():
-    return select(models.Application).options(
-        selectinload(models.Application.answers).selectinload(models.Answer.evidence)
-    )
-
-
-def _one_query(application_id: int, lock: bool):  # noqa: ANN202
-    """One application with its answers and evidence in a single statement (joins),
-    locked when asked: every change other than an answer button starts here."""
-    statement = (
-        select(models.Application)
-        .options(joinedload(models.Application.answers).joinedload(models.Answer.evidence))
-        .where(models.Application.id == application_id)
-    )
-    if lock:
-        # Serialises concurrent steps on one application (several web processes).
-        statement = statement.with_for_update(of=models.Application)
-    return statement
-
-
-def load_row(session: Session, application_id: int, lock: bool = False) -> models.Application:
-    row = session.scalars(_one_query(application_id, lock)).unique().one_or_none()
-    if row is None:
-        raise ApplicationNotFound(application_id)
-    return row
-
-
-def load_state(session: Session, application_id: int, lock: bool = False) -> domain.ApplicationState:
-    """The application's state, read as plain rows (see :func:`load_state_for_member`)."""
-    return _read_state(session, application_id, lock)[0]
-
-
 _APPLICATIONS, _ANSWERS, _EVIDENCE = models.Application.__table__, models.Answer.__table__, models.Evidence.__table__
 _ANSWER_COLUMNS = ("id", "item_id", "status", "note", "answered_by", "answered_at", "assignee")
 _EVIDENCE_COLUMNS = ("id", "text", "evidence_date", "expires_on", "added_by", "added_at")
 _JSON_COLUMNS = frozenset(column.name for column in _APPLICATIONS.c if isinstance(column.type, JSON))
 
+# Which applications :func:`_read_states` reads, by the parameters bound.
+_BY_ID, _BY_CHANNEL, _BY_PARTNER, _BY_PARTNER_IN_TEAM = "id", "channel", "partner", "partner_in_team"
 
-def load_state_for_member(
-    session: Session, application_id: int, team_id: str, user_id: str, lock: bool = False
-) -> tuple[domain.ApplicationState, bool]:
-    """The application's state and whether the user is a member of its channel in its
-    workspace, in one statement of plain rows (no ORM objects: this is the path of every
-    answer, and building them was a third of its cost). Save with :func:`save`."""
-    state, first = _read_state(session, application_id, lock, user_id)
-    return state, bool(first.is_member) and first.team_id == team_id
+
+def _which(by: str):  # noqa: ANN202
+    if by == _BY_ID:
+        return _APPLICATIONS.c.id == bindparam("application_id")
+    if by == _BY_CHANNEL:
+        return and_(_APPLICATIONS.c.team_id == bindparam("team_id"),
+                    _APPLICATIONS.c.channel_id == bindparam("channel_id"))
+    # The partner's oldest application (one per workspace; in any workspace, several).
+    oldest = select(func.min(_APPLICATIONS.c.id)).where(_APPLICATIONS.c.partner_key == bindparam("partner_key"))
+    if by == _BY_PARTNER_IN_TEAM:
+        oldest = oldest.where(_APPLICATIONS.c.team_id == bindparam("team_id"))
+    return _APPLICATIONS.c.id == oldest.scalar_subquery()
 
 
 @cache
-def _state_query(lock: bool, with_member: bool):  # noqa: ANN202
-    """The statement :func:`_read_state` runs, built once per shape (building and
-    cache-keying it per call cost as much as running it): the application, its answers
-    and evidence (outer joins), and with ``with_member`` whether the user bound as
-    ``member`` is in its channel (``is_member``)."""
-    # JSON columns come as text, parsed once in _read_state rather than on every joined row.
+def _state_query(by: str, lock: bool):  # noqa: ANN202
+    """The statement :func:`_read_states` runs, built once per shape (building and
+    cache-keying it per call cost as much as running it): the applications, their
+    answers and evidence (outer joins)."""
+    # JSON columns come as text, parsed once per application rather than on every joined row.
     columns = [*(cast(column, Text).label(column.name) if column.name in _JSON_COLUMNS else column
                  for column in _APPLICATIONS.c),
                *(_ANSWERS.c[name].label(f"answer_{name}") for name in _ANSWER_COLUMNS),
                *(_EVIDENCE.c[name].label(f"evidence_{name}") for name in _EVIDENCE_COLUMNS)]
-    if with_member:
-        columns.append(
-            select(models.ChannelMember.user_id)
-            .where(models.ChannelMember.team_id == _APPLICATIONS.c.team_id,
-                   models.ChannelMember.channel_id == _APPLICATIONS.c.channel_id,
-                   models.ChannelMember.user_id == bindparam("member"))
-            .exists().label("is_member")
-        )
     statement = (
         select(*columns)
         .select_from(_APPLICATIONS.outerjoin(_ANSWERS).outerjoin(_EVIDENCE))
-        .where(_APPLICATIONS.c.id == bindparam("application_id"))
-        .order_by(_ANSWERS.c.id, _EVIDENCE.c.id)
+        .where(_which(by))
+        .order_by(_APPLICATIONS.c.id, _ANSWERS.c.id, _EVIDENCE.c.id)
     )
     if lock:
         # Serialises concurrent steps on one application (several web processes).
@@ -151,17 +112,31 @@ def _state_query(lock: bool, with_member: bool):  # noqa: ANN202
     return statement
 
 
-def _read_state(session: Session, application_id: int, lock: bool,
-                member: str | None = None) -> tuple[domain.ApplicationState, Row]:
-    """One statement (:func:`_state_query`): the state and the application's row."""
-    rows = session.connection().execute(
-        _state_query(lock, member is not None), {"application_id": application_id, "member": member}
-    ).all()
-    if not rows:
-        raise ApplicationNotFound(application_id)
+def _read_states(session: Session, by: str, params: dict, lock: bool = False) -> list[tuple[domain.ApplicationState, Row]]:
+    """One statement (:func:`_state_query`): each application's state and its row (every
+    column of its table, for what the state leaves out), oldest first."""
+    found: list[tuple[domain.ApplicationState, Row]] = []
+    first: Row | None = None
     answers: dict[str, domain.Answer] = {}
     evidence: dict[str, list[domain.Evidence]] = {}
-    for row in rows:
+
+    def finish() -> None:
+        fields = {name: first._mapping[name] for name in _APPLICATIONS.c.keys()}
+        for name in _JSON_COLUMNS:
+            if fields[name] is not None:
+                fields[name] = json.loads(fields[name])
+        found.append((
+            _to_state(SimpleNamespace(**fields), {
+                item_id: replace(answer, evidence=tuple(evidence[item_id])) if evidence[item_id] else answer
+                for item_id, answer in answers.items()}),
+            first,
+        ))
+
+    for row in session.connection().execute(_state_query(by, lock), params):
+        if first is None or row.id != first.id:
+            if first is not None:
+                finish()
+            first, answers, evidence = row, {}, {}
         item_id = row.answer_item_id
         if item_id is None:
             continue
@@ -174,35 +149,38 @@ def _read_state(session: Session, application_id: int, lock: bool,
             evidence[item_id].append(domain.Evidence(
                 text=row.evidence_text, evidence_date=row.evidence_evidence_date, expires_on=row.evidence_expires_on,
                 added_by=row.evidence_added_by, added_at=row.evidence_added_at, id=row.evidence_id))
-    answers = {item_id: replace(answer, evidence=tuple(evidence[item_id])) if evidence[item_id] else answer
-               for item_id, answer in answers.items()}
-    first = rows[0]
-    fields = dict(first._mapping)
-    for name in _JSON_COLUMNS:
-        if fields[name] is not None:
-            fields[name] = json.loads(fields[name])
-    return to_state(SimpleNamespace(**fields), answers), first
+    if first is not None:
+        finish()
+    return found
 
 
-def find_by_partner(session: Session, partner: str, team_id: str | None = None) -> domain.ApplicationState | None:
+def _read_one(session: Session, application_id: int, lock: bool = False) -> tuple[domain.ApplicationState, Row]:
+    """The application's state and its row; raises :class:`ApplicationNotFound`."""
+    found = _read_states(session, _BY_ID, {"application_id": application_id}, lock)
+    if not found:
+        raise ApplicationNotFound(application_id)
+    return found[0]
+
+
+def _load_state(session: Session, application_id: int, lock: bool = False) -> domain.ApplicationState:
+    """The application's state; ``lock`` for a step that saves it (:func:`_save`)."""
+    return _read_one(session, application_id, lock)[0]
+
+
+def _find_by_partner(session: Session, partner: str, team_id: str | None = None) -> domain.ApplicationState | None:
     """The partner's application; in any workspace when ``team_id`` is None (terminal, exports)."""
-    statement = _query().where(models.Application.partner_key == partner_key(partner))
-    if team_id is not None:
-        statement = statement.where(models.Application.team_id == team_id)
-    row = session.scalars(statement.order_by(models.Application.id).limit(1)).first()
-    return to_state(row) if row else None
+    if team_id is None:
+        found = _read_states(session, _BY_PARTNER, {"partner_key": partner_key(partner)})
+    else:
+        found = _read_states(session, _BY_PARTNER_IN_TEAM, {"partner_key": partner_key(partner), "team_id": team_id})
+    return found[0][0] if found else None
 
 
-def find_by_channel(session: Session, team_id: str, channel_id: str) -> list[domain.ApplicationState]:
-    rows = session.scalars(
-        _query()
-        .where(models.Application.team_id == team_id, models.Application.channel_id == channel_id)
-        .order_by(models.Application.id)
-    ).all()
-    return [to_state(row) for row in rows]
+def _find_by_channel(session: Session, team_id: str, channel_id: str) -> list[domain.ApplicationState]:
+    return [state for state, _ in _read_states(session, _BY_CHANNEL, {"team_id": team_id, "channel_id": channel_id})]
 
 
-def create(
+def _create(
     session: Session,
     state: domain.ApplicationState,
     actor: str,
@@ -228,7 +206,12 @@ def create(
         updated_at=now,
     )
     session.add(row)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as error:
+        if "partner_key" in str(error.orig) or "uq_applications_team_partner" in str(error.orig):
+            raise PartnerExists(state.partner) from None
+        raise
     session.add(
         models.HistoryEntry(
             application_id=row.id, field="created", new_value=state.partner, actor=actor, at=now
@@ -264,7 +247,7 @@ _INSERT_EVIDENCE = insert(_EVIDENCE).returning(_EVIDENCE.c.id)
 _INSERT_HISTORY = insert(models.HistoryEntry.__table__)
 
 
-def save(
+def _save(
     session: Session,
     application_id: int,
     before: domain.ApplicationState,
@@ -361,11 +344,25 @@ def _save_evidence(connection, answer_id: int, item_id: str, old_answer: domain.
     return replace(new_answer, evidence=tuple(saved))
 
 
-def history(session: Session, application_id: int) -> list[models.HistoryEntry]:
-    return list(
-        session.scalars(
-            select(models.HistoryEntry)
-            .where(models.HistoryEntry.application_id == application_id)
-            .order_by(models.HistoryEntry.id)
+@dataclass(frozen=True)
+class HistoryRecord:
+    """One entry of an application's append-only history."""
+
+    item_id: str | None
+    field: str
+    old_value: str | None
+    new_value: str | None
+    actor: str
+    at: datetime
+
+
+def history(db: Database, application_id: int) -> list[HistoryRecord]:
+    """The application's history, oldest first."""
+    table = models.HistoryEntry.__table__
+    with db.session() as session:
+        rows = session.connection().execute(
+            select(table.c.item_id, table.c.field, table.c.old_value, table.c.new_value, table.c.actor, table.c.at)
+            .where(table.c.application_id == application_id)
+            .order_by(table.c.id)
         )
-    )
+        return [HistoryRecord(*row) for row in rows]

@@ -1,7 +1,10 @@
 """Case studies and solution documents: rows to :mod:`flows.case_studies` values, and the
 services that store them. Every save re-judges the application's case studies and writes
-the derived statuses of P2.1, P2.2, D1 and D2 through :func:`storage.applications.save`,
-so the history says who changed which case study and what that did to each item."""
+the derived statuses of P2.1, P2.2, D1 and D2 through :func:`storage.applications._save`,
+so the history says who changed which case study and what that did to each item.
+
+Functions taking a ``Session`` are repository internals (leading underscore); the
+public services take the :class:`~storage.db.Database`, one transaction each."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Row, select
+from sqlalchemy import ColumnElement, Row, select, update as sql_update
 from sqlalchemy.orm import Session
 
 from flows.application import ApplicationState
@@ -27,18 +30,21 @@ from flows.checklist import get_checklist
 from flows.evidence import local_today
 from storage import applications, models
 from storage.db import Database
+from storage.errors import CaseStudyNotFound
+
+__all__ = ["CaseStudyNotFound", "CaseStudyOverview", "add", "overview", "rederive", "set_document", "update"]
 
 
 # The case study's fields are columns of the same names.
 CASE_STUDY_FIELDS = tuple(field.name for field in fields(CaseStudy))
 
 
-def to_case_study(row: models.CaseStudy | Row) -> CaseStudy:
+def _to_case_study(row: models.CaseStudy | Row) -> CaseStudy:
     """From the ORM object or a plain row holding its :data:`CASE_STUDY_FIELDS`."""
     return CaseStudy(**{name: getattr(row, name) for name in CASE_STUDY_FIELDS})
 
 
-def to_documents(row: models.Application | Row) -> SolutionDocuments:
+def _to_documents(row: Row) -> SolutionDocuments:
     return SolutionDocuments(
         overall_diagram=row.overall_diagram,
         overall_diagram_file_id=row.overall_diagram_file_id,
@@ -47,16 +53,16 @@ def to_documents(row: models.Application | Row) -> SolutionDocuments:
     )
 
 
-def case_studies_by_application(session: Session, application_ids: Iterable[int]) -> dict[int, list[CaseStudy]]:
+def _case_studies_by_application(session: Session, application_ids: Iterable[int]) -> dict[int, list[CaseStudy]]:
     """Every listed application's case studies in one query, oldest first."""
     ids = list(application_ids)
     found: dict[int, list[CaseStudy]] = {application_id: [] for application_id in ids}
     if ids:
-        found.update(case_studies_where(session, models.CaseStudy.application_id.in_(ids)))
+        found.update(_case_studies_where(session, models.CaseStudy.application_id.in_(ids)))
     return found
 
 
-def case_studies_where(session: Session, condition: ColumnElement[bool]) -> dict[int, list[CaseStudy]]:
+def _case_studies_where(session: Session, condition: ColumnElement[bool]) -> dict[int, list[CaseStudy]]:
     """The case studies of the applications matching ``condition`` (on either table), by
     application, oldest first; applications without any are left out."""
     table = models.CaseStudy.__table__
@@ -67,15 +73,11 @@ def case_studies_where(session: Session, condition: ColumnElement[bool]) -> dict
     )
     found: dict[int, list[CaseStudy]] = {}
     for row in rows:
-        found.setdefault(row.application_id, []).append(to_case_study(row))
+        found.setdefault(row.application_id, []).append(_to_case_study(row))
     return found
 
 
 # --- unit-of-work services: the terminal and Slack call these, never the session ----------
-
-
-class CaseStudyNotFound(LookupError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -96,22 +98,27 @@ class CaseStudyOverview:
         return next(n for n, cs in enumerate(self.case_studies, 1) if cs.id == case_study_id)
 
 
-def _overview(session: Session, row: models.Application, state: ApplicationState, now: datetime) -> CaseStudyOverview:
-    found = tuple(case_studies_by_application(session, [row.id])[row.id])
-    documents = to_documents(row)
+def _overview(session: Session, state: ApplicationState, documents: SolutionDocuments,
+              now: datetime) -> CaseStudyOverview:
+    found = tuple(_case_studies_by_application(session, [state.id])[state.id])
     today = local_today(now, state.timezone)
     assessment = check(found, documents, state.delivery_type, get_checklist(state.checklist_id), today,
                        state.target_audit_date)
     return CaseStudyOverview(state, found, documents, assessment)
 
 
-def _settle(session: Session, row: models.Application, actor: str, now: datetime) -> CaseStudyOverview:
+def _settle(session: Session, before: ApplicationState, documents: SolutionDocuments, actor: str,
+            now: datetime) -> CaseStudyOverview:
     """Re-run the rules and write the derived statuses through the answers (and so the history)."""
-    before = applications.to_state(row)
-    judged = _overview(session, row, before, now)
+    judged = _overview(session, before, documents, now)
     after = with_derived_statuses(before, judged.derived, actor, now)
-    stored = applications.save(session, row.id, before, after, actor, now)
+    stored = applications._save(session, before.id, before, after, actor, now)
     return replace(judged, state=stored)
+
+
+def _load(session: Session, application_id: int, lock: bool = False) -> tuple[ApplicationState, SolutionDocuments]:
+    state, row = applications._read_one(session, application_id, lock)
+    return state, _to_documents(row)
 
 
 def _record(session: Session, application_id: int, field: str, old: str, new: str, actor: str, now: datetime) -> None:
@@ -132,26 +139,25 @@ def _write(session: Session, row: models.CaseStudy, old: CaseStudy, new: CaseStu
 def overview(db: Database, application_id: int, now: datetime) -> CaseStudyOverview:
     """Read only: what is stored, judged as of ``now``."""
     with db.session() as session:
-        row = applications.load_row(session, application_id)
-        return _overview(session, row, applications.to_state(row), now)
+        return _overview(session, *_load(session, application_id), now)
 
 
 def rederive(db: Database, application_id: int, actor: str, now: datetime) -> CaseStudyOverview:
     """Judge again as of ``now`` and store the derived statuses (a case study may have aged out)."""
     with db.session() as session:
-        return _settle(session, applications.load_row(session, application_id, lock=True), actor, now)
+        return _settle(session, *_load(session, application_id, lock=True), actor, now)
 
 
 def add(db: Database, application_id: int, case_study: CaseStudy, actor: str, now: datetime) -> tuple[CaseStudyOverview, int]:
     """Store a new case study; returns the overview and its number."""
     with db.session() as session:
-        application = applications.load_row(session, application_id, lock=True)
+        state, documents = _load(session, application_id, lock=True)
         row = models.CaseStudy(application_id=application_id, created_by=actor, created_at=now, updated_at=now)
         session.add(row)
         session.flush()
         _write(session, row, CaseStudy(), case_study, actor, now)
         session.flush()
-        judged = _settle(session, application, actor, now)
+        judged = _settle(session, state, documents, actor, now)
     return judged, judged.number_of(row.id)
 
 
@@ -159,13 +165,13 @@ def update(db: Database, application_id: int, case_study_id: int, case_study: Ca
            now: datetime) -> tuple[CaseStudyOverview, int]:
     """Replace a stored case study's fields; returns the overview and its number."""
     with db.session() as session:
-        application = applications.load_row(session, application_id, lock=True)
+        state, documents = _load(session, application_id, lock=True)
         row = session.get(models.CaseStudy, case_study_id)
         if row is None or row.application_id != application_id:
             raise CaseStudyNotFound(case_study_id)
-        _write(session, row, to_case_study(row), case_study, actor, now)
+        _write(session, row, _to_case_study(row), case_study, actor, now)
         session.flush()
-        judged = _settle(session, application, actor, now)
+        judged = _settle(session, state, documents, actor, now)
     return judged, judged.number_of(case_study_id)
 
 
@@ -173,11 +179,15 @@ def set_document(db: Database, application_id: int, kind: str, link: str, file_i
                  now: datetime) -> CaseStudyOverview:
     """Store the whole-solution diagram or the deployment guide (``kind``): a link, a Slack file, or both."""
     with db.session() as session:
-        row = applications.load_row(session, application_id, lock=True)
+        state, documents = _load(session, application_id, lock=True)
+        values = {}
         for column, value in ((kind, link), (f"{kind}_file_id", file_id)):
-            old = getattr(row, column)
+            old = getattr(documents, column)
             if old != value:
-                setattr(row, column, value)
+                values[column] = value
                 _record(session, application_id, column, old, value, actor, now)
+        if values:
+            session.execute(sql_update(models.Application.__table__)
+                            .where(models.Application.__table__.c.id == application_id).values(**values))
         session.flush()
-        return _settle(session, row, actor, now)
+        return _settle(session, state, replace(documents, **values), actor, now)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,15 +12,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
+
+from storage.errors import DatabaseUnavailable
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-DEFAULT_DATABASE_URL = "sqlite:///competency.db"
 
 
 def normalise_url(url: str) -> str:
@@ -32,12 +34,23 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def database_url() -> str:
-    return normalise_url(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
+def _unavailable(context: ExceptionContext) -> DatabaseUnavailable | None:
+    """Every engine's ``handle_error`` hook: an OperationalError (no connection, a dropped
+    one, a locked SQLite file) leaves storage as :class:`DatabaseUnavailable`, whichever
+    statement, session or Alembic migration met it. A failed pre-ping is left alone: the
+    pool reconnects."""
+    if context.is_pre_ping or not isinstance(context.sqlalchemy_exception, OperationalError):
+        return None
+    return DatabaseUnavailable(context.original_exception)
 
 
 def make_engine(url: str, pool_size: int = 5) -> Engine:
-    url = normalise_url(url)
+    engine = _make_engine(normalise_url(url), pool_size)
+    event.listen(engine, "handle_error", _unavailable)
+    return engine
+
+
+def _make_engine(url: str, pool_size: int) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
 
@@ -119,8 +132,8 @@ def ensure_schema(engine: Engine) -> None:
     """Bring an empty or older database up to date; cheap when it already is.
 
     The check runs in a short-lived child process, so that Alembic never loads into this
-    one. The connection is tried here first, so an unreachable database fails with the
-    usual error.
+    one. The connection is tried here first, so an unreachable database fails here, with
+    :class:`DatabaseUnavailable`.
     """
     with engine.connect():
         pass
@@ -161,10 +174,11 @@ class StatementCounter:
 
 
 class Database:
-    """One engine and its session factory; sessions are scoped to one unit of work."""
+    """One engine and its session factory; sessions are scoped to one unit of work.
+    ``url`` comes from the caller (the bot reads ``DATABASE_URL`` in :mod:`bot.config`)."""
 
-    def __init__(self, url: str | None = None, pool_size: int = 5):
-        self.url = normalise_url(url or database_url())
+    def __init__(self, url: str, pool_size: int = 5):
+        self.url = normalise_url(url)
         self.engine = make_engine(self.url, pool_size)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.statements = StatementCounter(self.engine)
@@ -192,10 +206,21 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.url.startswith("sqlite")
 
+    def ping(self) -> None:
+        """Run ``SELECT 1``; raises :class:`DatabaseUnavailable` on any failure (health checks)."""
+        try:
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+        except DatabaseUnavailable:
+            raise
+        except Exception as error:  # noqa: BLE001 - any failure means unavailable
+            raise DatabaseUnavailable(error) from error
+
 
 @cache
-def default_database() -> Database:
-    database = Database()
+def default_database(url: str) -> Database:
+    """The process's database at ``url``, its schema brought up to date (once per process)."""
+    database = Database(url)
     ensure_schema(database.engine)
     return database
 

@@ -9,6 +9,10 @@ each answer's status and its dated evidence's dates (the newest dated evidence d
 expiry); notes, who answered, evidence texts and undated evidence are left out, which
 more than halves the time over a thousand applications.
 
+The states are built by :func:`storage.applications._to_state`, the one row→state
+function; this is the second read path its module describes, kept for speed
+(``bench/digest_bench.py``: a thousand applications at once).
+
 An application's PDM channel is its own ``pdm_channel_id``, or ``default_channel`` (the
 ``PDM_CHANNEL`` setting) when it has none. Channels are told apart by channel id.
 """
@@ -24,8 +28,8 @@ from sqlalchemy.exc import IntegrityError
 from flows import application as domain
 from flows.digest import FIRST_DIGEST_LOOKBACK, ApplicationInput, Change, DigestChannel, Schedule
 from storage import applications, models
-from storage.case_studies import case_studies_where, to_documents
-from storage.db import Database
+from storage.case_studies import _case_studies_where, _to_documents
+from storage.db import Database, insert_unless_present
 
 CLAIMED = "claimed"
 POSTED = "posted"
@@ -115,7 +119,7 @@ def load(db: Database, wanted: list[DigestChannel], default_channel: str, now: d
             dated.setdefault((application_id, item_id), []).append(
                 domain.Evidence(text="", evidence_date=evidence_date, expires_on=expires_on, id=evidence_id)
             )
-        case_studies = case_studies_where(session, in_channels)
+        case_studies = _case_studies_where(session, in_channels)
         oldest = min((last_posted.get(channel_id) or now - FIRST_DIGEST_LOOKBACK for channel_id in ids),
                      default=now)
         history = connection.execute(
@@ -145,9 +149,9 @@ def load(db: Database, wanted: list[DigestChannel], default_channel: str, now: d
     for row in rows:
         inputs[channel_of[row.id]].append(
             ApplicationInput(
-                applications.to_state(row, answers_by_application[row.id]),
+                applications._to_state(row, answers_by_application[row.id]),
                 tuple(case_studies.get(row.id, ())),
-                to_documents(row),
+                _to_documents(row),
             )
         )
     changes: dict[str, list[Change]] = {channel_id: [] for channel_id in ids}
@@ -170,15 +174,16 @@ def claim(db: Database, key: str, channel: DigestChannel, now: datetime) -> bool
     A failed post, or a claim older than :data:`STALE_CLAIM`, is taken over, by exactly one
     process (a conditional UPDATE).
     """
-    try:
-        with db.session() as session:
-            session.add(models.DigestLog(key=key, team_id=channel.team_id, channel_id=channel.channel_id,
-                                         status=CLAIMED, ts="", claimed_at=now))
-        return True
-    except IntegrityError:
-        pass
     with db.session() as session:
-        taken = session.execute(
+        connection = session.connection()
+        inserted = connection.execute(
+            insert_unless_present(connection.dialect.name, models.DigestLog, returning="key"),
+            dict(key=key, team_id=channel.team_id, channel_id=channel.channel_id, status=CLAIMED, ts="",
+                 claimed_at=now),
+        ).first()
+        if inserted is not None:
+            return True
+        taken = connection.execute(
             update(models.DigestLog)
             .where(
                 models.DigestLog.key == key,
@@ -208,8 +213,8 @@ def set_pdm_channel(
     """Point the application at a PDM channel (recorded in its history); a channel seen for
     the first time gets a settings row with ``channel``'s defaults. Returns the channel's settings."""
     with db.session() as session:
-        before = applications.load_state(session, application_id, lock=True)
-        applications.save(session, application_id, before, replace(before, pdm_channel=channel.channel_id),
+        before = applications._load_state(session, application_id, lock=True)
+        applications._save(session, application_id, before, replace(before, pdm_channel=channel.channel_id),
                           actor, now)
         stored = session.get(models.PdmChannel, (channel.team_id, channel.channel_id))
         if stored is None:

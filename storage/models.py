@@ -9,6 +9,8 @@ from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallation
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from flows.application import DEFAULT_LANGUAGE
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
@@ -51,7 +53,7 @@ class Application(Base):
     partner_key: Mapped[str] = mapped_column(String(200))
     delivery_type: Mapped[str] = mapped_column(String(32))
     categories: Mapped[list[str]] = mapped_column(JSON, default=list)
-    language: Mapped[str] = mapped_column(String(8), default="zh")
+    language: Mapped[str] = mapped_column(String(8), default=DEFAULT_LANGUAGE)
     target_audit_date: Mapped[date | None] = mapped_column(Date)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     cursor_item: Mapped[str | None] = mapped_column(String(16))
@@ -230,7 +232,7 @@ class PdmChannel(Base):
 
     team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    language: Mapped[str] = mapped_column(String(8), default="zh")
+    language: Mapped[str] = mapped_column(String(8), default=DEFAULT_LANGUAGE)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     # cron-style fields for the digest: day of week and hour, local to the channel
     digest_day: Mapped[str] = mapped_column(String(16), default="mon")

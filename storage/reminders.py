@@ -8,7 +8,7 @@ two clock processes, a rerun or a retry never send it twice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, timezone
 
 from sqlalchemy import bindparam, func, select, update
@@ -180,13 +180,24 @@ def claim(db: Database, key: str, application_id: int, item_id: str, recipient: 
         return retaken is not None
 
 
-def stale_claims(db: Database, claimed_before: datetime) -> list[models.ReminderLog]:
+@dataclass(frozen=True)
+class StaleClaim:
+    """A key claimed but never finished."""
+
+    key: str
+    application_id: int
+    recipient: str
+    claimed_at: datetime
+
+
+def stale_claims(db: Database, claimed_before: datetime) -> list[StaleClaim]:
     """Keys claimed but never finished: the process that claimed them died mid-send."""
+    log = models.ReminderLog
     with db.session() as session:
-        return list(session.scalars(
-            select(models.ReminderLog).where(models.ReminderLog.status == CLAIMED,
-                                             models.ReminderLog.claimed_at < claimed_before)
-        ))
+        return [StaleClaim(*row) for row in session.execute(
+            select(log.key, log.application_id, log.recipient, log.claimed_at)
+            .where(log.status == CLAIMED, log.claimed_at < claimed_before)
+        )]
 
 
 def _record_skipped(session: Session, keys: list[str] | tuple[str, ...], application_id: int, item_id: str,
@@ -254,14 +265,14 @@ def flip_expired(db: Database, application_id: int, item_id: str, actor: str, no
     """met → expired, with history. True when the answer is expired afterwards (also when
     an earlier, interrupted pass flipped it); False when someone changed it meanwhile."""
     with db.session() as session:
-        before = applications.load_state(session, application_id, lock=True)
+        before = applications._load_state(session, application_id, lock=True)
         answer = before.answer(item_id)
         if answer.status == EXPIRED:
             return True
         if answer.status != MET:
             return False
         after = before.with_answer(item_id, replace(answer, status=EXPIRED))
-        applications.save(session, application_id, before, after, actor, now)
+        applications._save(session, application_id, before, after, actor, now)
     return True
 
 
@@ -326,13 +337,31 @@ def assignees_without_timezone(db: Database) -> list[tuple[str, str]]:
         ).all())
 
 
-def application_targets(db: Database, application_ids: set[int]) -> dict[int, models.Application]:
-    """The applications a pass talks about, detached: channel, PDM channel, language."""
+@dataclass(frozen=True)
+class ApplicationTarget:
+    """What a reminder pass needs of an application to address and word its messages."""
+
+    id: int
+    team_id: str
+    channel_id: str
+    pdm_channel_id: str
+    partner_name: str
+    language: str
+    timezone: str
+    target_audit_date: date | None
+    checklist_id: str
+
+
+_TARGET_COLUMNS = tuple(models.Application.__table__.c[field.name] for field in fields(ApplicationTarget))
+
+
+def application_targets(db: Database, application_ids: set[int]) -> dict[int, ApplicationTarget]:
+    """The applications a pass talks about: channel, PDM channel, language."""
     if not application_ids:
         return {}
     with db.session() as session:
-        rows = session.scalars(select(models.Application).where(models.Application.id.in_(application_ids)))
-        return {row.id: row for row in rows}
+        rows = session.execute(select(*_TARGET_COLUMNS).where(models.Application.id.in_(application_ids)))
+        return {row.id: ApplicationTarget(*row) for row in rows}
 
 
 def evidence_text(db: Database, evidence_ids: set[int]) -> dict[int, tuple[str, date | None]]:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from storage import models
 from storage.db import Database, insert_unless_present
 
 
-def claim_delivery(session: Session, key: str, now: datetime) -> bool:
+def _claim_delivery(session: Session, key: str, now: datetime) -> bool:
     """Claim a delivery key in the caller's transaction; False when another request (or
     process) already did. RETURNING tells, since rowcount is unreliable after ON CONFLICT."""
     connection = session.connection()  # a plain statement: the ORM's insert machinery cost more than the insert
@@ -26,7 +27,7 @@ def claim_delivery(session: Session, key: str, now: datetime) -> bool:
 def first_delivery(db: Database, key: str, now: datetime) -> bool:
     """Claim a delivery key in a transaction of its own."""
     with db.session() as session:
-        return claim_delivery(session, key, now)
+        return _claim_delivery(session, key, now)
 
 
 def replace_members(db: Database, team_id: str, channel_id: str, user_ids: list[str], now: datetime) -> None:
@@ -59,14 +60,39 @@ def member_left(db: Database, team_id: str, channel_id: str, user_id: str) -> No
         )
 
 
-def may_change(db: Database, team_id: str, application_id: int, user_id: str) -> bool:
-    """Only members of the application's channel, in its own workspace, change it."""
-    with db.session() as session:
-        application = session.get(models.Application, application_id)
-        if application is None or application.team_id != team_id:
-            return False
-        member = (team_id, application.channel_id, user_id)
-        return session.get(models.ChannelMember, member) is not None
+@dataclass(frozen=True)
+class Membership:
+    """An application as its workspace's members meet it: its language (for a refusal)
+    and whether the user may change it (is a member of its channel)."""
+
+    application_id: int
+    language: str
+    may_change: bool
+
+
+_APPLICATIONS, _MEMBERS = models.Application.__table__, models.ChannelMember.__table__
+# Built once: every request naming an application runs it.
+_MEMBERSHIP = select(
+    _APPLICATIONS.c.id, _APPLICATIONS.c.language,
+    and_(
+        _APPLICATIONS.c.team_id == bindparam("team_id"),
+        select(_MEMBERS.c.user_id)
+        .where(_MEMBERS.c.team_id == _APPLICATIONS.c.team_id, _MEMBERS.c.channel_id == _APPLICATIONS.c.channel_id,
+               _MEMBERS.c.user_id == bindparam("user_id"))
+        .exists(),
+    ).label("is_member"),
+).where(_APPLICATIONS.c.id == bindparam("application_id"))
+
+
+def membership(db: Database, team_id: str, application_id: int, user_id: str) -> Membership | None:
+    """In one statement: application ``application_id`` and whether ``user_id`` may change
+    it, that is, is a member of its channel in its own workspace ``team_id``; None when
+    there is no such application. The language is for the refusal."""
+    with db.single_statement() as connection:
+        row = connection.execute(
+            _MEMBERSHIP, {"application_id": application_id, "team_id": team_id, "user_id": user_id}
+        ).first()
+    return None if row is None else Membership(row.id, row.language, bool(row.is_member))
 
 
 def channels_of(db: Database, team_id: str, user_id: str) -> list[str]:
@@ -91,9 +117,25 @@ def remember_item_message(
         )
 
 
-def item_message(db: Database, team_id: str, channel_id: str, ts: str) -> models.ItemMessage | None:
-    with db.session() as session:
-        return session.get(models.ItemMessage, (team_id, channel_id, ts))
+@dataclass(frozen=True)
+class ItemMessage:
+    """The Slack message (workspace, channel, ts) that shows an application's item."""
+
+    team_id: str
+    channel_id: str
+    ts: str
+    application_id: int
+    item_id: str
+
+
+def item_message(db: Database, team_id: str, channel_id: str, ts: str) -> ItemMessage | None:
+    table = models.ItemMessage.__table__
+    with db.single_statement() as connection:
+        row = connection.execute(
+            select(table.c.application_id, table.c.item_id)
+            .where(table.c.team_id == team_id, table.c.channel_id == channel_id, table.c.ts == ts)
+        ).first()
+    return None if row is None else ItemMessage(team_id, channel_id, ts, row.application_id, row.item_id)
 
 
 TOKEN_COLUMNS = ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token")

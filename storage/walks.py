@@ -1,6 +1,7 @@
 """Unit-of-work service for the walk: load, run one engine step, save, commit.
 
 Both adapters (terminal and Slack) call these; neither touches the database itself.
+Each function is one transaction.
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ from storage.db import Database
 def start(
     db: Database, state: ApplicationState, actor: str, now: datetime, team_id: str = "", channel_id: str = ""
 ) -> ApplicationState:
+    """Store a new application; raises :class:`~storage.errors.PartnerExists` when the
+    workspace already has one for this partner."""
     with db.session() as session:
-        return applications.create(session, state, actor, now, team_id, channel_id)
+        return applications._create(session, state, actor, now, team_id, channel_id)
 
 
 def find(db: Database, partner: str, team_id: str | None = None) -> ApplicationState | None:
     with db.session() as session:
-        return applications.find_by_partner(session, partner, team_id)
+        return applications._find_by_partner(session, partner, team_id)
 
 
 def resume(db: Database, application_id: int, actor: str, now: datetime) -> walk.Outcome:
@@ -48,29 +51,19 @@ def on_item(db: Database, application_id: int, item_id: str, line: str, actor: s
     )
 
 
-class NotAllowed(Exception):
-    """The user may not change this application; carries its language for the refusal."""
-
-    def __init__(self, language: str):
-        super().__init__(language)
-        self.language = language
-
-
 def answer_from_slack(
-    db: Database, application_id: int, item_id: str, line: str, actor: str, team_id: str,
-    delivery_key: str, now: datetime,
+    db: Database, application_id: int, item_id: str, line: str, actor: str, delivery_key: str, now: datetime,
 ) -> walk.Outcome | None:
-    """A button press: claim the delivery, check membership, apply, in one transaction
-    and a handful of statements (this is the path every answer takes). None when the
-    delivery was already applied; raises :class:`NotAllowed` for non-members."""
+    """A button press: claim the delivery and apply, in one transaction and a handful of
+    statements (this is the path every answer takes). None when the delivery was already
+    applied. Who may press is the caller's business (checked before, see
+    :func:`storage.slack.membership`)."""
     with db.session() as session:
-        if not slack_store.claim_delivery(session, delivery_key, now):
+        if not slack_store._claim_delivery(session, delivery_key, now):
             return None
-        before, is_member = applications.load_state_for_member(session, application_id, team_id, actor, lock=True)
-        if not is_member:
-            raise NotAllowed(before.language)  # rolls back the delivery key too: a member may still press it
+        before = applications._load_state(session, application_id, lock=True)
         outcome = walk.on_item(get_checklist(before.checklist_id), before, item_id, line, actor, now)
-        stored = applications.save(session, application_id, before, outcome.state, actor, now)
+        stored = applications._save(session, application_id, before, outcome.state, actor, now)
     return walk.Outcome(stored, outcome.messages, outcome.quit)
 
 
@@ -78,8 +71,8 @@ def set_lead_times(db: Database, application_id: int, days: tuple[int, ...] | No
                    now: datetime) -> ApplicationState:
     """The application's own reminder lead days (None: the checklist's), with history."""
     with db.session() as session:
-        before = applications.load_state(session, application_id, lock=True)
-        return applications.save(session, application_id, before, replace(before, lead_times=days), actor, now)
+        before = applications._load_state(session, application_id, lock=True)
+        return applications._save(session, application_id, before, replace(before, lead_times=days), actor, now)
 
 
 def record_evidence(
@@ -87,13 +80,13 @@ def record_evidence(
 ) -> walk.Outcome | DateProblem:
     """Store evidence from a form; a refused date stores nothing and is returned."""
     with db.session() as session:
-        before = applications.load_state(session, application_id, lock=True)
+        before = applications._load_state(session, application_id, lock=True)
         result = walk.record_evidence(
             get_checklist(before.checklist_id), before, item_id, text, date_text, note, actor, now
         )
         if isinstance(result, DateProblem):
             return result
-        stored = applications.save(session, application_id, before, result.state, actor, now)
+        stored = applications._save(session, application_id, before, result.state, actor, now)
     return walk.Outcome(stored, result.messages)
 
 
@@ -106,17 +99,17 @@ def assign(db: Database, application_id: int, item_id: str, assignee: str, actor
 
 def in_channel(db: Database, team_id: str, channel_id: str) -> list[ApplicationState]:
     with db.session() as session:
-        return applications.find_by_channel(session, team_id, channel_id)
+        return applications._find_by_channel(session, team_id, channel_id)
 
 
 def load(db: Database, application_id: int) -> ApplicationState:
     with db.session() as session:
-        return applications.load_state(session, application_id)
+        return applications._load_state(session, application_id)
 
 
 def _run(db: Database, application_id: int, actor: str, now: datetime, engine_step) -> walk.Outcome:  # noqa: ANN001
     with db.session() as session:
-        before = applications.load_state(session, application_id, lock=True)
+        before = applications._load_state(session, application_id, lock=True)
         outcome = engine_step(get_checklist(before.checklist_id), before)
-        stored = applications.save(session, application_id, before, outcome.state, actor, now)
+        stored = applications._save(session, application_id, before, outcome.state, actor, now)
     return walk.Outcome(stored, outcome.messages, outcome.quit)

@@ -3,32 +3,12 @@ when ``TEST_DATABASE_URL`` is set (``.ci/run`` sets it)."""
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import text
 
-from storage.db import Database, upgrade
-
-POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
-BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
-
-
-def reset_postgres(database: Database) -> None:
-    with database.engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-
-
-def make_database(backend: str, tmp_path) -> Database:
-    if backend == "sqlite":
-        database = Database(f"sqlite:///{tmp_path / 'test.db'}")
-    else:
-        database = Database(POSTGRES_URL)
-        reset_postgres(database)
-    upgrade(database.engine)
-    return database
+from storage.db import Database
+from tests.support.db import BACKENDS, POSTGRES_URL, make_database, reset_postgres
 
 
 @pytest.fixture(params=BACKENDS)
@@ -53,7 +33,7 @@ def now() -> datetime:
 @pytest.fixture
 def slack_api():
     """A stand-in Web API; CTEAM's members are Alice and Bob."""
-    from tests.slack_support import FakeSlackAPI
+    from tests.support.slack import FakeSlackAPI
 
     api = FakeSlackAPI()
     api.members["CTEAM"] = ["UALICE", "UBOB"]
@@ -65,7 +45,7 @@ def slack_api():
 def server(db, slack_api):
     """The real web app on a loopback port, single-workspace, talking to the stand-in."""
     from bot.slack.server import create_web_app
-    from tests.slack_support import BotServer, settings_for
+    from tests.support.slack import BotServer, settings_for
 
     running = BotServer(create_web_app(settings_for(slack_api), db))
     yield running
@@ -75,7 +55,7 @@ def server(db, slack_api):
 @pytest.fixture
 def started(server, slack_api, db) -> int:
     """An application started in CTEAM through Slack: its id."""
-    from tests.slack_support import start_application
+    from tests.support.slack import start_application
 
     return start_application(server, slack_api, db)
 

@@ -112,7 +112,7 @@ def answered_context(answer: Answer, language: str) -> dict:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": _say("answered", language, answer=answer)}]}
 
 
-def _input(block_id: str, label: str, element: dict, optional: bool = False) -> dict:
+def input_block(block_id: str, label: str, element: dict, optional: bool = False) -> dict:
     return {"type": "input", "block_id": block_id, "label": plain(label, 2000), "element": element,
             "optional": optional}
 
@@ -130,12 +130,12 @@ def start_modal(checklist: Checklist, channel_id: str, language: str) -> dict:
         "submit": plain(say("submit"), 24),
         "close": plain(say("cancel"), 24),
         "blocks": [
-            _input("partner", say("partner"), {"type": "plain_text_input", "action_id": "value", "max_length": 200}),
-            _input("categories", say("categories"), {"type": "checkboxes", "action_id": "value", "options": categories}),
-            _input("delivery", say("delivery"), {"type": "radio_buttons", "action_id": "value", "options": deliveries}),
-            _input("language", say("language"), {"type": "static_select", "action_id": "value", "options": languages,
+            input_block("partner", say("partner"), {"type": "plain_text_input", "action_id": "value", "max_length": 200}),
+            input_block("categories", say("categories"), {"type": "checkboxes", "action_id": "value", "options": categories}),
+            input_block("delivery", say("delivery"), {"type": "radio_buttons", "action_id": "value", "options": deliveries}),
+            input_block("language", say("language"), {"type": "static_select", "action_id": "value", "options": languages,
                                                  "initial_option": languages[0 if language == "zh" else 1]}),
-            _input("audit_date", say("audit_date"), {"type": "datepicker", "action_id": "value"}, optional=True),
+            input_block("audit_date", say("audit_date"), {"type": "datepicker", "action_id": "value"}, optional=True),
         ],
     }
 
@@ -145,11 +145,11 @@ def evidence_modal(item: Item, state: ApplicationState, metadata: dict) -> dict:
     say = lambda name: _say("modal", language, name=name)  # noqa: E731
     blocks = [
         section(_say("item_heading", language, item=item, position=1, total=1).split("(1/1)")[0].strip()),
-        _input("link", say("link"), {"type": "plain_text_input", "action_id": "value", "max_length": 3000}),
+        input_block("link", say("link"), {"type": "plain_text_input", "action_id": "value", "max_length": 3000}),
     ]
     if item.max_age:
-        blocks.append(_input("evidence_date", say("evidence_date"), {"type": "datepicker", "action_id": "value"}))
-    blocks.append(_input("note", say("note"), {"type": "plain_text_input", "action_id": "value",
+        blocks.append(input_block("evidence_date", say("evidence_date"), {"type": "datepicker", "action_id": "value"}))
+    blocks.append(input_block("note", say("note"), {"type": "plain_text_input", "action_id": "value",
                                                "multiline": True, "max_length": 3000}, optional=True))
     return {
         "type": "modal",
@@ -160,3 +160,8 @@ def evidence_modal(item: Item, state: ApplicationState, metadata: dict) -> dict:
         "close": plain(say("cancel"), 24),
         "blocks": blocks,
     }
+
+
+def view_metadata(view: dict) -> dict:
+    """What a form carries between opening and submission (``private_metadata``, JSON)."""
+    return json.loads(view.get("private_metadata") or "{}")

@@ -1,4 +1,6 @@
-"""PDM digests in Slack: Block Kit messages, the scheduled post, /competency pdm and digest.
+"""PDM digests in Slack: Block Kit messages and posting them, on schedule (the clock)
+or at once (``competency-bot digest --post``). ``/competency pdm`` and ``digest`` are in
+``bot/slack/listeners/commands/digest.py``.
 
 A digest is one parent message (the summary) and one threaded reply per application.
 Each text is folded into sections at line boundaries (one line per gap, expiring
@@ -15,25 +17,20 @@ digest: "what changed" still runs from the last one posted to the channel.
 from __future__ import annotations
 
 from collections.abc import Callable
-
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.digest import DigestSettings, build_digests, digest_text, pdm_channels
+from bot.config import DigestSettings, SlackSettings
+from bot.digest import build_digests, digest_text, pdm_channels
 from bot.render import render
 from bot.slack import blocks
-from bot.slack.commands import CommandRequest, CommandRouter
-from bot.slack.walk import WalkService, call, now
-from flows.digest import ChannelDigest, digest_key, latest_slot
+from bot.slack.web_api import call, client_factory
+from flows.digest import ChannelDigest, DigestChannel, digest_key, latest_slot
 from storage import digests
-from storage import slack as slack_store
 from storage.db import Database
 
-CHANNEL_REFERENCE = re.compile(r"<#([CG][A-Z0-9]+)(?:\|[^>]*)?>")
 # A scheduled digest more than this late (the clock was down) waits for the next slot.
 DUE_WITHIN = timedelta(days=1)
 
@@ -111,38 +108,13 @@ def post_due_digests(db: Database, client_for: Callable[[str], WebClient | None]
     return results
 
 
-def say(macro: str, language: str, **params) -> str:
-    return render("digest.j2", macro, language, style="slack", **params)
-
-
-def register(app: App, db: Database, router: CommandRouter) -> None:
-    settings = DigestSettings.from_env()
-    service = WalkService(db)
-
-    def pdm_command(request: CommandRequest) -> None:
-        found = CHANNEL_REFERENCE.search(request.rest)
-        if found is None:
-            request.ack(say("pdm_usage", request.language,
-                            current=request.state.pdm_channel or settings.pdm_channel))
-            return
-        named = settings.new_channel(request.team_id, found.group(1), request.state.language)
-        channel = digests.set_pdm_channel(db, request.state.id, named,
-                                          request.user, now())
-        request.ack(say("pdm_set", request.language, partner=request.state.partner, channel=channel))
-        # Membership of the PDM channel tells /competency digest who its PDMs are.
-        service.sync_members(request.client, request.team_id, channel.channel_id)
-
-    def digest_command(request: CommandRequest) -> None:
-        mine = set(slack_store.channels_of(db, request.team_id, request.user)) | {request.channel}
-        channels = [channel for channel in pdm_channels(db, settings) if channel.channel_id in mine]
-        if not channels:
-            request.ack(say("not_pdm", request.language))
-            return
-        request.ack(say("digest_sent", channels[0].language, channels=[c.channel_id for c in channels]))
-        opened = call(request.client, "conversations_open", users=request.user)
-        dm = (opened or {}).get("channel", {}).get("id", request.user)
-        for digest in build_digests(db, channels, settings, now()):
-            post_digest(request.client, dm, digest)
-
-    router.add(("pdm",), pdm_command)
-    router.add(("digest", "摘要"), digest_command, needs_application=False, members_only=False)
+def post_digests_now(db: Database, channels: list[DigestChannel], settings: DigestSettings, now: datetime) -> int:
+    """``digest --post``: this period's digest to each channel that has not had it; 1 if a post failed."""
+    slack = SlackSettings.from_env("digest")
+    results = post_due_digests(db, client_factory(slack, db), now, settings=settings,
+                               channel_ids=[channel.channel_id for channel in channels], due_within=None)
+    for result in results:
+        print(render("cli.j2", "digest_posted", "en", channel=result.channel_id, ts=result.ts))
+    if not results:
+        print(render("cli.j2", "digest_nothing_to_post", "en"))
+    return 0 if all(result.ts for result in results) else 1

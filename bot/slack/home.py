@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
-from slack_bolt import App
+from datetime import datetime
 
 from bot.render import render
 from bot.slack.blocks import fold, section
-from bot.slack.walk import WalkService, call
+from bot.slack.walk import applications_of_user
 from flows.checklist import get_checklist
 from flows.evidence import local_today
 from flows.progress import expiring_within, part_progress
+from flows.application import DEFAULT_LANGUAGE
 from storage.db import Database
 
 HOME_BLOCKS = 100
 
 
-def home_view(service: WalkService, team_id: str, user: str, now: datetime) -> dict:
-    states = service.applications_of_user(team_id, user)
-    language = states[0].language if states else "zh"
+def home_view(db: Database, team_id: str, user: str, now: datetime) -> dict:
+    states = applications_of_user(db, team_id, user)
+    language = states[0].language if states else DEFAULT_LANGUAGE
     blocks = [{"type": "header", "text": {"type": "plain_text",
                                           "text": render("slack/home.j2", "header", language)[:150]}}]
     if not states:
@@ -39,15 +38,3 @@ def home_view(service: WalkService, team_id: str, user: str, now: datetime) -> d
             break
         blocks += chunks
     return {"type": "home", "blocks": blocks}
-
-
-def register(app: App, db: Database) -> None:
-    service = WalkService(db)
-
-    @app.event("app_home_opened")
-    def home_opened(event, body, client):  # noqa: ANN001
-        if event.get("tab") not in (None, "home"):
-            return
-        team_id = body.get("team_id", "")
-        view = home_view(service, team_id, event["user"], datetime.now(timezone.utc))
-        call(client, "views_publish", user_id=event["user"], view=view)

@@ -1,33 +1,28 @@
-"""Reminders in Slack: the notifier the reminder pass sends through, and the buttons
-on a reminder (record new evidence, snooze, assign)."""
+"""Reminders in Slack: the notifier the reminder pass sends through, and the reminder
+message with its buttons (record new evidence, snooze, assign; their listeners are in
+``bot/slack/listeners/actions/reminders.py``)."""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import datetime
 
-from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.reminders import Notice
 from bot.render import render
 from bot.slack import blocks
 from bot.slack.case_studies import EDIT_ACTION
-from bot.slack.commands import CommandRequest, CommandRouter, slack_text
-from bot.slack.walk import WalkService, call
-from flows.case_studies import window_item
-from flows.checklist import get_checklist
-from flows.reminders import snooze_until
+from bot.slack.web_api import call
 from storage import reminders as store
-from storage import slack as slack_store
-from storage import walks
 from storage.db import Database
 
 log = logging.getLogger(__name__)
 METADATA_EVENT = "competency_reminder"
 
 
-def _say(macro: str, language: str, **params) -> str:
+def say(macro: str, language: str, **params) -> str:
     return render("reminders.j2", macro, language, style="slack", **params)
 
 
@@ -35,7 +30,7 @@ def reminder_blocks(notice: Notice) -> list[dict]:
     action, application, item = notice.action, notice.application, notice.item
     language = application.language
     case_study = notice.kind == store.CASE_STUDY
-    text = _say("reminder", language, item=item, evidence_text=notice.evidence_text,
+    text = say("reminder", language, item=item, evidence_text=notice.evidence_text,
                 evidence_date=notice.evidence_date, expires_on=action.expires_on, days_left=action.days_left,
                 stale_by_audit=action.stale_by_audit, audit_date=application.target_audit_date,
                 valid_case_studies=action.valid_case_studies, case_study=case_study)
@@ -43,17 +38,17 @@ def reminder_blocks(notice: Notice) -> list[dict]:
         # A case study is renewed by editing it; snoozes are kept on the case study itself.
         target = f"{application.id}|{action.evidence_id}"
         record = {"type": "button", "action_id": EDIT_ACTION, "value": target, "style": "primary",
-                  "text": blocks.plain(_say("button", language, name="edit_case_study"))}
+                  "text": blocks.plain(say("button", language, name="edit_case_study"))}
         snooze_value = f"{application.id}|{store.CASE_STUDY}{action.evidence_id}"
         extra = []
     else:
         target = blocks.item_value(application.id, item.id)
         record = {"type": "button", "action_id": "walk_evidence", "value": target, "style": "primary",
-                  "text": blocks.plain(_say("button", language, name="record"))}
+                  "text": blocks.plain(say("button", language, name="record"))}
         snooze_value = target
         extra = [{"type": "users_select", "action_id": "reminder_assign",
-                  "placeholder": blocks.plain(_say("button", language, name="assign"))}]
-    requirement = blocks.fold(_say("requirement", language, item=item))
+                  "placeholder": blocks.plain(say("button", language, name="assign"))}]
+    requirement = blocks.fold(say("requirement", language, item=item))
     return (
         [blocks.section(chunk) for chunk in blocks.fold(text)]
         + [{"type": "context", "elements": [{"type": "mrkdwn", "text": chunk}]} for chunk in requirement]
@@ -62,9 +57,9 @@ def reminder_blocks(notice: Notice) -> list[dict]:
             "elements": [
                 record,
                 {"type": "button", "action_id": "reminder_snooze_day", "value": snooze_value,
-                 "text": blocks.plain(_say("button", language, name="snooze_day"))},
+                 "text": blocks.plain(say("button", language, name="snooze_day"))},
                 {"type": "button", "action_id": "reminder_snooze_week", "value": snooze_value,
-                 "text": blocks.plain(_say("button", language, name="snooze_week"))},
+                 "text": blocks.plain(say("button", language, name="snooze_week"))},
                 *extra,
             ],
         }]
@@ -74,7 +69,7 @@ def reminder_blocks(notice: Notice) -> list[dict]:
 class SlackNotifier:
     """Sends what the reminder pass decides, through one Web API client per workspace."""
 
-    def __init__(self, client_for):  # noqa: ANN001 - callable(team_id) -> WebClient | None
+    def __init__(self, client_for: Callable[[str], WebClient | None]):
         self.client_for = client_for
 
     def prepare(self, db: Database, now: datetime) -> None:
@@ -124,95 +119,14 @@ class SlackNotifier:
     def expired(self, notice: Notice) -> bool:
         application = notice.application
         if notice.kind == store.CASE_STUDY:
-            text = _say("case_study_expired", application.language, customer=notice.evidence_text,
+            text = say("case_study_expired", application.language, customer=notice.evidence_text,
                         expires_on=notice.action.expires_on, valid_case_studies=notice.valid_case_studies)
         else:
-            text = _say("expired", application.language, item=notice.item, expires_on=notice.action.expires_on)
+            text = say("expired", application.language, item=notice.item, expires_on=notice.action.expires_on)
         return self._post(application.team_id, application.channel_id, notice.key, text)
 
     def escalate(self, notice: Notice, channel: str) -> bool:
         application, action = notice.application, notice.action
-        text = _say("escalation", application.language, partner=application.partner_name, item=notice.item,
+        text = say("escalation", application.language, partner=application.partner_name, item=notice.item,
                     expires_on=action.expires_on, days_expired=action.days_expired)
         return self._post(application.team_id, channel, notice.key, text)
-
-
-def parse_lead_days(text: str) -> tuple[int, ...] | None | str:
-    """"30,14,7" → (30, 14, 7); "default" → None; "off" → (); anything else → "invalid"."""
-    words = text.replace(",", " ").replace("，", " ").split()
-    if words in (["default"], ["默认"]):
-        return None
-    if words in (["off"], ["关闭"]):
-        return ()
-    if not words or not all(word.isdigit() and int(word) <= 366 for word in words):
-        return "invalid"
-    return tuple(sorted({int(word) for word in words}, reverse=True))
-
-
-def register(app: App, db: Database, router: CommandRouter) -> None:
-    service = WalkService(db)
-
-    def reminders_command(request: CommandRequest) -> None:
-        days = parse_lead_days(request.rest)
-        state = request.state
-        if days == "invalid":
-            current = ", ".join(map(str, state.lead_times)) if state.lead_times is not None else "default"
-            request.ack(_say("lead_times_usage", request.language, current=current))
-            return
-        walks.set_lead_times(db, state.id, days, request.user, datetime.now(timezone.utc))
-        request.ack(_say("lead_times_set", request.language, days=days))
-
-    router.add(("reminders", "提醒"), reminders_command)
-
-    def snooze(ack, body, action, client: WebClient, choice: str) -> None:  # noqa: ANN001
-        ack()
-        team_id, user = body["team"]["id"], body["user"]["id"]
-        application_id, target = blocks.parse_item_value(action["value"])
-        state = walks.load(db, application_id)
-        channel = body["channel"]["id"]
-        if not slack_store.may_change(db, team_id, application_id, user):
-            call(client, "chat_postEphemeral", channel=channel, user=user,
-                 text=slack_text("not_member", state.language))
-            return
-        now = datetime.now(timezone.utc)
-        user_zone = store.user_timezones(db, team_id).get(user) or state.timezone
-        checklist = get_checklist(state.checklist_id)
-        if target.startswith(store.CASE_STUDY):
-            item = window_item(checklist)
-            expires_on = store.case_study_expiry(db, int(target[len(store.CASE_STUDY):]), item)
-        else:
-            item = checklist.item(target)
-            expires_on = state.answer(target).expires_on
-        if expires_on is None or item is None:
-            return
-        until = snooze_until(now, choice, expires_on, user_zone)
-        store.snooze(db, application_id, target, until, user, now)
-        call(client, "chat_postMessage", channel=channel, text=_say("snoozed", state.language, item=item, until=until),
-             thread_ts=(body.get("message") or {}).get("ts"))
-
-    @app.action("reminder_snooze_day")
-    def snooze_day(ack, body, action, client):  # noqa: ANN001
-        snooze(ack, body, action, client, "day")
-
-    @app.action("reminder_snooze_week")
-    def snooze_week(ack, body, action, client):  # noqa: ANN001
-        snooze(ack, body, action, client, "week")
-
-    @app.action("reminder_assign")
-    def assign(ack, body, action, client):  # noqa: ANN001
-        ack()
-        team_id, user = body["team"]["id"], body["user"]["id"]
-        block_id = action.get("block_id", "")
-        application_id, item_id = blocks.parse_item_value(block_id.partition(":")[2])
-        state = walks.load(db, application_id)
-        if not slack_store.may_change(db, team_id, application_id, user):
-            call(client, "chat_postEphemeral", channel=body["channel"]["id"], user=user,
-                 text=slack_text("not_member", state.language))
-            return
-        assignee = action.get("selected_user") or ""
-        outcome = walks.assign(db, application_id, item_id, assignee, user, datetime.now(timezone.utc))
-        item = get_checklist(state.checklist_id).item(item_id)
-        opened = call(client, "conversations_open", users=assignee)
-        dm = (opened or {}).get("channel", {}).get("id", assignee)
-        service.post_item(client, team_id, dm, outcome.state, item_id,
-                          intro=slack_text("assigned_dm", state.language, item=item, who=user))

@@ -5,18 +5,17 @@ from __future__ import annotations
 import gc
 import json
 import logging
-import os
 import time
 import uuid
 
 from flask import Flask, g, jsonify, request
 from gunicorn.app.base import BaseApplication
 from slack_bolt.adapter.flask import SlackRequestHandler
-from sqlalchemy import text
 
-from bot.config import SlackSettings
+from bot.config import SlackSettings, WebSettings
 from bot.slack.app import build_app
 from storage.db import Database
+from storage.errors import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +90,8 @@ def create_web_app(settings: SlackSettings, db: Database) -> Flask:
     @web.get("/healthz")
     def healthz():
         try:
-            with db.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-        except Exception:  # noqa: BLE001 - any failure means unhealthy
+            db.ping()
+        except DatabaseUnavailable:
             return jsonify(status="database unavailable"), 503
         return jsonify(status="ok")
 
@@ -125,10 +123,9 @@ class GunicornServer(BaseApplication):
         return self.application
 
 
-def serve_http(settings: SlackSettings, db: Database) -> None:
-    port = os.environ.get("PORT", "3000")
-    GunicornServer(create_web_app(settings, db), bind=f"0.0.0.0:{port}",
-                   threads=int(os.environ.get("WEB_THREADS", "10"))).run()
+def serve_http(settings: SlackSettings, db: Database, web: WebSettings | None = None) -> None:
+    web = web or WebSettings.from_env()
+    GunicornServer(create_web_app(settings, db), bind=f"0.0.0.0:{web.port}", threads=web.threads).run()
 
 
 def serve_socket_mode(settings: SlackSettings, db: Database) -> None:

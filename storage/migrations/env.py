@@ -1,12 +1,12 @@
-"""Alembic environment: runs against the engine handed over by ``storage.db``."""
+"""Alembic environment: runs against the engine handed over by ``storage.db``
+(:func:`storage.db.alembic_config`); storage reads no settings of its own."""
 
 from alembic import context
 
-from storage.db import database_url, make_engine
 from storage.models import Base
 
 config = context.config
-engine = config.attributes.get("engine") or make_engine(database_url())
+engine = config.attributes["engine"]
 
 with engine.connect() as connection:
     context.configure(

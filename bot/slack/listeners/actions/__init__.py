@@ -1,0 +1,12 @@
+"""Buttons and selects, one module per domain."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.slack.listeners.actions import case_studies, reminders, walk
+
+
+def register(app: App) -> None:
+    for domain in (walk, case_studies, reminders):
+        domain.register(app)

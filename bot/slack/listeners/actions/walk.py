@@ -1,0 +1,59 @@
+"""An item's buttons (Met, Not met, Not applicable, Skip, Back, Add evidence) and the
+"which application?" buttons of a DM."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from slack_bolt import Ack, App, BoltContext
+from slack_sdk import WebClient
+
+from bot.slack import blocks
+from bot.slack.middleware import members_only, of_button, of_json_button
+from bot.slack.walk import direct_step, show_answer
+from bot.slack.web_api import call, now
+from flows.checklist import get_checklist
+from storage import walks
+from storage.db import Database
+
+ANSWER_ACTIONS = re.compile(r"^walk_(met|not_met|not_applicable|skip|back)$")
+ACTION_WORDS = {"met": "yes", "not_met": "no", "not_applicable": "na", "skip": "skip", "back": "back"}
+DM_PICK = re.compile(r"^dm_pick_\d+$")
+
+
+def register(app: App) -> None:
+    app.action(ANSWER_ACTIONS, middleware=[members_only(of_button)])(answer)
+    app.action("walk_evidence", middleware=[members_only(of_button)])(open_evidence_form)
+    app.action(DM_PICK, middleware=[members_only(of_json_button)])(apply_picked_application)
+
+
+def answer(ack: Ack, body: dict, action: dict, client: WebClient, context: BoltContext, db: Database) -> None:
+    _, item_id = blocks.parse_item_value(action["value"])
+    word = ACTION_WORDS[ANSWER_ACTIONS.match(action["action_id"]).group(1)]
+    # Slack may deliver a press twice: the key makes the second one a no-op.
+    key = f"action:{context.team_id}:{context.user_id}:{action['action_ts']}:{action['action_id']}:{action['value']}"
+    outcome = walks.answer_from_slack(db, context["application_id"], item_id, word, context.user_id, key, now())
+    ack()
+    if outcome is not None:
+        show_answer(db, client, context.team_id, body["channel"]["id"], (body.get("message") or {}).get("ts"),
+                    item_id, word, outcome)
+
+
+def open_evidence_form(ack: Ack, body: dict, action: dict, client: WebClient, context: BoltContext,
+                       db: Database) -> None:
+    ack()
+    application_id, item_id = blocks.parse_item_value(action["value"])
+    state = walks.load(db, application_id)
+    item = get_checklist(state.checklist_id).item(item_id)
+    metadata = {"a": application_id, "i": item_id, "c": body["channel"]["id"],
+                "ts": (body.get("message") or {}).get("ts", "")}
+    call(client, "views_open", trigger_id=body["trigger_id"], view=blocks.evidence_modal(item, state, metadata))
+
+
+def apply_picked_application(ack: Ack, body: dict, action: dict, client: WebClient, context: BoltContext,
+                             db: Database) -> None:
+    ack()
+    state = walks.load(db, context["application_id"])
+    direct_step(db, client, context.team_id, context.user_id, body["channel"]["id"], state,
+                json.loads(action["value"])["t"])

@@ -1,0 +1,92 @@
+"""The start form and the evidence form, submitted."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from slack_bolt import Ack, App, BoltContext
+from slack_sdk import WebClient
+
+from bot.slack.blocks import view_metadata
+from bot.slack.middleware import members_only, of_view
+from bot.slack.texts import say_messages, slack_text
+from bot.slack.web_api import call, now, post_item, sync_members, update_item
+from flows.application import DEFAULT_LANGUAGE, ApplicationState, new_application_problems
+from flows.checklist import DEFAULT_CHECKLIST, get_checklist
+from flows.evidence import DateProblem
+from flows.walk import evidence_form_problems
+from storage import walks
+from storage.db import Database
+from storage.errors import PartnerExists
+
+
+def register(app: App) -> None:
+    app.view("start_modal")(start_application)
+    app.view("evidence_modal", middleware=[members_only(of_view)])(save_evidence)
+
+
+def start_application(ack: Ack, view: dict, client: WebClient, context: BoltContext, db: Database) -> None:
+    state = submitted_application(view)
+    problems = new_application_problems(state.partner, state.delivery_type, state.categories,
+                                        get_checklist(DEFAULT_CHECKLIST))
+    if not problems and walks.find(db, state.partner, context.team_id) is not None:
+        problems["partner"] = "partner_exists"
+    if problems:
+        ack(response_action="errors", errors={field: slack_text("field_error", state.language, code=code)
+                                              for field, code in problems.items()})
+        return
+    channel = view_metadata(view).get("c", "")
+    try:
+        state = walks.start(db, state, context.user_id, now(), team_id=context.team_id, channel_id=channel)
+    except PartnerExists:  # started by someone else since the check above
+        ack(response_action="errors",
+            errors={"partner": slack_text("field_error", state.language, code="partner_exists")})
+        return
+    ack()
+    sync_members(db, client, context.team_id, channel)
+    outcome = walks.resume(db, state.id, context.user_id, now())
+    post_item(db, client, context.team_id, channel, outcome.state, outcome.state.cursor,
+              intro=slack_text("started", state.language, partner=state.partner, who=context.user_id))
+
+
+def submitted_application(view: dict) -> ApplicationState:
+    values = view["state"]["values"]
+
+    def chosen(block_id: str) -> str | None:
+        return (values[block_id]["value"].get("selected_option") or {}).get("value")
+
+    audit = values["audit_date"]["value"].get("selected_date")
+    return ApplicationState(
+        partner=(values["partner"]["value"].get("value") or "").strip(),
+        delivery_type=chosen("delivery"),
+        checklist_id=DEFAULT_CHECKLIST,
+        categories=tuple(o["value"] for o in values["categories"]["value"].get("selected_options") or []),
+        language=chosen("language") or DEFAULT_LANGUAGE,
+        target_audit_date=date.fromisoformat(audit) if audit else None,
+    )
+
+
+def save_evidence(ack: Ack, view: dict, client: WebClient, context: BoltContext, db: Database) -> None:
+    metadata = view_metadata(view)
+    application_id, item_id = context["application_id"], metadata["i"]
+    state = walks.load(db, application_id)
+    values = view["state"]["values"]
+    link = (values["link"]["value"].get("value") or "").strip()
+    date_text = values.get("evidence_date", {}).get("value", {}).get("selected_date") or ""
+    note = ((values.get("note", {}).get("value", {}) or {}).get("value") or "").strip()
+    item = get_checklist(state.checklist_id).item(item_id)
+    errors = {field: slack_text("field_error", state.language, code=code)
+              for field, code in evidence_form_problems(item, link, date_text, note).items()}
+    if errors:
+        ack(response_action="errors", errors=errors)
+        return
+    result = walks.record_evidence(db, application_id, item_id, link, date_text, note, context.user_id, now())
+    if isinstance(result, DateProblem):
+        ack(response_action="errors",
+            errors={"evidence_date": slack_text("field_error", state.language, code=result.reason)})
+        return
+    ack()
+    if metadata.get("ts"):
+        update_item(client, metadata["c"], metadata["ts"], result.state, item_id)
+    call(client, "chat_postMessage", channel=metadata["c"], thread_ts=metadata.get("ts") or None,
+         text=say_messages(result.messages, state.language))

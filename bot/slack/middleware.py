@@ -1,0 +1,146 @@
+"""Bolt middleware: what every listener needs, written once.
+
+- :func:`provide_services` (global) puts the database and the digest settings into the
+  context; Bolt passes context keys to listeners as arguments (``db``, ``digests``).
+- :func:`channel_application` (slash commands) puts the channel's application, its
+  language and the subcommand's argument into the context.
+- :func:`members_only` (every listener that changes an application) finds the application
+  a request names and refuses anyone who is not a member of its channel, in its own
+  workspace. The refusal reaches the person where they are: an error in the form, the
+  slash command's answer, the action's ``response_url`` (which reaches people previewing a
+  channel, unlike ``chat.postEphemeral``), or an ephemeral reply in an item's thread.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from slack_bolt import Ack, BoltContext, BoltResponse, Respond
+from slack_sdk import WebClient
+
+from bot.config import DigestSettings
+from bot.slack import blocks
+from bot.slack.texts import slack_text
+from bot.slack.web_api import call, now
+from flows.application import DEFAULT_LANGUAGE
+from flows.commands import parse_subcommand
+from storage import slack as slack_store
+from storage import walks
+from storage.db import Database
+from storage.errors import ApplicationNotFound
+
+# Finds the id of the application a request names (None: the request names none).
+Locator = Callable[[dict, BoltContext], "int | None"]
+
+
+def provide_services(db: Database, digests: DigestSettings) -> Callable:
+    def provide(context: BoltContext, next: Callable[[], None]) -> None:  # noqa: A002 - Bolt's argument name
+        context["db"] = db
+        context["digests"] = digests
+        next()
+
+    return provide
+
+
+def channel_application(*, needs_application: bool = True) -> Callable:
+    """The channel's application (``state``, or None), ``language`` and ``argument``; without
+    an application, a subcommand that ``needs_application`` is answered here."""
+
+    def load(ack: Ack, body: dict, context: BoltContext, db: Database, next: Callable[[], None]):  # noqa: A002
+        found = walks.in_channel(db, context.team_id or "", body["channel_id"])
+        state = found[0] if found else None
+        context["state"] = state
+        context["language"] = state.language if state else DEFAULT_LANGUAGE
+        context["argument"] = parse_subcommand(body.get("text") or "")[1]
+        if state is None and needs_application:
+            return ack(slack_text("no_application", context["language"]))
+        return next()
+
+    return load
+
+
+def members_only(locate: Locator) -> Callable:
+    """Let the request through only when its user is a member of the named application's
+    channel; puts ``application_id`` into the context."""
+
+    def check(ack: Ack, body: dict, context: BoltContext, db: Database, respond: Respond, client: WebClient,
+              next: Callable[[], None]):  # noqa: A002
+        application_id = locate(body, context)
+        if application_id is None:
+            return ack()  # not about an application: nothing to do
+        membership = slack_store.membership(db, context.team_id or "", application_id, context.user_id or "")
+        if membership is None:
+            raise ApplicationNotFound(application_id)  # a forged or outdated id: dropped by the error handler
+        if not membership.may_change:
+            return _refuse(ack, body, respond, client, context, slack_text("not_member", membership.language))
+        context["application_id"] = application_id
+        return next()
+
+    return check
+
+
+def _refuse(ack: Ack, body: dict, respond: Respond, client: WebClient, context: BoltContext,
+            text: str) -> BoltResponse:
+    # A refusal is rare: it is sent before the acknowledgement returns, well within 3 s.
+    if body.get("type") == "view_submission":
+        first_field = next(iter(body["view"]["state"]["values"]), "")
+        return ack(response_action="errors", errors={first_field: text})
+    if "command" in body:
+        return ack(text)
+    response = ack()
+    if body.get("response_url"):
+        try:
+            respond(text=text, response_type="ephemeral", replace_original=False)
+        except Exception:  # noqa: BLE001 - the refusal changes nothing; a failure to send it is only logged
+            context.logger.warning("could not send a refusal to the response_url")
+        return response
+    event = body.get("event") or {}
+    call(client, "chat_postEphemeral", channel=event.get("channel", ""), user=context.user_id,
+         thread_ts=event.get("thread_ts"), text=text)
+    return response
+
+
+# -- where each kind of request names its application ----------------------------------
+
+
+def of_channel(body: dict, context: BoltContext) -> int | None:
+    """A slash command: the channel's application (after :func:`channel_application`)."""
+    state = context.get("state")
+    return state.id if state else None
+
+
+def of_button(body: dict, context: BoltContext) -> int:
+    """A button whose value is ``application|target``."""
+    return blocks.parse_item_value(body["actions"][0]["value"])[0]
+
+
+def of_block(body: dict, context: BoltContext) -> int:
+    """An element whose block id is ``kind:application|target`` (a select has no value)."""
+    return blocks.parse_item_value(body["actions"][0]["block_id"].partition(":")[2])[0]
+
+
+def of_json_button(body: dict, context: BoltContext) -> int:
+    """A button whose value is JSON with the application under ``a``."""
+    return int(json.loads(body["actions"][0]["value"])["a"])
+
+
+def of_view(body: dict, context: BoltContext) -> int:
+    """A form whose private metadata names the application under ``a``."""
+    return int(blocks.view_metadata(body["view"])["a"])
+
+
+def of_item_thread(body: dict, context: BoltContext) -> int | None:
+    """A reply in the thread of an item's message; puts ``item_message`` into the context."""
+    event = body["event"]
+    found = slack_store.item_message(context["db"], context.team_id or "", event["channel"], event["thread_ts"])
+    context["item_message"] = found
+    return found.application_id if found else None
+
+
+def once_per_event(body: dict, context: BoltContext, db: Database, next: Callable[[], None]):  # noqa: A002
+    """Slack retries an event it thinks was lost: each event id is handled once, across
+    processes (claimed in the database)."""
+    if slack_store.first_delivery(db, f"event:{body.get('event_id')}", now()):
+        return next()
+    return BoltResponse(status=200, body="")

@@ -1,0 +1,253 @@
+"""The reminder pass against a real database and the stand-in Web API: every lead time
+once, at 09:00 local, snoozes, new evidence, expiry, escalation, failures, concurrency."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from bot.config import SlackSettings
+from bot.reminders import run_pass
+from bot.slack.web_api import client_factory
+from bot.slack.reminders import SlackNotifier
+from flows.application import ApplicationState
+from storage import reminders as store
+from storage import walks
+from storage.applications import history
+from tests.support.slack import BOT_TOKEN, SIGNING_SECRET, TEAM, FakeSlackAPI
+from tests.support.cli import ROOT
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def notifier_for(api: FakeSlackAPI, db) -> SlackNotifier:
+    settings = SlackSettings.from_env("remind", {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                                                 "SLACK_API_URL": api.url})
+    return SlackNotifier(client_factory(settings, db))
+
+
+def application_with_drill(db, partner="Acme", drill_date="2026-03-01", channel="CTEAM", assignee=""):
+    created = datetime(2026, 11, 28, 2, 0, tzinfo=timezone.utc)
+    state = walks.start(db, ApplicationState(partner=partner, delivery_type="saas", checklist_id="aws-retail-competency",
+                                             language="en", timezone="Asia/Shanghai", pdm_channel="CPDM",
+                                             target_audit_date=date(2027, 2, 15)),
+                        "alice", created, team_id=TEAM, channel_id=channel)
+    for line in ("goto T1.24", "yes", "https://wiki.example.com/drill", drill_date):
+        walks.step(db, state.id, line, "alice", created)
+    if assignee:
+        walks.assign(db, state.id, "T1.24", assignee, "alice", created)
+    return state.id
+
+
+def at_local(day: date, hour: int, minute: int = 0, zone=SHANGHAI) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone).astimezone(timezone.utc)
+
+
+def reminder_days(api: FakeSlackAPI) -> list[str]:
+    return [m["text"] for m in api.sent("chat.postMessage")]
+
+
+def test_every_lead_time_fires_once_at_nine_local_then_expiry_and_escalation(db, slack_api):
+    application_id = application_with_drill(db)
+    notifier = notifier_for(slack_api, db)
+    sent_on: list[tuple[date, str]] = []
+    day = date(2026, 11, 28)
+    while day <= date(2027, 3, 20):
+        before = len(slack_api.sent("chat.postMessage"))
+        run_pass(db, notifier, at_local(day, 8, 59))  # never before 09:00
+        assert len(slack_api.sent("chat.postMessage")) == before, day
+        for hour in (9, 15):  # a second pass the same day sends nothing new
+            run_pass(db, notifier, at_local(day, hour, 5))
+        for message in slack_api.sent("chat.postMessage")[before:]:
+            sent_on.append((day, message["channel"]))
+        day += timedelta(days=1)
+    expiry = date(2027, 3, 1)
+    reminders = [d for d, channel in sent_on if channel == "CTEAM" and d <= expiry]
+    assert reminders == [expiry - timedelta(days=n) for n in (60, 30, 14, 7, 1, 0)]
+    assert [d for d, channel in sent_on if channel == "CTEAM" and d > expiry] == [date(2027, 3, 2)]  # the flip
+    assert [d for d, channel in sent_on if channel == "CPDM"] == [date(2027, 3, 9)]  # escalated once
+    texts = reminder_days(slack_api)
+    assert "T1.24 Security incident response process" in texts[0]
+    first_blocks = slack_api.sent("chat.postMessage")[0]["blocks"]
+    shown = "\n".join(b["text"]["text"] for b in first_blocks if b["type"] == "section")
+    assert "evidence expires in 60 day(s)" in shown and "Valid today, but expired by your audit on" not in shown
+    actions = [e.get("action_id") for b in first_blocks if b["type"] == "actions" for e in b["elements"]]
+    assert actions == ["walk_evidence", "reminder_snooze_day", "reminder_snooze_week", "reminder_assign"]
+    state = walks.load(db, application_id)
+    assert state.answer("T1.24").status == "expired"
+    flips = [(h.old_value, h.new_value, h.actor) for h in history(db, application_id)
+             if h.item_id == "T1.24" and h.field == "status"]
+    assert flips[-1] == ("met", "expired", "reminders")
+
+
+def test_audit_date_flag_and_case_of_a_drill_expiring_before_the_audit(db, slack_api):
+    application_with_drill(db, drill_date="2026-01-20")  # expires 2027-01-20, audit 2027-02-15
+    run_pass(db, notifier_for(slack_api, db), at_local(date(2026, 11, 21), 9, 30))
+    blocks = slack_api.sent("chat.postMessage")[0]["blocks"]
+    shown = "\n".join(b["text"]["text"] for b in blocks if b["type"] == "section")
+    assert "Valid today, but expired by your audit on 15 Feb 2027." in shown
+
+
+def test_reminders_go_to_the_assignee_at_nine_in_their_zone(db, slack_api):
+    slack_api.timezones["UBOB"] = "America/Los_Angeles"
+    application_with_drill(db, assignee="UBOB")
+    notifier = notifier_for(slack_api, db)
+    sixty_days = date(2026, 12, 31)
+    run_pass(db, notifier, at_local(sixty_days, 8, 50, ZoneInfo("America/Los_Angeles")))
+    assert slack_api.sent("chat.postMessage") == []
+    run_pass(db, notifier, at_local(sixty_days, 9, 10, ZoneInfo("America/Los_Angeles")))
+    [message] = slack_api.sent("chat.postMessage")
+    assert message["channel"] == "DUBOB"
+    assert slack_api.sent("users.info")[0]["user"] == "UBOB"
+
+
+def test_snooze_delays_and_new_evidence_cancels(db, slack_api):
+    application_id = application_with_drill(db)
+    notifier = notifier_for(slack_api, db)
+    run_pass(db, notifier, at_local(date(2026, 12, 31), 9, 5))  # the 60-day reminder
+    assert len(slack_api.sent("chat.postMessage")) == 1
+    until = datetime(2027, 2, 6, 9, 0, tzinfo=SHANGHAI)
+    store.snooze(db, application_id, "T1.24", until, "alice", at_local(date(2026, 12, 31), 10))
+    run_pass(db, notifier, at_local(date(2027, 1, 30), 9, 5))  # 30 days: snoozed
+    assert len(slack_api.sent("chat.postMessage")) == 1
+    run_pass(db, notifier, at_local(date(2027, 2, 6), 9, 5))  # snooze ends: the 30-day one, once
+    assert len(slack_api.sent("chat.postMessage")) == 2
+    # New evidence dated 2027-02-01 expires 2028-02-01: the old evidence's reminders stop.
+    walks.record_evidence(db, application_id, "T1.24", "new drill", "2027-02-01", "", "alice",
+                          at_local(date(2027, 2, 7), 10))
+    for day in (date(2027, 2, 15), date(2027, 2, 22), date(2027, 2, 28), date(2027, 3, 1), date(2027, 3, 2)):
+        run_pass(db, notifier, at_local(day, 9, 5))
+    assert len(slack_api.sent("chat.postMessage")) == 2
+    assert walks.load(db, application_id).answer("T1.24").status == "met"
+
+
+def test_a_failed_send_does_not_stop_the_others_and_is_retried(db, slack_api):
+    first = application_with_drill(db, partner="Acme", channel="CACME")
+    application_with_drill(db, partner="Globex", channel="CGLOBEX")
+    for _ in range(3):  # the client retries a 500 twice
+        slack_api.fail_next("chat.postMessage", 500)
+    notifier = notifier_for(slack_api, db)
+    report = run_pass(db, notifier, at_local(date(2026, 12, 31), 9, 5))
+    assert report.sent == 1 and report.failed == 1
+    assert len(slack_api.sent("chat.postMessage")) == 1
+    report = run_pass(db, notifier, at_local(date(2026, 12, 31), 10, 5))
+    assert report.sent == 1 and report.failed == 0
+    channels = sorted(m["channel"] for m in slack_api.sent("chat.postMessage"))
+    assert channels == ["CACME", "CGLOBEX"]
+    run_pass(db, notifier, at_local(date(2026, 12, 31), 11, 5))
+    assert len(slack_api.sent("chat.postMessage")) == 2
+    assert first
+
+
+def test_a_rate_limited_send_waits_and_is_sent(db, slack_api):
+    application_with_drill(db)
+    slack_api.fail_next("chat.postMessage", 429, {"Retry-After": "1"})
+    report = run_pass(db, notifier_for(slack_api, db), at_local(date(2026, 12, 31), 9, 5))
+    assert report.sent == 1 and len(slack_api.sent("chat.postMessage")) == 1
+
+
+def test_two_processes_at_once_send_each_reminder_once(db, slack_api, tmp_path):
+    for n in range(6):
+        application_with_drill(db, partner=f"Partner {n}", channel=f"C{n}")
+    env = {**os.environ, "DATABASE_URL": db.url.replace("postgresql+psycopg://", "postgresql://"),
+           "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": slack_api.url}
+    moment = at_local(date(2026, 12, 31), 9, 5).isoformat()
+    runs = [subprocess.Popen([sys.executable, "-m", "bot", "remind", "--now", moment], env=env, cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert all(run.returncode == 0 for run in runs), outputs
+    channels = sorted(m["channel"] for m in slack_api.sent("chat.postMessage"))
+    assert channels == [f"C{n}" for n in range(6)]
+    assert "reminders sent:" in outputs[0][0]
+
+
+def test_remind_dry_run_prints_and_sends_nothing(db, slack_api):
+    application_with_drill(db)
+    env = {**os.environ, "DATABASE_URL": db.url.replace("postgresql+psycopg://", "postgresql://")}
+    run = subprocess.run([sys.executable, "-m", "bot", "remind", "--dry-run", "--now", "2026-12-31T09:05+08:00"],
+                         env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert "Reminder" in run.stdout and "Acme T1.24" in run.stdout
+    assert slack_api.sent("chat.postMessage") == []
+    bad = subprocess.run([sys.executable, "-m", "bot", "remind", "--now", "next tuesday"], env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "not an ISO date-time" in bad.stderr
+
+
+def test_case_studies_age_out_with_a_count_of_what_remains(db, slack_api):
+    from flows.case_studies import CaseStudy
+    from storage import case_studies
+
+    created = datetime(2026, 11, 28, 2, 0, tzinfo=timezone.utc)
+    state = walks.start(db, ApplicationState(partner="Initech", delivery_type="customer_deployed",
+                                             checklist_id="aws-retail-competency", language="en",
+                                             timezone="Asia/Shanghai"), "alice", created, team_id=TEAM,
+                        channel_id="CINIT")
+    for n, produced in enumerate((date(2025, 8, 10), date(2026, 1, 5), date(2026, 2, 5), date(2026, 3, 5))):
+        case_studies.add(db, state.id, CaseStudy(
+            customer_name=f"Customer {n}", customer_website="https://customer.example.com", challenge="c",
+            deployment="d", third_party="none", production_date=produced, in_production=True, outcomes="o",
+            category="stores", public=n < 2, public_url="https://partner.example.com/cs" if n < 2 else "",
+            diagram="https://partner.example.com/diagram"), "alice", created)
+    assert walks.load(db, state.id).answer("P2.1").status == "met"
+    notifier = notifier_for(slack_api, db)
+    # Customer 0 went live 2025-08-10: it counts until 2027-02-10; 60 days before is 2026-12-12.
+    run_pass(db, notifier, at_local(date(2026, 12, 12), 9, 5))
+    [reminder] = slack_api.sent("chat.postMessage")
+    shown = "\n".join(b["text"]["text"] for b in reminder["blocks"] if b["type"] == "section")
+    assert "The case study of Customer 0 leaves the" in shown and "in 60 day(s)" in shown
+    assert "4 of the 4 case studies needed are still within the window." in shown
+    buttons = [e["action_id"] for b in reminder["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert buttons == ["case_edit", "reminder_snooze_day", "reminder_snooze_week"]
+    run_pass(db, notifier, at_local(date(2027, 2, 11), 9, 5))  # the day after: it no longer counts
+    notice = slack_api.sent("chat.postMessage")[-1]["text"]
+    assert "The case study of Customer 0 no longer counts" in notice and "3 of the 4 case studies" in notice
+    assert walks.load(db, state.id).answer("P2.1").status != "met"
+    changes = [(h.new_value, h.actor) for h in history(db, state.id) if h.item_id == "P2.1"
+               and h.field == "status"]
+    assert changes[-1][1] == "reminders"
+
+
+def test_lead_times_per_application_and_per_checklist(db, slack_api):
+    from flows.commands import parse_lead_days
+    from flows.checklist import get_checklist
+
+    application_id = application_with_drill(db)  # expires 2027-03-01
+    assert get_checklist().reminder_lead_days == (60, 30, 14, 7, 1, 0)
+    walks.set_lead_times(db, application_id, parse_lead_days("30, 7"), "alice", at_local(date(2026, 11, 28), 10))
+    assert walks.load(db, application_id).lead_times == (30, 7)
+    notifier = notifier_for(slack_api, db)
+    run_pass(db, notifier, at_local(date(2026, 12, 31), 9, 5))  # 60 days: not wanted any more
+    assert slack_api.sent("chat.postMessage") == []
+    run_pass(db, notifier, at_local(date(2027, 1, 30), 9, 5))  # 30 days
+    assert len(slack_api.sent("chat.postMessage")) == 1
+    assert parse_lead_days("default") is None and parse_lead_days("off") == () and parse_lead_days("soon") == "invalid"
+    assert ("lead_times", None, "30,7") in [(h.field, h.old_value, h.new_value)
+                                           for h in history(db, application_id)]
+    rows = store.tracked(db)["aws-retail-competency"]
+    assert {row.lead_override for row in rows} == {(30, 7)}
+
+
+def test_reminders_command_over_slack(db, slack_api):
+    from bot.slack.server import create_web_app
+    from storage import slack as slack_store
+    from tests.support.slack import BotServer, send_form, slash_command
+
+    application_id = application_with_drill(db)
+    slack_store.replace_members(db, TEAM, "CTEAM", ["UALICE"], datetime.now(timezone.utc))
+    settings = SlackSettings.from_env("web", {"SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_BOT_TOKEN": BOT_TOKEN,
+                                              "SLACK_API_URL": slack_api.url})
+    server = BotServer(create_web_app(settings, db))
+    try:
+        _, body = send_form(server, slash_command("reminders 14, 1"))
+        assert "now go out 14, 1 day(s) before evidence expires" in body
+        assert walks.load(db, application_id).lead_times == (14, 1)
+        _, body = send_form(server, slash_command("reminders tomorrow"))
+        assert "Usage: /competency reminders" in body and "Now: 14, 1." in body
+        _, body = send_form(server, slash_command("reminders default"))
+        assert walks.load(db, application_id).lead_times is None
+    finally:
+        server.close()

@@ -1,0 +1,161 @@
+"""Storage round trips and history, on SQLite and (with TEST_DATABASE_URL) PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import subprocess
+import threading
+import sys
+
+import pytest
+from sqlalchemy import event, text
+
+from flows.application import EXPIRED, MET, ApplicationState
+from storage import applications, walks
+from storage.db import Database, SchemaUpgradeFailed, current_revision, ensure_schema, head_revision, normalise_url
+from storage.errors import DatabaseUnavailable, PartnerExists
+from tests.support.cli import ROOT, bot
+
+
+def new_application(db, now, partner="Acme Retail"):
+    return walks.start(
+        db,
+        ApplicationState(partner=partner, delivery_type="saas", checklist_id="aws-retail-competency",
+                         categories=("stores",), language="en", target_audit_date=date(2027, 3, 1)),
+        actor="alice", now=now,
+    )
+
+
+def test_schema_is_at_head(db):
+    assert current_revision(db.engine) == head_revision(db.engine) is not None
+
+
+def test_schema_is_ensured_without_loading_alembic_or_openpyxl_into_the_server(tmp_path):
+    # A fresh process, as the web server starts: the schema check runs in a child process.
+    script = (
+        "import sys\n"
+        "from storage.db import Database, ensure_schema, current_revision\n"
+        f"db = Database('sqlite:///{tmp_path}/fresh.db')\n"
+        "ensure_schema(db.engine)\n"
+        "from bot.slack.server import create_web_app\n"
+        "print(sorted(m for m in ('alembic', 'mako', 'openpyxl') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+    db = Database(f"sqlite:///{tmp_path}/fresh.db")
+    assert current_revision(db.engine) == head_revision(db.engine) is not None
+
+
+def test_a_failed_schema_upgrade_is_reported(tmp_path):
+    db = Database(f"sqlite:///{tmp_path}/odd.db")
+    with db.engine.begin() as connection:
+        connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+        connection.execute(text("INSERT INTO alembic_version VALUES ('not-a-revision')"))
+    with pytest.raises(SchemaUpgradeFailed, match="exited with status 1"):
+        ensure_schema(db.engine)
+    run = bot(f"sqlite:///{tmp_path}/odd.db", "export", "--partner", "Acme")
+    assert run.returncode == 1
+    assert run.stderr.splitlines()[-1] == (
+        "competency-bot: the database schema could not be brought up to date "
+        "(its error is above; `competency-bot db upgrade` repeats it)")
+
+
+def test_answers_evidence_and_history_round_trip(db, now):
+    state = new_application(db, now)
+    for line in ("goto T1.24", "yes", "note rehearsed with ops", "https://wiki.example.com/ir-drill", "2026-02-10"):
+        walks.step(db, state.id, line, "alice", now)
+    walks.step(db, state.id, "goto T2.9", "bob", now + timedelta(minutes=1))
+    walks.step(db, state.id, "yes", "bob", now + timedelta(minutes=1))
+    walks.step(db, state.id, "AZ game day", "bob", now + timedelta(minutes=1))
+    walks.step(db, state.id, "2025-01-05", "bob", now + timedelta(minutes=1))
+
+    stored = walks.find(db, "acme retail")  # partner names match case-insensitively
+    assert stored.id == state.id and stored.categories == ("stores",)
+    assert stored.target_audit_date == date(2027, 3, 1)
+    drill = stored.answer("T1.24")
+    assert drill.status == MET and drill.note == "rehearsed with ops" and drill.answered_by == "alice"
+    assert drill.evidence[0].evidence_date == date(2026, 2, 10) and drill.expires_on == date(2027, 2, 10)
+    assert stored.answer("T2.9").status == EXPIRED
+    assert stored.cursor == "T2.10"
+
+    entries = [(h.item_id, h.field, h.old_value, h.new_value, h.actor)
+               for h in applications.history(db, state.id)]
+    assert (None, "created", None, "Acme Retail", "alice") in entries
+    assert ("T1.24", "status", None, "met", "alice") in entries
+    assert ("T1.24", "evidence", None, "https://wiki.example.com/ir-drill", "alice") in entries
+    assert ("T1.24", "evidence_date", None, "2026-02-10", "alice") in entries
+    assert ("T2.9", "status", "met", "expired", "bob") in entries
+
+
+def test_changing_an_answer_is_history_not_overwrite(db, now):
+    state = new_application(db, now)
+    walks.step(db, state.id, "no", "alice", now)
+    walks.step(db, state.id, "goto P1.1", "bob", now)
+    walks.step(db, state.id, "yes", "bob", now)
+    changes = [(h.old_value, h.new_value, h.actor) for h in applications.history(db, state.id)
+               if h.field == "status" and h.item_id == "P1.1"]
+    assert changes == [(None, "not_met", "alice"), ("not_met", "met", "bob")]
+
+
+def test_one_application_per_partner(db, now):
+    new_application(db, now)
+    with pytest.raises(PartnerExists):
+        new_application(db, now, partner="ACME  retail")
+
+
+def test_heroku_urls_are_accepted():
+    assert normalise_url("postgres://u:p@h:5432/d") == "postgresql+psycopg://u:p@h:5432/d"
+    assert normalise_url("postgresql://u@h/d") == "postgresql+psycopg://u@h/d"
+    assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_sqlite_transactions_of_one_process_take_turns(sqlite_db):
+    """A second thread's transaction starts only once the first has ended (it waits on
+    the process's turn, not in SQLite's busy handler)."""
+    events: list[str] = []
+    begins: list[str] = []
+    first_open = threading.Event()
+    event.listen(sqlite_db.engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_: begins.append(statement) if statement.startswith("BEGIN") else None)
+
+    def second() -> None:
+        first_open.wait()
+        with sqlite_db.session() as session:
+            session.execute(text("SELECT 1"))  # a session takes its connection here
+            events.append("second began")
+
+    waiter = threading.Thread(target=second)
+    waiter.start()
+    with sqlite_db.session() as session:
+        session.execute(text("SELECT 1"))
+        first_open.set()
+        waiter.join(timeout=0.3)  # time for the second to reach the pool
+        # Waiting for its turn, it has not sent BEGIN; in SQLite's busy handler it would have.
+        assert begins == ["BEGIN IMMEDIATE"]
+        events.append("first ended")
+    waiter.join(timeout=10)
+    assert not waiter.is_alive()
+    assert events == ["first ended", "second began"]
+
+
+def test_an_unreachable_database_is_storage_s_own_error(tmp_path):
+    db = Database(f"sqlite:///{tmp_path}/no/such/folder/x.db")
+    with pytest.raises(DatabaseUnavailable):
+        db.ping()
+    with pytest.raises(DatabaseUnavailable):
+        walks.find(db, "Acme")
+    run = bot(f"sqlite:///{tmp_path}/no/such/folder/x.db", "export", "--partner", "Acme")
+    assert run.returncode == 1
+    assert run.stderr.splitlines()[-1] == "competency-bot: cannot use the database: unable to open database file"
+
+
+def test_a_reachable_database_answers_a_ping(db):
+    db.ping()
+
+
+def test_history_is_plain_values(db, now):
+    state = new_application(db, now)
+    [created] = applications.history(db, state.id)
+    assert created == applications.HistoryRecord(None, "created", None, "Acme Retail", "alice", now)
