@@ -6,7 +6,7 @@ Texts come from templates; this module only arranges them into blocks.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from bot.render import render, slack_escape
 from flows.application import Answer, ApplicationState
@@ -15,6 +15,7 @@ from flows.checklist import Checklist, Item, get_checklist
 SECTION_LIMIT = 3000
 BUTTON_LIMIT = 75
 MESSAGE_BLOCKS = 50
+MODAL_TITLE = 24
 _BREAKS = ("\n\n", "\n", "。", "；", ". ", "; ", "，", ", ", " ")
 
 
@@ -117,32 +118,41 @@ def input_block(block_id: str, label: str, element: dict, optional: bool = False
             "optional": optional}
 
 
+def _form_label(language: str, name: str) -> str:
+    return _say("modal", language, name=name)
+
+
+def modal(callback_id: str, metadata: dict, title: str, submit: str, close: str, blocks: list[dict]) -> dict:
+    """A form: its texts cut to Slack's 24 characters, ``metadata`` kept until submission."""
+    return {
+        "type": "modal",
+        "callback_id": callback_id,
+        "private_metadata": json.dumps(metadata),
+        "title": plain(title, MODAL_TITLE),
+        "submit": plain(submit, MODAL_TITLE),
+        "close": plain(close, MODAL_TITLE),
+        "blocks": blocks,
+    }
+
+
 def start_modal(checklist: Checklist, channel_id: str, language: str) -> dict:
-    say = lambda name: _say("modal", language, name=name)  # noqa: E731
+    say = partial(_form_label, language)
     categories = [{"text": plain(c.title(language)), "value": c.id} for c in checklist.categories]
     deliveries = [{"text": plain(d.title(language)), "value": d.id} for d in checklist.delivery_types]
     languages = [{"text": plain("中文"), "value": "zh"}, {"text": plain("English"), "value": "en"}]
-    return {
-        "type": "modal",
-        "callback_id": "start_modal",
-        "private_metadata": json.dumps({"c": channel_id}),
-        "title": plain(say("start_title"), 24),
-        "submit": plain(say("submit"), 24),
-        "close": plain(say("cancel"), 24),
-        "blocks": [
+    return modal("start_modal", {"c": channel_id}, say("start_title"), say("submit"), say("cancel"), [
             input_block("partner", say("partner"), {"type": "plain_text_input", "action_id": "value", "max_length": 200}),
             input_block("categories", say("categories"), {"type": "checkboxes", "action_id": "value", "options": categories}),
             input_block("delivery", say("delivery"), {"type": "radio_buttons", "action_id": "value", "options": deliveries}),
             input_block("language", say("language"), {"type": "static_select", "action_id": "value", "options": languages,
                                                  "initial_option": languages[0 if language == "zh" else 1]}),
             input_block("audit_date", say("audit_date"), {"type": "datepicker", "action_id": "value"}, optional=True),
-        ],
-    }
+        ])
 
 
 def evidence_modal(item: Item, state: ApplicationState, metadata: dict) -> dict:
     language = state.language
-    say = lambda name: _say("modal", language, name=name)  # noqa: E731
+    say = partial(_form_label, language)
     blocks = [
         section(_say("item_heading", language, item=item, position=1, total=1).split("(1/1)")[0].strip()),
         input_block("link", say("link"), {"type": "plain_text_input", "action_id": "value", "max_length": 3000}),
@@ -151,15 +161,7 @@ def evidence_modal(item: Item, state: ApplicationState, metadata: dict) -> dict:
         blocks.append(input_block("evidence_date", say("evidence_date"), {"type": "datepicker", "action_id": "value"}))
     blocks.append(input_block("note", say("note"), {"type": "plain_text_input", "action_id": "value",
                                                "multiline": True, "max_length": 3000}, optional=True))
-    return {
-        "type": "modal",
-        "callback_id": "evidence_modal",
-        "private_metadata": json.dumps(metadata),
-        "title": plain(say("evidence_title"), 24),
-        "submit": plain(say("submit"), 24),
-        "close": plain(say("cancel"), 24),
-        "blocks": blocks,
-    }
+    return modal("evidence_modal", metadata, say("evidence_title"), say("submit"), say("cancel"), blocks)
 
 
 def view_metadata(view: dict) -> dict:

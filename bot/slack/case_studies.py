@@ -8,12 +8,11 @@ nothing is downloaded.
 
 from __future__ import annotations
 
-import json
 
 from slack_sdk import WebClient
 
 from bot.render import render
-from bot.slack.blocks import MESSAGE_BLOCKS, fold, input_block, plain, section
+from bot.slack.blocks import MESSAGE_BLOCKS, fold, input_block, modal, plain, section
 from bot.slack.web_api import call
 from flows.case_studies import (
     DEPLOYMENT_GUIDE,
@@ -62,7 +61,7 @@ def case_study_modal(checklist: Checklist, language: str, metadata: dict, existi
     """Every field of a case study, in the seed's order; pre-filled from ``existing``."""
     values = case_study_fields(existing) if existing else {}
 
-    def textinput_block(name: str, optional: bool = False) -> dict:
+    def text_input(name: str, optional: bool = False) -> dict:
         element = {"type": "plain_text_input", "action_id": "value", "multiline": name in MULTILINE,
                    "max_length": 200 if name == "customer_name" else 3000}
         if values.get(name):
@@ -80,31 +79,24 @@ def case_study_modal(checklist: Checklist, language: str, metadata: dict, existi
     if values.get("production_date"):
         production_date["initial_date"] = values["production_date"]
     yes_no = [_option("yes", label("yes", language)), _option("no", label("no", language))]
-    return {
-        "type": "modal",
-        "callback_id": CASE_MODAL,
-        "private_metadata": json.dumps(metadata),
-        "title": plain(label("case_title", language), 24),
-        "submit": plain(label("submit", language), 24),
-        "close": plain(label("cancel", language), 24),
-        "blocks": [
-            textinput_block("customer_name"),
-            textinput_block("customer_website"),
-            textinput_block("challenge"),
-            textinput_block("deployment"),
-            textinput_block("third_party"),
+    return modal(CASE_MODAL, metadata, label("case_title", language), label("submit", language),
+                 label("cancel", language), [
+            text_input("customer_name"),
+            text_input("customer_website"),
+            text_input("challenge"),
+            text_input("deployment"),
+            text_input("third_party"),
             input_block("production_date", label("production_date", language), production_date),
             choice("in_production", "radio_buttons", [_option("yes", label("production", language)),
                                                       _option("no", label("pilot", language))]),
-            textinput_block("outcomes"),
+            text_input("outcomes"),
             choice("category", "static_select",
                    [_option(c.id, c.title(language)) for c in checklist.categories]),
             choice("public", "radio_buttons", yes_no),
-            textinput_block("public_url", optional=True),
-            textinput_block("diagram", optional=True),
+            text_input("public_url", optional=True),
+            text_input("diagram", optional=True),
             _file_input(DIAGRAM_FILE, language),
-        ],
-    }
+        ])
 
 
 def documents_modal(kind: str, link: str, language: str, metadata: dict) -> dict:
@@ -112,16 +104,9 @@ def documents_modal(kind: str, link: str, language: str, metadata: dict) -> dict
     element = {"type": "plain_text_input", "action_id": "value", "max_length": 3000}
     if link:
         element["initial_value"] = link
-    return {
-        "type": "modal",
-        "callback_id": DOCUMENTS_MODAL,
-        "private_metadata": json.dumps(metadata),
-        "title": plain(label("documents_title", language), 24),
-        "submit": plain(label("submit", language), 24),
-        "close": plain(label("cancel", language), 24),
-        "blocks": [input_block("link", label(kind, language), element, optional=True),
-                   _file_input(DOCUMENT_FILE, language)],
-    }
+    return modal(DOCUMENTS_MODAL, metadata, label("documents_title", language), label("submit", language),
+                 label("cancel", language), [input_block("link", label(kind, language), element, optional=True),
+                                             _file_input(DOCUMENT_FILE, language)])
 
 
 def submitted_value(values: dict, block_id: str) -> dict:
