@@ -13,12 +13,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from flask import Flask, request  # noqa: E402
-from slack_bolt import App  # noqa: E402
-from slack_bolt.adapter.flask import SlackRequestHandler  # noqa: E402
-from slack_sdk import WebClient  # noqa: E402
+from flask import Flask, request
+from slack_bolt import App
+from slack_bolt.adapter.flask import SlackRequestHandler
+from slack_sdk import WebClient
 
-from bot.slack.server import GunicornServer  # noqa: E402
+from bot.slack.server import GunicornServer
 
 
 def bare_web_app() -> Flask:
@@ -27,7 +27,7 @@ def bare_web_app() -> Flask:
                client=WebClient(token=token, base_url=os.environ["SLACK_API_URL"]))
 
     @bolt.action(re.compile(".*"))
-    def only_ack(ack):  # noqa: ANN001
+    def only_ack(ack):
         ack()
 
     handler = SlackRequestHandler(bolt)

@@ -26,12 +26,12 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.support import fresh_database, header  # noqa: E402
-from bot.config import DigestSettings  # noqa: E402
-from bot.digest import build_digests, pdm_channels  # noqa: E402
-from bot.slack.digest import digest_messages  # noqa: E402
-from storage.db import Database  # noqa: E402
-from tests.support.seed import NOW, seed  # noqa: E402
+from bench.support import fresh_database, header
+from bot.config import DigestSettings
+from bot.digest import build_digests, pdm_channels
+from bot.slack.digest import digest_messages
+from storage.db import Database
+from tests.support.seed import NOW, seed
 
 
 def generate(db: Database, now: datetime = NOW) -> int:

@@ -21,13 +21,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import insert, text  # noqa: E402
+from sqlalchemy import insert, text
 
-from bot.reminders import run_pass  # noqa: E402
-from flows.checklist import get_checklist  # noqa: E402
-from storage import models  # noqa: E402
-from bench.support import fresh_database, header  # noqa: E402
-from storage.db import Database  # noqa: E402
+from bench.support import fresh_database, header
+from bot.reminders import run_pass
+from flows.checklist import get_checklist
+from storage import models
+from storage.db import Database
 
 NOW = datetime(2026, 11, 28, 1, 30, tzinfo=timezone.utc)
 
@@ -36,20 +36,20 @@ class CountingNotifier:
     def __init__(self):
         self.sent = 0
 
-    def prepare(self, db, now):  # noqa: ANN001
+    def prepare(self, db, now):
         pass
 
-    def remind(self, notice):  # noqa: ANN001
+    def remind(self, notice):
         self.sent += 1
         return True
 
     expired = remind
 
-    def escalate(self, notice, channel):  # noqa: ANN001
+    def escalate(self, notice, channel):
         self.sent += 1
         return True
 
-    def was_sent(self, application, recipient, key, since):  # noqa: ANN001
+    def was_sent(self, application, recipient, key, since):
         return None
 
 

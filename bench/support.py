@@ -9,9 +9,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import text
 
-from storage.db import Database, upgrade  # noqa: E402
+from storage.db import Database, upgrade
 
 
 def fresh_database(url: str) -> Database:
@@ -21,7 +21,7 @@ def fresh_database(url: str) -> Database:
         with db.engine.begin() as connection:
             connection.execute(text("DROP SCHEMA public CASCADE"))
             connection.execute(text("CREATE SCHEMA public"))
-    upgrade(db.engine)
+    upgrade(db)
     return db
 
 

@@ -41,11 +41,11 @@ TIME_LIMIT = 120  # seconds per level, whatever happens
 
 def seed(database_url: str) -> list[tuple[int, str]]:
     """Applications bound to channels with members; returns (application id, item id) pairs."""
+    from bench.support import fresh_database
     from flows.application import ApplicationState
     from flows.checklist import get_checklist
     from storage import slack as slack_store
     from storage import walks
-    from bench.support import fresh_database
 
     db = fresh_database(database_url)
     now = datetime.now(timezone.utc)
@@ -149,7 +149,8 @@ def drive(port: int, concurrency: int, requests: int, targets: list[tuple[int, s
                 return
             application_id, item_id = targets[(offset + n) % len(targets)]
             payload = {
-                "type": "block_actions", "team": {"id": TEAM}, "user": {"id": MEMBERS[n % len(MEMBERS)], "team_id": TEAM},
+                "type": "block_actions", "team": {"id": TEAM},
+                "user": {"id": MEMBERS[n % len(MEMBERS)], "team_id": TEAM},
                 "api_app_id": "A1", "token": "x", "trigger_id": "t", "channel": {"id": f"CBENCH{application_id - 1}"},
                 "container": {"type": "message", "message_ts": "1.1", "channel_id": f"CBENCH{application_id - 1}"},
                 "message": {"type": "message", "ts": "1.1", "text": "", "blocks": []},
@@ -248,7 +249,8 @@ def main() -> None:
     print("| server | database | concurrency | req/s | p50 ms | p95 ms | p99 ms | errors | SQL/request "
           "| server CPU ms/request | bot/bare |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    bare = bench_server("bare", [sys.executable, "bench/bare_app.py"], base_env, args.requests, _targets_file([(1, "P1.1")]))
+    bare = bench_server("bare", [sys.executable, "bench/bare_app.py"], base_env, args.requests,
+                        _targets_file([(1, "P1.1")]))
     for level in LEVELS:
         r = bare[level]
         print(f"| bare Bolt | — | {level} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} | "
@@ -301,6 +303,6 @@ def _targets_file(targets: list[tuple[int, str]]) -> str:
 
 
 if __name__ == "__main__":
-    import urllib.parse  # noqa: F401 - used by the driver process
+    import urllib.parse  # used by the driver process
 
     main()

@@ -9,10 +9,10 @@ import sys
 from datetime import datetime, timezone
 
 from bot.config import ConfigError, missing_message
-from storage.db import SchemaUpgradeFailed
-from storage.errors import DatabaseUnavailable
 from flows.application import DEFAULT_LANGUAGE
 from flows.checklist import DEFAULT_CHECKLIST, LANGUAGES, ChecklistError, get_checklist
+from storage.db import SchemaUpgradeFailed
+from storage.errors import DatabaseUnavailable
 
 
 class UsageError(Exception):
@@ -171,9 +171,9 @@ def cmd_db(args: argparse.Namespace) -> int:
         print(say("backed_up", path=args.path))
         return 0
     if args.action == "upgrade":
-        upgrade(database.engine)
-    current = current_revision(database.engine)
-    print(say("schema", current=current, newest=head_revision(database.engine)))
+        upgrade(database)
+    current = current_revision(database)
+    print(say("schema", current=current, newest=head_revision()))
     return 0
 
 

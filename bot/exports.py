@@ -185,7 +185,7 @@ def _fill_sheet(sheet: Worksheet, header: list[str], rows: list[list[str]]) -> N
     for row in sheet.iter_rows(min_row=2):
         for cell in row:
             cell.alignment = wrap
-    for index, column in enumerate(zip(header, *rows), start=1):
+    for index, column in enumerate(zip(header, *rows, strict=True), start=1):
         widest = max(_display_width(line) for text in column for line in str(text).splitlines() or [""])
         sheet.column_dimensions[get_column_letter(index)].width = min(max(widest, 6) + 2, MAX_COLUMN_WIDTH)
 

@@ -106,7 +106,7 @@ def environment(style: str, language: str) -> Environment:
     return env
 
 
-def _translator(catalog: gettext.NullTranslations, escaped: bool):  # noqa: ANN202
+def _translator(catalog: gettext.NullTranslations, escaped: bool):
     lookup = catalog.gettext
     if escaped:
         return lambda message, **variables: Markup(lookup(message)) % variables
@@ -130,7 +130,7 @@ def _is_channel_id(value: object) -> bool:
 
 
 @cache
-def _macros(template: str, language: str, style: str):  # noqa: ANN202
+def _macros(template: str, language: str, style: str):
     return environment(style, language).get_template(template).module
 
 

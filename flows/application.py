@@ -7,8 +7,8 @@ and back; ``bot`` shows them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from datetime import date, datetime
+from functools import cached_property
 
 from flows.checklist import Checklist, Item
 

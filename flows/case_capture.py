@@ -122,7 +122,7 @@ def _ask(capture: Capture, checklist: Checklist) -> Message:
 
 def start_capture(checklist: Checklist, number: int, existing: CaseStudy | None = None) -> CaptureStep:
     """Begin a new case study, or an edit of ``existing`` (Enter keeps each stored value)."""
-    fields = case_study_fields(existing) if existing else {name: "" for name in FIELDS}
+    fields = case_study_fields(existing) if existing else dict.fromkeys(FIELDS, "")
     capture = Capture(fields, ASKED[0], number, existing.id if existing else None)
     started = Message("capture_started", {"number": number, "editing": capture.editing})
     return CaptureStep(capture, (started, _ask(capture, checklist)))

@@ -34,7 +34,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from urllib.parse import urlsplit
 
 from flows.application import EXPIRED, MAX_NAME, MAX_TEXT, MET, NOT_MET, ApplicationState, is_expired
@@ -385,6 +385,10 @@ def _counts_on(expires_on: date | None, day: date) -> bool:
     return expires_on is not None and not is_expired(expires_on, day)
 
 
+def _add_finding(found: list[Finding], index: int, customer: str, rule: str, **params) -> None:
+    found.append(Finding(rule, index, {"customer": customer, **params}))
+
+
 def check(
     case_studies: list[CaseStudy] | tuple[CaseStudy, ...],
     documents: SolutionDocuments,
@@ -401,9 +405,7 @@ def check(
 
     for index, cs in enumerate(case_studies):
         own: list[Finding] = []
-
-        def add(rule: str, **params) -> None:
-            own.append(Finding(rule, index, {"customer": cs.customer_name, **params}))
+        add = partial(_add_finding, own, index, cs.customer_name)
 
         missing = missing_fields(cs)
         if missing:

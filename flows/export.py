@@ -7,7 +7,13 @@ import unicodedata
 from datetime import date
 
 from flows.application import (
-    EXPIRED, MET, NOT_APPLICABLE, NOT_MET, Answer, ApplicationState, effective_status,
+    EXPIRED,
+    MET,
+    NOT_APPLICABLE,
+    NOT_MET,
+    Answer,
+    ApplicationState,
+    effective_status,
 )
 from flows.case_studies import FIELDS, CaseStudy, SolutionDocuments, case_study_fields
 from flows.checklist import DELIVERY_TYPES, Checklist, Item
@@ -22,6 +28,7 @@ MAX_FILENAME_PARTNER = 80
 # The case-study fields an export shows, in the seed's order; an uploaded diagram's file
 # id stands in the diagram field when there is no link, as for the solution documents.
 CASE_STUDY_COLUMNS = tuple(name for name in FIELDS if name != "diagram_file_id")
+NO_DOCUMENTS = SolutionDocuments()
 
 
 def self_assessment(
@@ -29,7 +36,7 @@ def self_assessment(
     state: ApplicationState,
     today: date,
     case_studies: tuple[CaseStudy, ...] = (),
-    documents: SolutionDocuments = SolutionDocuments(),
+    documents: SolutionDocuments = NO_DOCUMENTS,
 ) -> dict:
     """Every applicable item with its answer, in checklist order, grouped by part (the
     items of the other delivery type apart, unanswered); then the case studies (fields

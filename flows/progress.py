@@ -53,7 +53,7 @@ def count_parts(checklist: Checklist, items: tuple[Item, ...], statuses: list[st
     by_part: dict[str, list[str | None]] = {part.id: [] for part in checklist.parts}
     # Plain lists, no (item, status) pairs: a digest counts this for every application,
     # and tens of thousands of small objects kept Python's garbage collector busy.
-    for item, status in zip(items, statuses):
+    for item, status in zip(items, statuses, strict=True):
         by_part[item.part].append(status)
     result = []
     for part_id, statuses in by_part.items():

@@ -16,8 +16,8 @@ Pure: no SQL, no Slack, no clock — ``today`` is passed in. Decisions:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import date
+from functools import cached_property
 
 from flows.application import EXPIRED, MET, NOT_APPLICABLE, SKIPPED, ApplicationState, effective_status
 from flows.case_studies import Assessment, CaseStudy, Finding, SolutionDocuments, check

@@ -13,11 +13,11 @@ from flows.application import (
     EXPIRED,
     MAX_TEXT,
     MET,
-    REQUIRED,
-    TOO_LONG,
     NOT_APPLICABLE,
     NOT_MET,
+    REQUIRED,
     SKIPPED,
+    TOO_LONG,
     Answer,
     ApplicationState,
     Evidence,
@@ -75,8 +75,8 @@ class Walk:
     def say(self, name: str, **params) -> None:
         self.messages.append(Message(name, params))
 
-    def outcome(self, quit: bool = False) -> Outcome:
-        return Outcome(self.state, self.messages, quit)
+    def outcome(self, stop: bool = False) -> Outcome:
+        return Outcome(self.state, self.messages, stop)
 
     def current(self) -> Item | None:
         item = self.checklist.item(self.state.cursor) if self.state.cursor else None
@@ -168,7 +168,7 @@ class Walk:
                 return self.outcome()
             self.state = replace(self.state, cursor=item.id, finished=False)
         self.dispatch(item, command.name, command.argument)
-        return self.outcome(quit=command.name == "quit")
+        return self.outcome(stop=command.name == "quit")
 
     def ask(self, item: Item, awaiting: str) -> None:
         self.state = replace(self.state, pending=Pending(item.id, awaiting))
@@ -340,7 +340,8 @@ class Walk:
             return parsed
         answer = self.state.answer(item.id)
         expires_on = item.expiry(parsed) if parsed else None
-        evidence = Evidence(text=text, evidence_date=parsed, expires_on=expires_on, added_by=self.user, added_at=self.now)
+        evidence = Evidence(text=text, evidence_date=parsed, expires_on=expires_on, added_by=self.user,
+                            added_at=self.now)
         self.update_answer(item, evidence=(*answer.evidence, evidence), note=note or answer.note)
         self.say("evidence_saved", item=item)
         if parsed is not None:

@@ -77,7 +77,7 @@ _JSON_COLUMNS = frozenset(column.name for column in _APPLICATIONS.c if isinstanc
 _BY_ID, _BY_CHANNEL, _BY_PARTNER, _BY_PARTNER_IN_TEAM = "id", "channel", "partner", "partner_in_team"
 
 
-def _which(by: str):  # noqa: ANN202
+def _which(by: str):
     if by == _BY_ID:
         return _APPLICATIONS.c.id == bindparam("application_id")
     if by == _BY_CHANNEL:
@@ -91,7 +91,7 @@ def _which(by: str):  # noqa: ANN202
 
 
 @cache
-def _state_query(by: str, lock: bool):  # noqa: ANN202
+def _state_query(by: str, lock: bool):
     """The statement :func:`_read_states` runs, built once per shape (building and
     cache-keying it per call cost as much as running it): the applications, their
     answers and evidence (outer joins)."""
@@ -112,7 +112,8 @@ def _state_query(by: str, lock: bool):  # noqa: ANN202
     return statement
 
 
-def _read_states(session: Session, by: str, params: dict, lock: bool = False) -> list[tuple[domain.ApplicationState, Row]]:
+def _read_states(session: Session, by: str, params: dict,
+                 lock: bool = False) -> list[tuple[domain.ApplicationState, Row]]:
     """One statement (:func:`_state_query`): each application's state and its row (every
     column of its table, for what the state leaves out), oldest first."""
     found: list[tuple[domain.ApplicationState, Row]] = []
@@ -121,7 +122,7 @@ def _read_states(session: Session, by: str, params: dict, lock: bool = False) ->
     evidence: dict[str, list[domain.Evidence]] = {}
 
     def finish() -> None:
-        fields = {name: first._mapping[name] for name in _APPLICATIONS.c.keys()}
+        fields = {column.name: first._mapping[column.name] for column in _APPLICATIONS.c}
         for name in _JSON_COLUMNS:
             if fields[name] is not None:
                 fields[name] = json.loads(fields[name])
@@ -318,8 +319,8 @@ def _save(
     return replace(after, answers=stored_answers)
 
 
-def _save_evidence(connection, answer_id: int, item_id: str, old_answer: domain.Answer,  # noqa: ANN001
-                   new_answer: domain.Answer, record, now: datetime) -> domain.Answer:  # noqa: ANN001
+def _save_evidence(connection, answer_id: int, item_id: str, old_answer: domain.Answer,
+                   new_answer: domain.Answer, record, now: datetime) -> domain.Answer:
     """Evidence is only ever added or dated; a state never drops stored evidence. Returns
     the answer as stored (new evidence with its id and time)."""
     stored = list(old_answer.evidence)

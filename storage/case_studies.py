@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Row, select, update as sql_update
+from sqlalchemy import ColumnElement, Row, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from flows.application import ApplicationState
@@ -148,7 +149,8 @@ def rederive(db: Database, application_id: int, actor: str, now: datetime) -> Ca
         return _settle(session, *_load(session, application_id, lock=True), actor, now)
 
 
-def add(db: Database, application_id: int, case_study: CaseStudy, actor: str, now: datetime) -> tuple[CaseStudyOverview, int]:
+def add(db: Database, application_id: int, case_study: CaseStudy, actor: str,
+        now: datetime) -> tuple[CaseStudyOverview, int]:
     """Store a new case study; returns the overview and its number."""
     with db.session() as session:
         state, documents = _load(session, application_id, lock=True)

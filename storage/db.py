@@ -8,14 +8,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import ExceptionContext
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.errors import DatabaseUnavailable
@@ -55,7 +54,7 @@ def _make_engine(url: str, pool_size: int) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):  # noqa: ANN001
+        def _sqlite_pragmas(dbapi_connection, _record):
             cursor = dbapi_connection.cursor()
             # WAL lets readers work while one writer commits; foreign keys are off by default.
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -66,7 +65,7 @@ def _make_engine(url: str, pool_size: int) -> Engine:
             dbapi_connection.isolation_level = None
 
         @event.listens_for(engine, "begin")
-        def _sqlite_begin(connection):  # noqa: ANN001
+        def _sqlite_begin(connection):
             # Take the write lock up front: two deferred transactions that both read then
             # write would deadlock, and SQLite then fails one at once instead of waiting.
             connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -89,7 +88,7 @@ def _make_engine(url: str, pool_size: int) -> Engine:
 # long-running server some 35 MB for a check made once at start (see ensure_schema).
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(engine: Engine | None = None) -> Config:
     from alembic.config import Config
 
     config = Config()
@@ -98,23 +97,31 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(database: Database, revision: str = "head") -> None:
+    _upgrade(database.engine, revision)
+
+
+def current_revision(database: Database) -> str | None:
+    return _current_revision(database.engine)
+
+
+def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def _upgrade(engine: Engine, revision: str = "head") -> None:
     from alembic import command
 
     command.upgrade(alembic_config(engine), revision)
 
 
-def current_revision(engine: Engine) -> str | None:
+def _current_revision(engine: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
-
-
-def head_revision(engine: Engine) -> str | None:
-    from alembic.script import ScriptDirectory
-
-    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
 
 
 class SchemaUpgradeFailed(RuntimeError):
@@ -123,22 +130,22 @@ class SchemaUpgradeFailed(RuntimeError):
 
 def _ensure_schema_here(url: str) -> None:
     engine = make_engine(url, pool_size=1)
-    if current_revision(engine) != head_revision(engine):
-        upgrade(engine)
+    if _current_revision(engine) != head_revision():
+        _upgrade(engine)
     engine.dispose()
 
 
-def ensure_schema(engine: Engine) -> None:
+def ensure_schema(database: Database) -> None:
     """Bring an empty or older database up to date; cheap when it already is.
 
     The check runs in a short-lived child process, so that Alembic never loads into this
     one. The connection is tried here first, so an unreachable database fails here, with
     :class:`DatabaseUnavailable`.
     """
-    with engine.connect():
-        pass
+    database.ping()
     child = multiprocessing.get_context("fork").Process(
-        target=_ensure_schema_here, args=(engine.url.render_as_string(hide_password=False),), name="schema-upgrade"
+        target=_ensure_schema_here, args=(database.engine.url.render_as_string(hide_password=False),),
+        name="schema-upgrade"
     )
     child.start()
     child.join()
@@ -147,7 +154,7 @@ def ensure_schema(engine: Engine) -> None:
 
 
 @cache
-def insert_unless_present(dialect: str, model: type, returning: str | None = None):  # noqa: ANN201
+def insert_unless_present(dialect: str, model: type, returning: str | None = None):
     """``INSERT … ON CONFLICT (primary key) DO NOTHING`` into ``model``'s table in
     ``dialect``, executed with the rows as parameters. With ``returning``, a row comes
     back only when one was inserted (rowcount is unreliable after ON CONFLICT).
@@ -166,7 +173,7 @@ class StatementCounter:
         self._lock = threading.Lock()
         event.listen(engine, "before_cursor_execute", self._count)
 
-    def _count(self, _connection, _cursor, statement: str, *_args) -> None:  # noqa: ANN002
+    def _count(self, _connection, _cursor, statement: str, *_args) -> None:
         if statement.startswith("BEGIN"):
             return  # transaction control (SQLite's BEGIN IMMEDIATE), not a query
         with self._lock:
@@ -213,7 +220,7 @@ class Database:
                 connection.exec_driver_sql("SELECT 1")
         except DatabaseUnavailable:
             raise
-        except Exception as error:  # noqa: BLE001 - any failure means unavailable
+        except Exception as error:  # any failure means unavailable
             raise DatabaseUnavailable(error) from error
 
 
@@ -221,7 +228,7 @@ class Database:
 def default_database(url: str) -> Database:
     """The process's database at ``url``, its schema brought up to date (once per process)."""
     database = Database(url)
-    ensure_schema(database.engine)
+    ensure_schema(database)
     return database
 
 

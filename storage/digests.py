@@ -90,14 +90,13 @@ def load(db: Database, wanted: list[DigestChannel], default_channel: str, now: d
         # Plain rows throughout (Core, not ORM objects): nothing loaded here is written back,
         # and building thousands of ORM objects was most of the time.
         connection = session.connection()
-        last_posted = {
-            channel_id: at
-            for channel_id, at in connection.execute(
+        last_posted = dict(
+            connection.execute(
                 select(models.DigestLog.channel_id, func.max(models.DigestLog.posted_at))
                 .where(models.DigestLog.status == POSTED, models.DigestLog.channel_id.in_(ids))
                 .group_by(models.DigestLog.channel_id)
-            )
-        }
+            ).all()  # rows, not the result: a result has keys() and dict() would take it for a mapping
+        )
         rows = connection.execute(
             select(models.Application.__table__).where(in_channels).order_by(models.Application.id)
         ).all()

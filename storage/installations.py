@@ -8,13 +8,14 @@ a database dump alone never reveals a token.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from slack_sdk.oauth.installation_store import Bot, Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
-from sqlalchemy import Engine
 
+from storage.db import Database
 from storage.models import BOTS_TABLE, INSTALLATIONS_TABLE, OAUTH_STATES_TABLE
 from storage.slack import TOKEN_COLUMNS
 
@@ -57,7 +58,7 @@ class TokenCipher:
             raise ValueError("a stored Slack token cannot be decrypted with TOKEN_ENCRYPTION_KEY") from None
 
 
-def _with_tokens(entity, transform):  # noqa: ANN001
+def _with_tokens(entity: Installation | Bot, transform: Callable[[str | None], str | None]) -> Installation | Bot:
     changed = copy.copy(entity)
     for field in TOKEN_COLUMNS:
         if hasattr(changed, field):
@@ -66,10 +67,10 @@ def _with_tokens(entity, transform):  # noqa: ANN001
 
 
 class EncryptedInstallationStore(SQLAlchemyInstallationStore):
-    def __init__(self, client_id: str, engine: Engine, cipher: TokenCipher):
+    def __init__(self, client_id: str, db: Database, cipher: TokenCipher):
         super().__init__(
             client_id=client_id,
-            engine=engine,
+            engine=db.engine,
             installations_table_name=INSTALLATIONS_TABLE,
             bots_table_name=BOTS_TABLE,
         )
@@ -90,5 +91,5 @@ class EncryptedInstallationStore(SQLAlchemyInstallationStore):
         return _with_tokens(installation, self.cipher.decrypt) if installation else None
 
 
-def oauth_state_store(engine: Engine) -> SQLAlchemyOAuthStateStore:
-    return SQLAlchemyOAuthStateStore(expiration_seconds=600, engine=engine, table_name=OAUTH_STATES_TABLE)
+def oauth_state_store(db: Database) -> SQLAlchemyOAuthStateStore:
+    return SQLAlchemyOAuthStateStore(expiration_seconds=600, engine=db.engine, table_name=OAUTH_STATES_TABLE)

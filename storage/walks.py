@@ -107,7 +107,7 @@ def load(db: Database, application_id: int) -> ApplicationState:
         return applications._load_state(session, application_id)
 
 
-def _run(db: Database, application_id: int, actor: str, now: datetime, engine_step) -> walk.Outcome:  # noqa: ANN001
+def _run(db: Database, application_id: int, actor: str, now: datetime, engine_step) -> walk.Outcome:
     with db.session() as session:
         before = applications._load_state(session, application_id, lock=True)
         outcome = engine_step(get_checklist(before.checklist_id), before)

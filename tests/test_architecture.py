@@ -10,6 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS_MODULE = Path("bot/config.py")
+ENVIRONMENT = ("environ", "environb", "getenv", "getenvb")
 
 
 def modules(*folders: str) -> list[Path]:
@@ -39,11 +40,11 @@ def environment_reads(path: Path) -> list[int]:
     tree = ast.parse((ROOT / path).read_text(encoding="utf-8"), str(path))
     found = []
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Attribute) and node.attr in ("environ", "environb", "getenv", "getenvb")
-                and isinstance(node.value, ast.Name) and node.value.id == "os"):
-            found.append(node.lineno)
-        elif (isinstance(node, ast.ImportFrom) and node.module == "os"
-              and any(alias.name in ("environ", "environb", "getenv", "getenvb") for alias in node.names)):
+        reads_os = (isinstance(node, ast.Attribute) and node.attr in ENVIRONMENT
+                    and isinstance(node.value, ast.Name) and node.value.id == "os")
+        imports_from_os = (isinstance(node, ast.ImportFrom) and node.module == "os"
+                           and any(alias.name in ENVIRONMENT for alias in node.names))
+        if reads_os or imports_from_os:
             found.append(node.lineno)
     return found
 

@@ -30,9 +30,9 @@ def build_app(settings: SlackSettings, db: Database) -> App:
                 client_secret=settings.client_secret,
                 scopes=BOT_SCOPES,
                 installation_store=EncryptedInstallationStore(
-                    settings.client_id, db.engine, TokenCipher(settings.token_keys)
+                    settings.client_id, db, TokenCipher(settings.token_keys)
                 ),
-                state_store=oauth_state_store(db.engine),
+                state_store=oauth_state_store(db),
             ),
             oauth_flow=None,
         )

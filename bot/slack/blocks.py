@@ -140,14 +140,17 @@ def start_modal(checklist: Checklist, channel_id: str, language: str) -> dict:
     categories = [{"text": plain(c.title(language)), "value": c.id} for c in checklist.categories]
     deliveries = [{"text": plain(d.title(language)), "value": d.id} for d in checklist.delivery_types]
     languages = [{"text": plain("中文"), "value": "zh"}, {"text": plain("English"), "value": "en"}]
+    text_input = {"type": "plain_text_input", "action_id": "value", "max_length": 200}
     return modal("start_modal", {"c": channel_id}, say("start_title"), say("submit"), say("cancel"), [
-            input_block("partner", say("partner"), {"type": "plain_text_input", "action_id": "value", "max_length": 200}),
-            input_block("categories", say("categories"), {"type": "checkboxes", "action_id": "value", "options": categories}),
-            input_block("delivery", say("delivery"), {"type": "radio_buttons", "action_id": "value", "options": deliveries}),
-            input_block("language", say("language"), {"type": "static_select", "action_id": "value", "options": languages,
-                                                 "initial_option": languages[0 if language == "zh" else 1]}),
-            input_block("audit_date", say("audit_date"), {"type": "datepicker", "action_id": "value"}, optional=True),
-        ])
+        input_block("partner", say("partner"), text_input),
+        input_block("categories", say("categories"),
+                    {"type": "checkboxes", "action_id": "value", "options": categories}),
+        input_block("delivery", say("delivery"),
+                    {"type": "radio_buttons", "action_id": "value", "options": deliveries}),
+        input_block("language", say("language"), {"type": "static_select", "action_id": "value", "options": languages,
+                                                  "initial_option": languages[0 if language == "zh" else 1]}),
+        input_block("audit_date", say("audit_date"), {"type": "datepicker", "action_id": "value"}, optional=True),
+    ])
 
 
 def evidence_modal(item: Item, state: ApplicationState, metadata: dict) -> dict:

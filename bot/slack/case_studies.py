@@ -8,7 +8,6 @@ nothing is downloaded.
 
 from __future__ import annotations
 
-
 from slack_sdk import WebClient
 
 from bot.render import render
@@ -20,8 +19,6 @@ from flows.case_studies import (
     SAAS,
     CaseStudy,
     case_study_fields,
-    document_problem,
-    validate_case_study,
 )
 from flows.checklist import Checklist
 from storage import case_studies
@@ -129,7 +126,8 @@ def submitted_case_study(values: dict, stored: CaseStudy | None) -> dict[str, st
     fields["production_date"] = submitted_value(values, "production_date").get("selected_date") or ""
     stored = stored or CaseStudy()
     fields["diagram"], fields["diagram_file_id"] = link_or_file(
-        fields["diagram"], submitted_value(values, DIAGRAM_FILE).get("files") or [], stored.diagram, stored.diagram_file_id
+        fields["diagram"], submitted_value(values, DIAGRAM_FILE).get("files") or [], stored.diagram,
+        stored.diagram_file_id,
     )
     return fields
 

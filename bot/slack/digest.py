@@ -97,7 +97,7 @@ def post_due_digests(db: Database, client_for: Callable[[str], WebClient | None]
         return []
     results = []
     built = build_digests(db, [channel for channel, _ in claimed], settings, now)
-    for digest, (channel, key) in zip(built, claimed):
+    for digest, (channel, key) in zip(built, claimed, strict=True):
         client = client_for(channel.team_id)
         ts = post_digest(client, channel.channel_id, digest) if client is not None else None
         if ts:

@@ -7,10 +7,10 @@ from datetime import datetime
 from bot.render import render
 from bot.slack.blocks import fold, section
 from bot.slack.walk import applications_of_user
+from flows.application import DEFAULT_LANGUAGE
 from flows.checklist import get_checklist
 from flows.evidence import local_today
 from flows.progress import expiring_within, part_progress
-from flows.application import DEFAULT_LANGUAGE
 from storage.db import Database
 
 HOME_BLOCKS = 100

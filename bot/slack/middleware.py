@@ -35,10 +35,10 @@ Locator = Callable[[dict, BoltContext], "int | None"]
 
 
 def provide_services(db: Database, digests: DigestSettings) -> Callable:
-    def provide(context: BoltContext, next: Callable[[], None]) -> None:  # noqa: A002 - Bolt's argument name
+    def provide(context: BoltContext, next_: Callable[[], None]) -> None:
         context["db"] = db
         context["digests"] = digests
-        next()
+        next_()
 
     return provide
 
@@ -47,7 +47,7 @@ def channel_application(*, needs_application: bool = True) -> Callable:
     """The channel's application (``state``, or None), ``language`` and ``argument``; without
     an application, a subcommand that ``needs_application`` is answered here."""
 
-    def load(ack: Ack, body: dict, context: BoltContext, db: Database, next: Callable[[], None]):  # noqa: A002
+    def load(ack: Ack, body: dict, context: BoltContext, db: Database, next_: Callable[[], None]):
         found = walks.in_channel(db, context.team_id or "", body["channel_id"])
         state = found[0] if found else None
         context["state"] = state
@@ -55,7 +55,7 @@ def channel_application(*, needs_application: bool = True) -> Callable:
         context["argument"] = parse_subcommand(body.get("text") or "")[1]
         if state is None and needs_application:
             return ack(slack_text("no_application", context["language"]))
-        return next()
+        return next_()
 
     return load
 
@@ -65,7 +65,7 @@ def members_only(locate: Locator) -> Callable:
     channel; puts ``application_id`` into the context."""
 
     def check(ack: Ack, body: dict, context: BoltContext, db: Database, respond: Respond, client: WebClient,
-              next: Callable[[], None]):  # noqa: A002
+              next_: Callable[[], None]):
         application_id = locate(body, context)
         if application_id is None:
             return ack()  # not about an application: nothing to do
@@ -75,7 +75,7 @@ def members_only(locate: Locator) -> Callable:
         if not membership.may_change:
             return _refuse(ack, body, respond, client, context, slack_text("not_member", membership.language))
         context["application_id"] = application_id
-        return next()
+        return next_()
 
     return check
 
@@ -138,9 +138,9 @@ def of_item_thread(body: dict, context: BoltContext) -> int | None:
     return found.application_id if found else None
 
 
-def once_per_event(body: dict, context: BoltContext, db: Database, next: Callable[[], None]):  # noqa: A002
+def once_per_event(body: dict, context: BoltContext, db: Database, next_: Callable[[], None]):
     """Slack retries an event it thinks was lost: each event id is handled once, across
     processes (claimed in the database)."""
     if slack_store.first_delivery(db, f"event:{body.get('event_id')}", now()):
-        return next()
+        return next_()
     return BoltResponse(status=200, body="")

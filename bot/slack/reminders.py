@@ -17,6 +17,7 @@ from bot.slack.case_studies import EDIT_ACTION
 from bot.slack.web_api import call
 from storage import reminders as store
 from storage.db import Database
+from storage.reminders import ApplicationTarget
 
 log = logging.getLogger(__name__)
 METADATA_EVENT = "competency_reminder"
@@ -89,13 +90,13 @@ class SlackNotifier:
         return call(client, "chat_postMessage", channel=channel, text=text, blocks=message_blocks,
                     metadata=metadata) is not None
 
-    def _channel(self, application, recipient: str) -> str | None:  # noqa: ANN001
+    def _channel(self, application: ApplicationTarget, recipient: str) -> str | None:
         if not recipient:
             return application.channel_id
         opened = call(self.client_for(application.team_id), "conversations_open", users=recipient)
         return opened["channel"]["id"] if opened else None
 
-    def was_sent(self, application, recipient: str, key: str, since: datetime) -> bool | None:  # noqa: ANN001
+    def was_sent(self, application: ApplicationTarget, recipient: str, key: str, since: datetime) -> bool | None:
         """Is there a message carrying ``key`` since ``since``? None when Slack can't say."""
         client = self.client_for(application.team_id)
         channel = self._channel(application, recipient) if client else None

@@ -7,9 +7,13 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
+from gunicorn.workers.base import Worker
+from slack_bolt import BoltContext
 from slack_bolt.adapter.flask import SlackRequestHandler
 
 from bot.config import SlackSettings, WebSettings
@@ -41,54 +45,29 @@ def create_web_app(settings: SlackSettings, db: Database) -> Flask:
     bolt = build_app(settings, db)
 
     @bolt.middleware
-    def remember_who(context, body, next):  # noqa: ANN001 - Bolt's middleware signature
+    def remember_who(context: BoltContext, body: dict, next_: Callable[[], None]) -> None:
         g.slack = {"team": context.team_id or "", "user": context.user_id or "", "action": slack_action(body)}
-        next()
+        next_()
 
     handler = SlackRequestHandler(bolt)
     web = Flask("competency-bot")
     web.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-    served = {"requests": 0}
+    served = log_requests(web)
 
-    @web.before_request
-    def start_clock():
-        g.started = time.perf_counter()
-        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
+    def slack() -> Response:
+        return handler.handle(request)
 
-    @web.after_request
-    def log_request(response):  # noqa: ANN001
-        served["requests"] += 1
-        if not log.isEnabledFor(logging.INFO):
-            return response  # the line below costs a JSON encoding per request, for nobody
-        who = getattr(g, "slack", {})
-        # One line per request, without its body: bodies hold user text and tokens.
-        log.info(json.dumps({
-            "request_id": g.get("request_id"), "method": request.method, "path": request.path,
-            "team": who.get("team", ""), "user": who.get("user", ""), "action": who.get("action", ""),
-            "status": response.status_code, "outcome": "ok" if response.status_code < 400 else "refused",
-            "latency_ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1),
-        }, ensure_ascii=False))
-        return response
+    web.add_url_rule("/slack/events", "slack_events", slack, methods=["POST"])
+    web.add_url_rule("/slack/install", "slack_install", slack)
+    web.add_url_rule("/slack/oauth_redirect", "slack_oauth_redirect", slack)
 
     @web.get("/metrics")
-    def metrics():
+    def metrics() -> tuple[str, int, dict]:
         return (f"requests_total {served['requests']}\nsql_statements_total {db.statements.total}\n",
                 200, {"Content-Type": "text/plain; version=0.0.4"})
 
-    @web.post("/slack/events")
-    def slack_events():
-        return handler.handle(request)
-
-    @web.get("/slack/install")
-    def slack_install():
-        return handler.handle(request)
-
-    @web.get("/slack/oauth_redirect")
-    def slack_oauth_redirect():
-        return handler.handle(request)
-
     @web.get("/healthz")
-    def healthz():
+    def healthz() -> Response | tuple[Response, int]:
         try:
             db.ping()
         except DatabaseUnavailable:
@@ -98,7 +77,34 @@ def create_web_app(settings: SlackSettings, db: Database) -> Flask:
     return web
 
 
-def _freeze_startup_objects(_server, _worker) -> None:  # noqa: ANN001 - gunicorn's hook signature
+def log_requests(web: Flask) -> dict[str, int]:
+    """One JSON line per request, without its body (bodies hold user text and tokens);
+    returns the running count of requests, for /metrics."""
+    served = {"requests": 0}
+
+    @web.before_request
+    def start_clock() -> None:
+        g.started = time.perf_counter()
+        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
+
+    @web.after_request
+    def log_request(response: Response) -> Response:
+        served["requests"] += 1
+        if not log.isEnabledFor(logging.INFO):
+            return response  # the line below costs a JSON encoding per request, for nobody
+        who = getattr(g, "slack", {})
+        log.info(json.dumps({
+            "request_id": g.get("request_id"), "method": request.method, "path": request.path,
+            "team": who.get("team", ""), "user": who.get("user", ""), "action": who.get("action", ""),
+            "status": response.status_code, "outcome": "ok" if response.status_code < 400 else "refused",
+            "latency_ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1),
+        }, ensure_ascii=False))
+        return response
+
+    return served
+
+
+def _freeze_startup_objects(_server: Arbiter, _worker: Worker) -> None:
     """Move everything built at start (the app, templates, checklist, SQLAlchemy's
     metadata) out of the garbage collector's reach before forking a worker: its full
     collections then walk only what requests create, which shortened the tail of

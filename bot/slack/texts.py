@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from bot.render import render
+from bot.slack.web_api import now
 from flows.application import ApplicationState
 from flows.checklist import get_checklist
 from flows.evidence import local_today
 from flows.walk import Message, status_message
-from bot.slack.web_api import now
 
 
 def slack_text(macro: str, language: str, **params) -> str:

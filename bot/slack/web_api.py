@@ -57,7 +57,7 @@ def client_factory(settings: SlackSettings, db: Database) -> Callable[[str], Web
     if not settings.oauth:
         client = web_client(settings, settings.bot_token)
         return lambda team_id: client
-    store = EncryptedInstallationStore(settings.client_id, db.engine, TokenCipher(settings.token_keys))
+    store = EncryptedInstallationStore(settings.client_id, db, TokenCipher(settings.token_keys))
 
     def for_team(team_id: str) -> WebClient | None:
         bot = store.find_bot(enterprise_id=None, team_id=team_id)

@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 from flows.application import ApplicationState
 from flows.checklist import get_checklist
 from storage import walks
+from tests.support.cli import ROOT
 from tests.support.slack import BOT_TOKEN, SIGNING_SECRET, TEAM, FakeSlackAPI
 from tests.support.wait import wait_until
-from tests.support.cli import ROOT
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 

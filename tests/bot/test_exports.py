@@ -28,8 +28,8 @@ from flows.application import Answer, ApplicationState, Evidence
 from flows.case_studies import CaseStudy, SolutionDocuments
 from flows.checklist import get_checklist
 from flows.export import export_filename, part_rows, self_assessment
-from tests.support.slack import send_form, slash_command
 from tests.support.cli import ROOT, bot
+from tests.support.slack import send_form, slash_command
 
 TODAY = date(2026, 11, 28)
 CHECKLIST = get_checklist()
@@ -124,7 +124,7 @@ def test_csv_has_a_bom_a_localised_header_and_one_row_per_item():
     assert text.startswith("\ufeff")
     table = list(csv.reader(io.StringIO(text[1:])))
     assert table[0] == EN_HEADER
-    rows = {row[1]: dict(zip(ITEM_COLUMNS, row)) for row in table[1:]}
+    rows = {row[1]: dict(zip(ITEM_COLUMNS, row, strict=True)) for row in table[1:]}
     assert list(rows) == [i.id for i in CHECKLIST.items]
     assert rows["P1.2"] == {
         "part": "AWS Retail Competency Program Prerequisites", "id": "P1.2", "section": "APN Program Membership",
@@ -145,23 +145,25 @@ def test_csv_in_chinese():
     assert table[0][1] == "条目" and table[0][7] == "状态"
     d2 = next(row for row in table if row[1] == "D2")
     assert d2[2] == "架构图、部署指南和已完成的验证清单"
-    assert d2[4:7] == [word("yes_no", "zh", flag=False), word("yes_no", "zh", flag=True), word("yes_no", "zh", flag=False)]
+    assert d2[4:7] == [word("yes_no", "zh", flag=False), word("yes_no", "zh", flag=True),
+                       word("yes_no", "zh", flag=False)]
     assert next(row for row in table if row[1] == "P1.1")[7] == "满足"
 
 
 # --- xlsx ---------------------------------------------------------------------------
 
 
-def sheet_rows(sheet) -> dict[str, dict[str, str]]:  # noqa: ANN001
+def sheet_rows(sheet) -> dict[str, dict[str, str]]:
     header, *rows = sheet.iter_rows(values_only=True)
-    return {row[0]: dict(zip(header, row)) for row in rows}
+    return {row[0]: dict(zip(header, row, strict=True)) for row in rows}
 
 
 @pytest.mark.parametrize(("delivery_type", "not_applicable", "applicable_only_here"), [
     ("customer_deployed", SAAS_ONLY, CUSTOMER_DEPLOYED_ONLY),
     ("saas", CUSTOMER_DEPLOYED_ONLY, SAAS_ONLY),
 ])
-def test_xlsx_sheets_frozen_headers_applicability_and_met_validation(delivery_type, not_applicable, applicable_only_here):
+def test_xlsx_sheets_frozen_headers_applicability_and_met_validation(delivery_type, not_applicable,
+                                                                     applicable_only_here):
     doc = document(delivery_type)
     book = load_workbook(io.BytesIO(render_document(doc, "xlsx")))
     assert book.sheetnames == ["Cover", "Prerequisites", "Documents", "Technical validation", "Case studies"]
@@ -169,7 +171,7 @@ def test_xlsx_sheets_frozen_headers_applicability_and_met_validation(delivery_ty
     assert cover["Partner"] == "Acme" and cover["Solution categories"] == "Physical, Digital and Virtual Stores"
     assert cover["Delivery type"] == {"saas": "SaaS", "customer_deployed": "customer-deployed"}[delivery_type]
     seen = {}
-    for part, name in zip(doc["parts"], book.sheetnames[1:4]):
+    for part, name in zip(doc["parts"], book.sheetnames[1:4], strict=True):
         sheet = book[name]
         assert sheet.freeze_panes == "A2"
         assert [c.value for c in sheet[1]] == EN_HEADER[1:]
@@ -240,7 +242,8 @@ def test_html_is_one_escaped_self_contained_page_with_every_item():
     assert "@page { size: A4" in page.style and "break-before: page" in page.style
     assert "thead { display: table-header-group; }" in page.style
     text = " ".join(page.text)
-    assert "Shop & Co" in text and "https://docs.example/guide" in text and "does not apply to customer-deployed" in text
+    assert "Shop & Co" in text and "https://docs.example/guide" in text
+    assert "does not apply to customer-deployed" in text
 
 
 @pytest.fixture(scope="module")
@@ -328,7 +331,7 @@ def test_cli_writes_every_format_and_refuses_an_unknown_one(tmp_path):
     assert run.stderr == "competency-bot: unknown export format 'pdf': use one of md, html, csv, xlsx, json\n"
 
 
-def test_slack_export_xlsx_uploads_a_workbook(started, server, slack_api):  # noqa: F811
+def test_slack_export_xlsx_uploads_a_workbook(started, server, slack_api):
     status, _ = send_form(server, slash_command("export xlsx"))
     assert status == 200
     completed = slack_api.wait_for("files.completeUploadExternal")[0]
@@ -339,7 +342,7 @@ def test_slack_export_xlsx_uploads_a_workbook(started, server, slack_api):  # no
     assert {row[0]: row[1] for row in book["Cover"].iter_rows(values_only=True)}["Partner"] == "Acme Retail"
 
 
-def test_slack_export_of_an_unknown_format_says_which_exist(started, server, slack_api):  # noqa: F811
+def test_slack_export_of_an_unknown_format_says_which_exist(started, server, slack_api):
     status, body = send_form(server, slash_command("export pdf"))
     assert status == 200 and "md, html, csv, xlsx" in body
     # An upload would come after the acknowledgement: a good export, asked for after the

@@ -11,14 +11,14 @@ from zoneinfo import ZoneInfo
 
 from bot.config import SlackSettings
 from bot.reminders import run_pass
-from bot.slack.web_api import client_factory
 from bot.slack.reminders import SlackNotifier
+from bot.slack.web_api import client_factory
 from flows.application import ApplicationState
 from storage import reminders as store
 from storage import walks
 from storage.applications import history
-from tests.support.slack import BOT_TOKEN, SIGNING_SECRET, TEAM, FakeSlackAPI
 from tests.support.cli import ROOT
+from tests.support.slack import BOT_TOKEN, SIGNING_SECRET, TEAM, FakeSlackAPI
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -31,7 +31,8 @@ def notifier_for(api: FakeSlackAPI, db) -> SlackNotifier:
 
 def application_with_drill(db, partner="Acme", drill_date="2026-03-01", channel="CTEAM", assignee=""):
     created = datetime(2026, 11, 28, 2, 0, tzinfo=timezone.utc)
-    state = walks.start(db, ApplicationState(partner=partner, delivery_type="saas", checklist_id="aws-retail-competency",
+    state = walks.start(db, ApplicationState(partner=partner, delivery_type="saas",
+                                             checklist_id="aws-retail-competency",
                                              language="en", timezone="Asia/Shanghai", pdm_channel="CPDM",
                                              target_audit_date=date(2027, 2, 15)),
                         "alice", created, team_id=TEAM, channel_id=channel)
@@ -212,8 +213,8 @@ def test_case_studies_age_out_with_a_count_of_what_remains(db, slack_api):
 
 
 def test_lead_times_per_application_and_per_checklist(db, slack_api):
-    from flows.commands import parse_lead_days
     from flows.checklist import get_checklist
+    from flows.commands import parse_lead_days
 
     application_id = application_with_drill(db)  # expires 2027-03-01
     assert get_checklist().reminder_lead_days == (60, 30, 14, 7, 1, 0)

@@ -14,6 +14,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 from babel.util import pathmatch
+
 from tests.support.cli import ROOT
 
 BABEL_CFG = ROOT / "babel.cfg"

@@ -296,7 +296,8 @@ def test_good_fields_round_trip():
     assert problems == {} and case_study == study(1)
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com/x", "example.com", "http://", "https://", "http://exa mple.com", "mailto:a@b.c", "http://[::1"])
+@pytest.mark.parametrize("url", ["ftp://example.com/x", "example.com", "http://", "https://", "http://exa mple.com",
+                                 "mailto:a@b.c", "http://[::1"])
 def test_bad_urls(url):
     assert not is_http_url(url)
     case_study, problems = validate_case_study(good_fields(customer_website=url, public_url=url), CHECKLIST, TODAY)
@@ -310,8 +311,10 @@ def test_good_urls(url):
 
 
 def test_future_and_unreadable_dates():
-    assert validate_case_study(good_fields(production_date="2026-11-29"), CHECKLIST, TODAY)[1] == {"production_date": "future"}
-    assert validate_case_study(good_fields(production_date="soon"), CHECKLIST, TODAY)[1] == {"production_date": "unreadable"}
+    future = validate_case_study(good_fields(production_date="2026-11-29"), CHECKLIST, TODAY)[1]
+    assert future == {"production_date": "future"}
+    unreadable = validate_case_study(good_fields(production_date="soon"), CHECKLIST, TODAY)[1]
+    assert unreadable == {"production_date": "unreadable"}
     case_study, _ = validate_case_study(good_fields(production_date="2026年11月28日"), CHECKLIST, TODAY)
     assert case_study.production_date == TODAY
 
@@ -331,7 +334,8 @@ def test_missing_fields_on_submit_but_not_in_a_draft():
 
 
 def test_unknown_category_and_category_by_title():
-    assert validate_case_study(good_fields(category="groceries"), CHECKLIST, TODAY)[1] == {"category": "unknown_category"}
+    unknown = validate_case_study(good_fields(category="groceries"), CHECKLIST, TODAY)[1]
+    assert unknown == {"category": "unknown_category"}
     case_study, _ = validate_case_study(good_fields(category="Supply Chain and Distribution"), CHECKLIST, TODAY)
     assert case_study.category == "supply_chain_distribution"
     case_study, _ = validate_case_study(good_fields(category="客户参与度"), CHECKLIST, TODAY)
@@ -352,7 +356,8 @@ def test_yes_no_fields():
 
 def test_too_long():
     problems = validate_case_study(
-        good_fields(customer_name="x" * 201, outcomes="y" * 3001, customer_website="https://a.example.com/" + "z" * 3000),
+        good_fields(customer_name="x" * 201, outcomes="y" * 3001,
+                    customer_website="https://a.example.com/" + "z" * 3000),
         CHECKLIST,
         TODAY,
     )[1]
@@ -408,7 +413,8 @@ def test_every_macro_renders_in_english():
         "On your target audit date (1 Mar 2027): 3 of 4 will still be recent enough.",
         "Whole-solution architecture diagram: provided.",
     ]
-    done = render("case_studies.j2", "summary", "en", assessment=run(four(), documents=GUIDE_DOCS, delivery="customer_deployed"))
+    done = render("case_studies.j2", "summary", "en",
+                  assessment=run(four(), documents=GUIDE_DOCS, delivery="customer_deployed"))
     assert done.splitlines()[-2:] == [
         "Deployment guide: provided.",
         "Everything the checklist asks about case studies is in place.",
@@ -416,7 +422,8 @@ def test_every_macro_renders_in_english():
 
     errors = {
         code: render("case_studies.j2", "field_error", "en", code=code)
-        for code in ("not_url", "future", "unreadable", "required", "unknown_category", "public_needs_url", "too_long", "not_yes_no")
+        for code in ("not_url", "future", "unreadable", "required", "unknown_category", "public_needs_url", "too_long",
+                     "not_yes_no")
     }
     fallback = render("case_studies.j2", "field_error", "en", code="whatever")
     assert all(text and text != fallback for text in errors.values())

@@ -11,7 +11,8 @@ import pytest
 
 from flows.checklist import CHECKLIST_DIR, ChecklistError, all_checklists, get_checklist, load_checklist
 
-SEED = Path(__file__).resolve().parents[3] / "shared" / "seed" / "aws-retail-competency-technology-partner-checklist-2019-zh.md"
+SEED = (Path(__file__).resolve().parents[3] / "shared" / "seed"
+        / "aws-retail-competency-technology-partner-checklist-2019-zh.md")
 DATA_FILE = CHECKLIST_DIR / "aws-retail-competency.toml"
 
 PREREQUISITES = ["P1.1", "P1.2", "P1.3", "P1.4", "P2.1", "P2.2", "P3.1", "P3.2",
@@ -102,7 +103,8 @@ def test_duplicate_item_id_is_refused(tmp_path):
 
 
 def test_bad_max_age_is_refused(tmp_path):
-    path = _write_variant(tmp_path, lambda raw: re.sub(r"max_age = \{ ?days = 7 ?\}", "max_age = { fortnights = 1 }", raw))
+    path = _write_variant(tmp_path,
+                          lambda raw: re.sub(r"max_age = \{ ?days = 7 ?\}", "max_age = { fortnights = 1 }", raw))
     with pytest.raises(ChecklistError, match=r"item T1\.11: max_age key 'fortnights'"):
         load_checklist(path)
 

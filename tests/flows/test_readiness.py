@@ -11,7 +11,15 @@ from flows.application import MET, NOT_APPLICABLE, NOT_MET, SKIPPED, Answer, App
 from flows.case_studies import MISSING_OVERALL_DIAGRAM, CaseStudy, SolutionDocuments
 from flows.checklist import get_checklist
 from flows.digest import (
-    Change, DigestChannel, Schedule, build_digest, digest_key, latest_slot, parse_schedule, ScheduleProblem, ApplicationInput,
+    ApplicationInput,
+    Change,
+    DigestChannel,
+    Schedule,
+    ScheduleProblem,
+    build_digest,
+    digest_key,
+    latest_slot,
+    parse_schedule,
 )
 from flows.progress import part_progress
 from flows.readiness import readiness

@@ -161,7 +161,8 @@ def test_resume_repeats_a_pending_question():
     [("2024-02-29", date(2025, 2, 28)), ("2026-01-31", date(2027, 1, 31))],
 )
 def test_month_arithmetic_is_dateutils(evidence_date, expected):
-    state, _ = run(new_state(cursor="T1.24"), "yes", "drill", evidence_date, now=datetime(2027, 1, 1, tzinfo=timezone.utc))
+    state, _ = run(new_state(cursor="T1.24"), "yes", "drill", evidence_date,
+                   now=datetime(2027, 1, 1, tzinfo=timezone.utc))
     assert state.answer("T1.24").expires_on == expected
 
 

@@ -15,26 +15,26 @@ from bot.reminders import run_pass
 from flows.application import ApplicationState
 from storage import walks
 from storage.db import Database
-from tests.support.db import POSTGRES_URL
 from tests.support.cli import ROOT
+from tests.support.db import POSTGRES_URL
 
 NOW = datetime(2026, 11, 28, 2, 0, tzinfo=timezone.utc)
 TABLES = ("applications", "answers", "evidence", "history", "reminder_log", "case_studies")
 
 
 class Counting:
-    def prepare(self, db, now):  # noqa: ANN001
+    def prepare(self, db, now):
         pass
 
-    def remind(self, notice):  # noqa: ANN001
+    def remind(self, notice):
         return True
 
     expired = remind
 
-    def escalate(self, notice, channel):  # noqa: ANN001
+    def escalate(self, notice, channel):
         return True
 
-    def was_sent(self, application, recipient, key, since):  # noqa: ANN001
+    def was_sent(self, application, recipient, key, since):
         return None
 
 
@@ -69,12 +69,12 @@ def test_sqlite_backup_restores_everything(sqlite_db, tmp_path):
 
 @pytest.mark.skipif(not POSTGRES_URL or not shutil.which("pg_dump"), reason="needs TEST_DATABASE_URL and pg_dump")
 def test_postgres_dump_restores_into_an_empty_database(tmp_path):
-    from tests.support.db import reset_postgres
     from storage.db import upgrade
+    from tests.support.db import reset_postgres
 
     source = Database(POSTGRES_URL)
     reset_postgres(source)
-    upgrade(source.engine)
+    upgrade(source)
     fill(source)
     before = snapshot(source)
     dump = tmp_path / "competency.dump"

@@ -80,7 +80,8 @@ def test_three_of_four_complete_is_not_met(db, now):
     overview = case_studies.overview(db, state.id, now)
     assert overview.assessment.counts.complete == 3
     assert statuses(db, state.id)["P2.1"] == NOT_MET
-    assert [f.params["fields"] for f in overview.assessment.findings_for(3) if f.rule == "missing_fields"] == [["outcomes"]]
+    missing = [f.params["fields"] for f in overview.assessment.findings_for(3) if f.rule == "missing_fields"]
+    assert missing == [["outcomes"]]
 
 
 def test_one_public_case_study_is_not_enough_for_p22(db, now):

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-
 import subprocess
-import threading
 import sys
+import threading
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import event, text
@@ -28,7 +27,7 @@ def new_application(db, now, partner="Acme Retail"):
 
 
 def test_schema_is_at_head(db):
-    assert current_revision(db.engine) == head_revision(db.engine) is not None
+    assert current_revision(db) == head_revision() is not None
 
 
 def test_schema_is_ensured_without_loading_alembic_or_openpyxl_into_the_server(tmp_path):
@@ -37,7 +36,7 @@ def test_schema_is_ensured_without_loading_alembic_or_openpyxl_into_the_server(t
         "import sys\n"
         "from storage.db import Database, ensure_schema, current_revision\n"
         f"db = Database('sqlite:///{tmp_path}/fresh.db')\n"
-        "ensure_schema(db.engine)\n"
+        "ensure_schema(db)\n"
         "from bot.slack.server import create_web_app\n"
         "print(sorted(m for m in ('alembic', 'mako', 'openpyxl') if m in sys.modules))\n"
     )
@@ -45,7 +44,7 @@ def test_schema_is_ensured_without_loading_alembic_or_openpyxl_into_the_server(t
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
     db = Database(f"sqlite:///{tmp_path}/fresh.db")
-    assert current_revision(db.engine) == head_revision(db.engine) is not None
+    assert current_revision(db) == head_revision() is not None
 
 
 def test_a_failed_schema_upgrade_is_reported(tmp_path):
@@ -54,7 +53,7 @@ def test_a_failed_schema_upgrade_is_reported(tmp_path):
         connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
         connection.execute(text("INSERT INTO alembic_version VALUES ('not-a-revision')"))
     with pytest.raises(SchemaUpgradeFailed, match="exited with status 1"):
-        ensure_schema(db.engine)
+        ensure_schema(db)
     run = bot(f"sqlite:///{tmp_path}/odd.db", "export", "--partner", "Acme")
     assert run.returncode == 1
     assert run.stderr.splitlines()[-1] == (

@@ -24,5 +24,5 @@ def make_database(backend: str, tmp_path) -> Database:
     else:
         database = Database(POSTGRES_URL)
         reset_postgres(database)
-    upgrade(database.engine)
+    upgrade(database)
     return database

@@ -46,7 +46,7 @@ def seed(db: Database, count: int, now: datetime = NOW, channels: int = 10, rng_
         ).all()
         answer_rows, answer_items = [], []
         history_rows, case_study_rows = [], []
-        for application_id, row in zip(ids, application_rows):
+        for application_id, row in zip(ids, application_rows, strict=True):
             progress = rng.random()
             for item in checklist.applicable_items(row["delivery_type"]):
                 if rng.random() > progress:
@@ -78,7 +78,7 @@ def seed(db: Database, count: int, now: datetime = NOW, channels: int = 10, rng_
             insert(models.Answer).returning(models.Answer.id, sort_by_parameter_order=True), answer_rows
         ).all()
         evidence_rows = []
-        for answer_id, answer, (item, status) in zip(answer_ids, answer_rows, answer_items):
+        for answer_id, answer, (item, status) in zip(answer_ids, answer_rows, answer_items, strict=True):
             if status != MET or not item.needs_evidence:
                 continue
             for _ in range(1 if rng.random() < 0.8 else 2):

@@ -256,7 +256,7 @@ START_VALUES = {
 }
 
 
-def start_application(server: BotServer, slack_api: FakeSlackAPI, db) -> int:  # noqa: ANN001
+def start_application(server: BotServer, slack_api: FakeSlackAPI, db) -> int:
     """/competency start, then the form submitted: the application's id."""
     status, _ = send_form(server, slash_command("start"))
     assert status == 200
@@ -269,7 +269,7 @@ def start_application(server: BotServer, slack_api: FakeSlackAPI, db) -> int:  #
     return walks.find(db, "Acme Retail", TEAM).id
 
 
-def item_message_ts(db, item_id: str) -> str:  # noqa: ANN001
+def item_message_ts(db, item_id: str) -> str:
     """The ts of the message that shows an item; written just after the post returns."""
     deadline = time.monotonic() + 10
     while True:

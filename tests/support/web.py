@@ -22,12 +22,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def subprocess_url(db) -> str:  # noqa: ANN001
+def subprocess_url(db) -> str:
     """The URL a subprocess is given for ``db`` (psycopg's driver name dropped, as an operator writes it)."""
     return db.url.replace("postgresql+psycopg://", "postgresql://")
 
 
-def web_env(db, api, **extra: str) -> dict:  # noqa: ANN001
+def web_env(db, api, **extra: str) -> dict:
     """The environment of a single-workspace web process on ``db`` talking to the stand-in ``api``."""
     return {**os.environ, "DATABASE_URL": subprocess_url(db), "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": api.url, "LOG_LEVEL": "WARNING", **extra}
@@ -56,7 +56,7 @@ class WebProcess:
     port. ``stdout``/``stderr`` as for ``subprocess.Popen`` (a file to keep the log; the
     default ``stderr=PIPE`` lets ``stop()`` return what it logged). Usable as a context manager."""
 
-    def __init__(self, env: dict, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,  # noqa: ANN001
+    def __init__(self, env: dict, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                  timeout: float = 30):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -91,5 +91,5 @@ class WebProcess:
     def __enter__(self) -> WebProcess:
         return self
 
-    def __exit__(self, *exc) -> None:  # noqa: ANN002
+    def __exit__(self, *exc) -> None:
         self.stop()

@@ -20,9 +20,8 @@ from sqlalchemy import func, select
 
 from flows.application import ApplicationState
 from flows.checklist import get_checklist
-from storage import models
+from storage import models, walks
 from storage import slack as slack_store
-from storage import walks
 from tests.support.cli import ROOT
 from tests.support.slack import TEAM, block_action, send_interaction
 from tests.support.web import WebProcess, web_env
@@ -163,7 +162,7 @@ def test_database_restart_while_serving(slack_api, tmp_path):
 
     db = Database(POSTGRES_URL)
     reset_postgres(db)
-    upgrade(db.engine)
+    upgrade(db)
     [application_id] = applications(db, 1)
     db.engine.dispose()
     web = WebProcess(web_env(db, slack_api))

@@ -12,18 +12,26 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.config import SlackSettings
 from bot.render import render
 from bot.slack import blocks
 from bot.slack.server import create_web_app
-from bot.config import SlackSettings
 from flows.application import MAX_TEXT, ApplicationState
 from flows.checklist import get_checklist
 from flows.walk import handle, on_item, record_evidence
 from storage import slack as slack_store
 from storage import walks
 from tests.support.slack import (
-    BOT_TOKEN, SIGNING_SECRET, TEAM, BotServer, FakeSlackAPI, block_action, send_form, send_interaction,
-    slash_command, view_submission,
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    TEAM,
+    BotServer,
+    FakeSlackAPI,
+    block_action,
+    send_form,
+    send_interaction,
+    slash_command,
+    view_submission,
 )
 
 CHECKLIST = get_checklist()
@@ -103,7 +111,7 @@ def http(tmp_path_factory):
     from storage.db import Database, upgrade
 
     db = Database(f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'fuzz.db'}")
-    upgrade(db.engine)
+    upgrade(db)
     api = FakeSlackAPI()
     settings_ = SlackSettings.from_env("web", {"SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_BOT_TOKEN": BOT_TOKEN,
                                                "SLACK_API_URL": api.url})

@@ -12,11 +12,15 @@ from cryptography.fernet import Fernet
 from sqlalchemy import text
 
 from bot.config import SlackSettings
-from storage.installations import EncryptedInstallationStore, TokenCipher
 from bot.slack.server import create_web_app
+from storage.installations import EncryptedInstallationStore, TokenCipher
 from tests.support.cli import ROOT
 from tests.support.slack import (
-    SIGNING_SECRET, BotServer, install, send_form, slash_command,
+    SIGNING_SECRET,
+    BotServer,
+    install,
+    send_form,
+    slash_command,
 )
 from tests.support.wait import wait_until
 from tests.support.web import WebProcess, subprocess_url
@@ -79,11 +83,11 @@ def test_tokens_are_encrypted_and_the_key_can_be_rotated(db, slack_api):
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert "re-encrypted the tokens of 2 stored installation row(s)" in run.stdout
-    found = EncryptedInstallationStore("111.222", db.engine, TokenCipher(new_key)).find_installation(
+    found = EncryptedInstallationStore("111.222", db, TokenCipher(new_key)).find_installation(
         enterprise_id=None, team_id="T0NEW")
     assert found.bot_token == INSTALLED_TOKEN
     with pytest.raises(ValueError, match="cannot be decrypted"):
-        EncryptedInstallationStore("111.222", db.engine, TokenCipher(old_key)).find_installation(
+        EncryptedInstallationStore("111.222", db, TokenCipher(old_key)).find_installation(
             enterprise_id=None, team_id="T0NEW")
     bad = subprocess.run([sys.executable, "-m", "bot", "tokens", "rotate"], cwd=ROOT, capture_output=True,
                          text=True, timeout=60, env={**env, "TOKEN_ENCRYPTION_KEY": "not-a-key"})

@@ -1,13 +1,12 @@
 """applications, answers, evidence, history
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-28 03:52:07.621365
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0001'
 down_revision = None

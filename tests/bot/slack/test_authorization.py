@@ -14,8 +14,17 @@ from flows.application import ApplicationState
 from storage import slack as slack_store
 from storage import walks
 from tests.support.slack import (
-    BOT_TOKEN, SIGNING_SECRET, TEAM, BotServer, FakeSlackAPI, block_action, send_event, send_form,
-    send_interaction, slash_command, view_submission,
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    TEAM,
+    BotServer,
+    FakeSlackAPI,
+    block_action,
+    send_event,
+    send_form,
+    send_interaction,
+    slash_command,
+    view_submission,
 )
 
 NOW = datetime(2026, 11, 28, 2, 0, tzinfo=timezone.utc)
@@ -62,7 +71,8 @@ def command(text: str, actor: str) -> dict:
 def test_answer(world, actor, allowed):
     server, api, db, application_id = world
     user, team, _ = ACTORS[actor]
-    assert send_interaction(server, interaction(block_action("walk_met", f"{application_id}|P1.1", user=user), team))[0] == 200
+    action = block_action("walk_met", f"{application_id}|P1.1", user=user)
+    assert send_interaction(server, interaction(action, team))[0] == 200
     assert (walks.load(db, application_id).answer("P1.1").status == "met") is allowed
 
 

@@ -6,8 +6,7 @@ import json
 
 from flows.application import NOT_MET
 from storage import applications, case_studies, walks
-from tests.support.slack import block_action, send_form, send_interaction, slash_command, view_submission
-from tests.support.slack import texts
+from tests.support.slack import block_action, send_form, send_interaction, slash_command, texts, view_submission
 
 DIAGRAM_FILE = {"id": "F0DIAGRAM1", "name": "arch.png",
                 "permalink": "https://test.slack.com/files/UALICE/F0DIAGRAM1/arch.png"}
@@ -115,7 +114,8 @@ def test_a_non_member_cannot_edit(started, server, slack_api, db, now):
     metadata = json.loads(open_case_modal(server, slack_api)["private_metadata"])
     status, body = send_interaction(server, view_submission("case_study_modal", case_values(), metadata,
                                                             user="UMALLORY"))
-    assert json.loads(body)["errors"]["customer_name"] == "Only members of the application's channel can change its answers."
+    assert (json.loads(body)["errors"]["customer_name"]
+            == "Only members of the application's channel can change its answers.")
     assert case_studies.overview(db, started, now).case_studies == ()
 
 

@@ -11,25 +11,24 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import event, insert, select
 
-from tests.support.seed import seed
-from bot.config import SlackSettings
-from bot.config import DigestSettings
+from bot.config import DigestSettings, SlackSettings
 from bot.digest import build_digests, pdm_channels
-from bot.slack.web_api import web_client
 from bot.slack.digest import digest_messages, post_due_digests
+from bot.slack.web_api import web_client
 from flows.application import ApplicationState
 from flows.digest import DigestChannel
 from storage import applications, digests, models, walks
-from tests.support.slack import BOT_TOKEN, TEAM, FakeSlackAPI, send_form, slash_command
-from tests.support.slack import texts
 from tests.support.cli import ROOT
+from tests.support.seed import seed
+from tests.support.slack import BOT_TOKEN, TEAM, FakeSlackAPI, send_form, slash_command, texts
 
 MONDAY = datetime(2026, 11, 30, 9, 5, tzinfo=timezone.utc)  # five minutes after the default slot
 SETTINGS = DigestSettings(pdm_channel="")
 
 
 def start(db, partner: str, pdm: str, language: str = "zh", now: datetime = MONDAY - timedelta(days=1)) -> int:
-    state = walks.start(db, ApplicationState(partner=partner, delivery_type="saas", checklist_id="aws-retail-competency",
+    state = walks.start(db, ApplicationState(partner=partner, delivery_type="saas",
+                                             checklist_id="aws-retail-competency",
                                              target_audit_date=date(2027, 3, 1)), "UALICE", now, TEAM, "CTEAM")
     digests.set_pdm_channel(db, state.id, DigestChannel(pdm, TEAM, language=language), "UALICE", now)
     return state.id
@@ -39,7 +38,7 @@ def count_queries(db, work) -> int:
     """SELECT statements only: how transactions begin is the session's business."""
     statements = []
 
-    def counted(*args) -> None:  # noqa: ANN002
+    def counted(*args) -> None:
         if args[2].lstrip().upper().startswith("SELECT"):
             statements.append(args[2])
 
@@ -65,13 +64,13 @@ def test_the_query_count_does_not_grow_with_the_applications(db):
 
 
 @pytest.fixture
-def web(slack_api):  # noqa: F811 - the fixture imported above
+def web(slack_api):
     client = web_client(SlackSettings.from_env("digest", {"SLACK_BOT_TOKEN": BOT_TOKEN,
                                                           "SLACK_API_URL": slack_api.url}), BOT_TOKEN)
     return lambda team_id: client
 
 
-def test_one_parent_and_a_threaded_reply_per_application(db, slack_api, web):  # noqa: F811
+def test_one_parent_and_a_threaded_reply_per_application(db, slack_api, web):
     start(db, "Acme Retail", "CPDM", "en")
     start(db, "Beta Shops", "CPDM", "en")
     posted = post_due_digests(db, web, MONDAY, settings=SETTINGS)
@@ -92,7 +91,7 @@ def test_one_parent_and_a_threaded_reply_per_application(db, slack_api, web):  #
     assert (log.status, log.ts, log.key) == ("posted", posted[0].ts, "digest:T0TEAM:CPDM:2026-11-30T09:00+00:00")
 
 
-def test_a_slot_posts_once_however_often_the_clock_calls(db, slack_api, web):  # noqa: F811
+def test_a_slot_posts_once_however_often_the_clock_calls(db, slack_api, web):
     start(db, "Acme Retail", "CPDM")
     assert len(post_due_digests(db, web, MONDAY, settings=SETTINGS)) == 1
     assert post_due_digests(db, web, MONDAY, settings=SETTINGS) == []
@@ -103,7 +102,7 @@ def test_a_slot_posts_once_however_often_the_clock_calls(db, slack_api, web):  #
     assert len(post_due_digests(db, web, MONDAY + timedelta(days=7), settings=SETTINGS)) == 1
 
 
-def test_a_failed_post_is_retried_at_the_next_call(db, slack_api, web):  # noqa: F811
+def test_a_failed_post_is_retried_at_the_next_call(db, slack_api, web):
     start(db, "Acme Retail", "CPDM")
     for _ in range(3):  # the first try and the client's two retries on 5xx
         slack_api.fail_next("chat.postMessage", 500)
@@ -115,7 +114,7 @@ def test_a_failed_post_is_retried_at_the_next_call(db, slack_api, web):  # noqa:
     assert post_due_digests(db, web, MONDAY + timedelta(minutes=10), settings=SETTINGS) == []
 
 
-def test_changes_since_the_last_posted_digest_come_from_the_history(db, slack_api, web):  # noqa: F811
+def test_changes_since_the_last_posted_digest_come_from_the_history(db, slack_api, web):
     acme = start(db, "Acme Retail", "CPDM", "en")
     walks.step(db, acme, "no", "UBOB", MONDAY - timedelta(hours=1))  # P1.1, before the first digest
     post_due_digests(db, web, MONDAY, settings=SETTINGS)
@@ -128,7 +127,7 @@ def test_changes_since_the_last_posted_digest_come_from_the_history(db, slack_ap
     assert not application.created
 
 
-def test_an_application_with_many_gaps_is_split_under_the_limits(db, slack_api, web):  # noqa: F811
+def test_an_application_with_many_gaps_is_split_under_the_limits(db, slack_api, web):
     acme = start(db, "Acme Retail", "CPDM", "en")
     long_name = "Very Long Customer Name " * 8  # 192 characters, shown in each of its findings
     with db.session() as session:
@@ -152,7 +151,8 @@ def test_set_pdm_channel_records_history_and_creates_the_channel_once(db):
     beta = start(db, "Beta Shops", "CPDM", "zh")  # the channel exists: its settings stay
     with db.session() as session:
         channel = session.scalars(select(models.PdmChannel)).one()
-        assert (channel.channel_id, channel.language, channel.digest_day, channel.digest_hour) == ("CPDM", "en", "mon", 9)
+        assert ((channel.channel_id, channel.language, channel.digest_day, channel.digest_hour)
+                == ("CPDM", "en", "mon", 9))
     entries = [(e.field, e.old_value, e.new_value) for e in applications.history(db, beta)]
     assert ("pdm_channel", "", "CPDM") in entries
     assert walks.load(db, acme).pdm_channel == "CPDM"
@@ -172,7 +172,7 @@ def test_pdm_channel_default_from_the_environment(db):
 # -- Slack: /competency pdm and /competency digest over signed HTTP ----------------------
 
 
-def test_pdm_command_sets_the_channel(started, server, slack_api, db):  # noqa: F811
+def test_pdm_command_sets_the_channel(started, server, slack_api, db):
     status, body = send_form(server, slash_command("pdm <#CPDM|retail-pdms>"))
     assert status == 200
     assert "PDM channel of Acme Retail: <#CPDM>. Its digest is posted there every Monday at 09:00 (UTC)." in body
@@ -182,13 +182,13 @@ def test_pdm_command_sets_the_channel(started, server, slack_api, db):  # noqa: 
     assert "Usage: /competency pdm #channel" in body and "Now: <#CPDM>." in body
 
 
-def test_pdm_command_is_for_members_only(started, server, slack_api, db):  # noqa: F811
+def test_pdm_command_is_for_members_only(started, server, slack_api, db):
     _, body = send_form(server, slash_command("pdm <#CPDM|x>", user="UMALLORY"))
     assert "Only members of the application's channel" in body
     assert walks.load(db, started).pdm_channel == ""
 
 
-def test_digest_command_sends_the_pdm_a_dm(started, server, slack_api, db):  # noqa: F811
+def test_digest_command_sends_the_pdm_a_dm(started, server, slack_api, db):
     slack_api.members["CPDM"] = ["UPAM"]
     send_form(server, slash_command("pdm <#CPDM|retail-pdms>"))
     slack_api.wait_for("conversations.members", 2)
@@ -203,13 +203,13 @@ def test_digest_command_sends_the_pdm_a_dm(started, server, slack_api, db):  # n
         assert session.scalars(select(models.DigestLog)).all() == []
 
 
-def test_digest_command_refuses_someone_in_no_pdm_channel(started, server, slack_api):  # noqa: F811
+def test_digest_command_refuses_someone_in_no_pdm_channel(started, server, slack_api):
     send_form(server, slash_command("pdm <#CPDM|retail-pdms>"))
     _, body = send_form(server, slash_command("digest", user="UBOB"))
     assert "You are not in any PDM channel." in body
 
 
-def test_help_lists_the_digest_commands(started, server):  # noqa: F811
+def test_help_lists_the_digest_commands(started, server):
     _, body = send_form(server, slash_command("help"))
     assert "/competency pdm #channel" in body and "/competency digest" in body
 

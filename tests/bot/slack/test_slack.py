@@ -17,8 +17,19 @@ from bot.exports import export_application
 from bot.slack.server import create_web_app
 from storage import walks
 from tests.support.slack import (
-    BOT_TOKEN, SIGNING_SECRET, TEAM, BotServer, block_action, install, item_message_ts, send_event, send_form, send_interaction,
-    slash_command, texts, view_submission,
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    TEAM,
+    BotServer,
+    block_action,
+    install,
+    item_message_ts,
+    send_event,
+    send_form,
+    send_interaction,
+    slash_command,
+    texts,
+    view_submission,
 )
 from tests.support.web import WebProcess
 
@@ -184,7 +195,7 @@ def test_oauth_install_stores_the_token_encrypted(db, slack_api):
             stored = connection.execute(text("SELECT bot_token FROM slack_installations")).scalar_one()
         assert stored.startswith("enc:") and "xoxb-secret-installed-token-1234" not in stored
         from storage.installations import EncryptedInstallationStore, TokenCipher
-        found = EncryptedInstallationStore("111.222", db.engine, TokenCipher(key)).find_installation(
+        found = EncryptedInstallationStore("111.222", db, TokenCipher(key)).find_installation(
             enterprise_id=None, team_id="T0NEW")
         assert found.bot_token == "xoxb-secret-installed-token-1234"
     finally:
@@ -247,9 +258,9 @@ def test_long_requirement_text_is_folded_not_cut():
 def test_web_command_serves_healthz(tmp_path, slack_api):
     env = {**os.environ, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_BOT_TOKEN": BOT_TOKEN,
            "SLACK_API_URL": slack_api.url, "DATABASE_URL": f"sqlite:///{tmp_path / 'web.db'}"}
-    with WebProcess(env, stderr=subprocess.DEVNULL) as web:
-        with urllib.request.urlopen(f"{web.url}/healthz", timeout=2) as response:
-            assert json.loads(response.read()) == {"status": "ok"}
+    with (WebProcess(env, stderr=subprocess.DEVNULL) as web,
+          urllib.request.urlopen(f"{web.url}/healthz", timeout=2) as response):
+        assert json.loads(response.read()) == {"status": "ok"}
 
 
 def test_rate_limited_and_failing_web_api_calls_are_retried(started, server, slack_api, db):

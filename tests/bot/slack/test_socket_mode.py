@@ -38,7 +38,7 @@ def test_socket_mode_answers_a_button_and_acknowledges_its_envelope(db, slack_ap
     received: queue.Queue = queue.Queue()
     stored_at_ack: list[str] = []
 
-    def slack_side(connection) -> None:  # noqa: ANN001 - one Socket Mode connection
+    def slack_side(connection) -> None:  # one Socket Mode connection
         connection.send(json.dumps(HELLO))
         connection.send(json.dumps(envelope))
         for message in connection:

@@ -10,7 +10,14 @@ import pytest
 from bot.config import SlackSettings
 from bot.slack.server import create_web_app
 from tests.support.slack import (
-    BOT_TOKEN, SIGNING_SECRET, BotServer, FakeSlackAPI, post, send_form, signed_headers, slash_command,
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    BotServer,
+    FakeSlackAPI,
+    post,
+    send_form,
+    signed_headers,
+    slash_command,
 )
 
 

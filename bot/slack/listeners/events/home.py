@@ -17,4 +17,5 @@ def register(app: App) -> None:
 def publish_home(event: dict, client: WebClient, context: BoltContext, db: Database) -> None:
     if event.get("tab") not in (None, "home"):
         return
-    call(client, "views_publish", user_id=event["user"], view=home_view(db, context.team_id or "", event["user"], now()))
+    view = home_view(db, context.team_id or "", event["user"], now())
+    call(client, "views_publish", user_id=event["user"], view=view)

@@ -5,11 +5,21 @@ from __future__ import annotations
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
-from bot.slack.case_studies import (
-    CASE_MODAL, DIAGRAM_FILE, DOCUMENT_FILE, DOCUMENTS_MODAL, changed_by, document_kind, field_error, link_or_file,
-    not_found, say, submitted_case_study, submitted_value,
-)
 from bot.slack.blocks import view_metadata
+from bot.slack.case_studies import (
+    CASE_MODAL,
+    DIAGRAM_FILE,
+    DOCUMENT_FILE,
+    DOCUMENTS_MODAL,
+    changed_by,
+    document_kind,
+    field_error,
+    link_or_file,
+    not_found,
+    say,
+    submitted_case_study,
+    submitted_value,
+)
 from bot.slack.middleware import members_only, of_view
 from bot.slack.web_api import call, now
 from flows.case_studies import document_problem, validate_case_study
