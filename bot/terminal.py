@@ -68,24 +68,19 @@ def ask_new_application(terminal: Terminal, checklist: Checklist, language: str)
             raise ValueError(say("partner_required" if problem == REQUIRED else "partner_too_long"))
         return text
 
-    partner_name = terminal.ask(say("ask_partner"), partner, language)
-    if partner_name is None:
-        return None
-    delivery = terminal.ask(
-        say("ask_delivery", delivery_types=checklist.delivery_types),
-        lambda text: parse_delivery(text, checklist, language),
-        language,
-    )
-    if delivery is None:
-        return None
-    categories = terminal.ask(
-        say("ask_categories", categories=checklist.categories),
-        lambda text: parse_categories(text, checklist, language),
-        language,
-    )
-    if categories is None:
-        return None
-    return {"partner": partner_name, "delivery_type": delivery, "categories": categories}
+    questions = {
+        "partner": (say("ask_partner"), partner),
+        "delivery_type": (say("ask_delivery", delivery_types=checklist.delivery_types),
+                          lambda text: parse_delivery(text, checklist, language)),
+        "categories": (say("ask_categories", categories=checklist.categories),
+                       lambda text: parse_categories(text, checklist, language)),
+    }
+    answers = {}
+    for field, (prompt, parse) in questions.items():
+        answers[field] = terminal.ask(prompt, parse, language)
+        if answers[field] is None:
+            return None  # the end of the input: nothing is created
+    return answers
 
 
 def parse_delivery(text: str, checklist: Checklist, language: str) -> str:

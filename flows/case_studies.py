@@ -517,18 +517,8 @@ def check(
 def derived_statuses(assessment: Assessment, delivery_type: str) -> dict[str, str]:
     """Item id → ``met`` / ``not_met`` / ``expired`` for P2.1, P2.2, D1 and (customer-deployed) D2."""
     c = assessment.counts
-    if c.valid_today >= CASE_STUDIES_NEEDED:
-        p21 = MET
-    elif c.valid_ignoring_age >= CASE_STUDIES_NEEDED:
-        p21 = EXPIRED
-    else:
-        p21 = NOT_MET
-    if c.public_with_url >= PUBLIC_NEEDED:
-        p22 = MET
-    elif c.public_ignoring_age >= PUBLIC_NEEDED:
-        p22 = EXPIRED
-    else:
-        p22 = NOT_MET
+    p21 = _counted_status(c.valid_today, c.valid_ignoring_age, CASE_STUDIES_NEEDED)
+    p22 = _counted_status(c.public_with_url, c.public_ignoring_age, PUBLIC_NEEDED)
     d1 = (
         c.valid_today > 0
         and c.diagrams_for_valid == c.valid_today
@@ -538,6 +528,13 @@ def derived_statuses(assessment: Assessment, delivery_type: str) -> dict[str, st
     if delivery_type == CUSTOMER_DEPLOYED:
         statuses["D2"] = MET if c.has_deployment_guide else NOT_MET
     return statuses
+
+
+def _counted_status(valid_today: int, valid_ignoring_age: int, needed: int) -> str:
+    """Enough valid today: met; enough only if age were ignored: expired; else not met."""
+    if valid_today >= needed:
+        return MET
+    return EXPIRED if valid_ignoring_age >= needed else NOT_MET
 
 
 def with_derived_statuses(
