@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
+import signal
 import sys
 from datetime import datetime, timezone
 
 from bot.config import ConfigError, missing_message
-from flows.application import DEFAULT_LANGUAGE
 from flows.checklist import DEFAULT_CHECKLIST, LANGUAGES, ChecklistError, get_checklist
 from storage.db import SchemaUpgradeFailed
-from storage.errors import DatabaseUnavailable
+from storage.errors import BackupRefused, DatabaseUnavailable
 
 
 class UsageError(Exception):
@@ -52,24 +53,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     checklist = commands.add_parser("checklist", help="print the checklist")
     checklist.add_argument("--json", action="store_true", help="machine-readable JSON")
-    checklist.add_argument("--lang", type=_languages, default=DEFAULT_LANGUAGE,
-                           help=f"{DEFAULT_LANGUAGE} (default) or en")
+    checklist.add_argument("--lang", type=_languages, help="zh or en (default: from LC_ALL / LANG)")
     checklist.add_argument("--id", default=DEFAULT_CHECKLIST, help="checklist id")
 
     chat = commands.add_parser("chat", help="walk the checklist in the terminal")
-    chat.add_argument("--partner", help="partner name; starts or resumes its application")
-    chat.add_argument("--delivery", choices=["saas", "customer_deployed"], help="delivery type (new applications)")
-    chat.add_argument("--categories", help="comma-separated category ids (new applications)")
-    chat.add_argument("--lang", type=_languages, default=DEFAULT_LANGUAGE,
-                      help=f"{DEFAULT_LANGUAGE} (default) or en, for new applications")
+    chat.add_argument("--partner", help="partner name; starts or resumes its application (asked when not given)")
+    chat.add_argument("--delivery", help="saas or customer_deployed (asked for a new application when not given)")
+    chat.add_argument("--categories", help="comma-separated category ids or numbers (asked when not given)")
+    chat.add_argument("--lang", type=_languages, help="zh or en (asked when not given; Enter keeps LC_ALL / LANG's)")
+    chat.add_argument("--audit", help="target audit date, YYYY-MM-DD (asked with the other set-up questions)")
+    chat.add_argument("--team", help="the Slack workspace id, when the partner has applications in several "
+                                     "(\"\" for the one started in the terminal; asked when not given)")
     chat.add_argument("--user", default=None, help="who is answering (default: your login name)")
     chat.add_argument("--checklist", default=DEFAULT_CHECKLIST, help="checklist id")
 
+    commands.add_parser("list", help="every application: partner, workspace, progress, audit date and verdict")
+
     export = commands.add_parser("export", help="export an application's self-assessment")
     export.add_argument("--partner", required=True, help="partner name")
+    export.add_argument("--team", help="the Slack workspace id, when the partner has applications in several "
+                                       "(\"\" for the one started in the terminal)")
+    export.add_argument("--force", action="store_true", help="overwrite the file if it exists")
     export.add_argument("--format", default="md", help="md (default), html, csv, xlsx or json")
     export.add_argument(
-        "--output", help="file to write (default: standard output; xlsx: self-assessment-PARTNER.xlsx here)"
+        "--output", help="file to write (default: standard output; xlsx: self-assessment-PARTNER-ID.xlsx here)"
     )
 
     remind = commands.add_parser("remind", help="run one reminder pass now")
@@ -93,61 +100,95 @@ def build_parser() -> argparse.ArgumentParser:
                         help="re-encrypt every stored token with the first key of TOKEN_ENCRYPTION_KEY")
 
     db = commands.add_parser("db", help="database schema")
-    db.add_argument("action", choices=["upgrade", "current", "backup"],
+    db.add_argument("action", choices=["upgrade", "current", "backup", "restore"],
                     help="upgrade to the newest schema, show it, or back up an SQLite database")
-    db.add_argument("path", nargs="?", help="backup: the file to write")
+    db.add_argument("path", nargs="?", help="backup: the file to write; restore: the backup to read")
     return parser
 
 
 def cmd_checklist(args: argparse.Namespace) -> int:
     from bot.checklist_view import checklist_json, checklist_text
+    from bot.config import default_language
 
     checklist = get_checklist(args.id)
+    language = args.lang or default_language()
     if args.json:
-        print(json.dumps(checklist_json(checklist, args.lang), ensure_ascii=False, indent=2))
+        print(json.dumps(checklist_json(checklist, language), ensure_ascii=False, indent=2))
     else:
-        print(checklist_text(checklist, args.lang))
+        print(checklist_text(checklist, language))
     return 0
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from bot.terminal import Terminal, parse_categories, run_chat
+    from bot.config import default_language
+    from bot.render import render
+    from bot.terminal import Terminal, run_chat
+    from flows.application import partner_problem
+    from flows.settings import SettingProblem, parse_value
 
     checklist = get_checklist(args.checklist)
-    categories = None
-    if args.categories:
+    language = args.lang or default_language()
+    flags = {"language": args.lang, "delivery_type": args.delivery, "categories": args.categories,
+             "target_audit_date": args.audit}
+    given = {}
+    for setting, text in flags.items():
+        if text is None:
+            continue
         try:
-            categories = parse_categories(args.categories, checklist, args.lang)
-        except ValueError as error:
-            raise UsageError(str(error)) from None
-    partner = args.partner.strip() if args.partner else None
-    if args.partner is not None and not partner:
-        raise UsageError(say("empty_partner"))
+            given[setting] = parse_value(setting, text, checklist, datetime.now(timezone.utc).date())
+        except SettingProblem as problem:
+            raise UsageError(render("walk.j2", "setting_problem", language, problem=problem,
+                                    checklist=checklist)) from None
+    partner = args.partner.strip() if args.partner is not None else None
+    if partner is not None and (problem := partner_problem(partner)):
+        raise UsageError(render("setup.j2", f"partner_{problem}", language))
     from bot.config import login_user
 
     user = args.user or login_user() or getpass.getuser()
-    return run_chat(
-        _database(), checklist, Terminal(), user, partner, args.delivery, categories, args.lang
-    )
+    return run_chat(_database(), checklist, Terminal(), user, partner, given, language, args.team)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from flows.evidence import local_today
+    from flows.readiness import readiness
+    from storage import walks
+
+    database = _database()
+    now = datetime.now(timezone.utc)
+    listed = walks.every_application(database)
+    rows = [(entry, readiness(get_checklist(entry.state.checklist_id), entry.state, entry.case_studies,
+                              entry.documents, local_today(now, entry.state.timezone))) for entry in listed]
+    print(say("application_list", rows=rows, database=database.shown))
+    return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from bot.exports import FORMATS, export_application
+    from bot.exports import FORMATS, render_export
     from flows.export import export_filename
+    from storage import walks
+    from storage.errors import PartnerInSeveralWorkspaces
 
     if args.format not in FORMATS:
         raise UsageError(say("unknown_format", fmt=args.format, formats=FORMATS))
-    content = export_application(_database(), args.partner, args.format, datetime.now(timezone.utc))
-    if content is None:
-        raise UsageError(say("no_partner", partner=args.partner))
+    database = _database()
+    try:
+        state = walks.find(database, args.partner, args.team)
+    except PartnerInSeveralWorkspaces as several:
+        raise UsageError(say("several_workspaces", partner=args.partner, teams=several.teams)) from None
+    if state is None:
+        raise UsageError(say("no_partner", partner=args.partner, database=database.shown))
+    content = render_export(database, state, args.format, datetime.now(timezone.utc))
     if isinstance(content, str) and not args.output:
         sys.stdout.write(content)
         return 0
     # A spreadsheet is no use on a terminal, so without --output it goes to a file here.
-    path = args.output or export_filename(args.partner, args.format)
+    path = args.output or export_filename(state.partner, state.id, args.format)
     try:
-        with open(path, "wb") as handle:
+        # "x": an existing file (an earlier export, anyone's file) is kept unless --force.
+        with open(path, "wb" if args.force else "xb") as handle:
             handle.write(content.encode("utf-8") if isinstance(content, str) else content)
+    except FileExistsError:
+        raise UsageError(say("file_exists", path=path)) from None
     except OSError as error:
         raise UsageError(say("cannot_write", path=path, reason=error.strerror)) from None
     if not args.output:
@@ -169,6 +210,16 @@ def cmd_db(args: argparse.Namespace) -> int:
             raise UsageError(say("backup_needs_sqlite"))
         backup_sqlite(database, args.path)
         print(say("backed_up", path=args.path))
+        return 0
+    if args.action == "restore":
+        from storage.db import restore_sqlite
+
+        if not args.path:
+            raise UsageError(say("restore_needs_path"))
+        if not database.is_sqlite:
+            raise UsageError(say("restore_needs_sqlite"))
+        restore_sqlite(database, args.path)
+        print(say("restored", path=args.path))
         return 0
     if args.action == "upgrade":
         upgrade(database)
@@ -201,6 +252,9 @@ def cmd_digest(args: argparse.Namespace) -> int:
         raise UsageError(say("no_pdm_channel", channel=args.channel))
     if args.post:
         return post_digests_now(_database(), channels, settings, now)
+    if not channels:
+        print(say("no_digest"))
+        return 0
     print_digests(_database(), channels, settings, now)
     return 0
 
@@ -264,7 +318,7 @@ def _database():
 
 
 COMMANDS = {
-    "checklist": cmd_checklist, "chat": cmd_chat, "export": cmd_export, "db": cmd_db,
+    "checklist": cmd_checklist, "chat": cmd_chat, "list": cmd_list, "export": cmd_export, "db": cmd_db,
     "web": cmd_web, "socket": cmd_socket, "remind": cmd_remind, "clock": cmd_clock, "tokens": cmd_tokens,
     "digest": cmd_digest,
 }
@@ -280,11 +334,20 @@ def main(argv: list[str] | None = None) -> int:
     except DatabaseUnavailable as error:
         print(say("database_unreachable", reason=error.reason), file=sys.stderr)
         return 1
+    except BackupRefused as error:
+        print(say("refused", reason=error.reason), file=sys.stderr)
+        return 1
     except SchemaUpgradeFailed:
         print(say("refused", reason=say("schema_upgrade_failed")), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly, as a program killed by SIGPIPE
+        # does. Standard output now points at nothing, so the interpreter's own last
+        # flush cannot fail and print a second traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

@@ -27,12 +27,11 @@ def reminder_pass(db: Database, now: datetime, command: str = "remind") -> PassR
 
 
 def print_due(db: Database, now: datetime) -> None:
-    """``remind --dry-run``: what a pass at ``now`` would do; nothing is sent or recorded."""
-    for notice in due_notices(db, now):
-        kind = type(notice.action).__name__
-        print(render("reminders.j2", "printed", "en", kind=kind, partner=notice.application.partner_name,
-                     item=notice.item, recipient=getattr(notice.action, "recipient", ""),
-                     key=f"{notice.action.key.evidence_id}:{notice.action.key.lead_days}"))
+    """``remind --dry-run``: what a pass at ``now`` would do, one readable line each (one
+    line when nothing is due); nothing is sent or recorded."""
+    notices = due_notices(db, now)
+    pdm_default = DigestSettings.from_env().pdm_channel
+    print(render("cli.j2", "due", "en", notices=notices, now=now, pdm_default=pdm_default))
 
 
 def run_clock(db: Database) -> None:

@@ -13,14 +13,11 @@ from dataclasses import dataclass
 from flows.application import DEFAULT_LANGUAGE
 from flows.digest import DEFAULT_SCHEDULE, DigestChannel, Schedule, ScheduleProblem, parse_schedule
 
-DEFAULT_DATABASE_URL = "sqlite:///competency.db"
+APP_NAME = "competency-bot"
+DEFAULT_DATABASE_FILE = "competency.db"
 SECRET_VARIABLES = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_CLIENT_SECRET", "SLACK_APP_TOKEN",
                     "TOKEN_ENCRYPTION_KEY")
 SLACK_API_DEFAULT = "https://slack.com/api/"
-BOT_SCOPES = [
-    "commands", "chat:write", "chat:write.public", "im:write", "im:history", "channels:read",
-    "groups:read", "channels:history", "groups:history", "users:read", "files:write",
-]
 
 
 def _env(env: Mapping[str, str] | None) -> dict[str, str]:
@@ -79,8 +76,25 @@ class SlackSettings:
 
 
 def database_url(env: Mapping[str, str] | None = None) -> str:
-    """DATABASE_URL, or an SQLite file in the working directory."""
-    return _env(env).get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    """DATABASE_URL, or ``competency.db`` in the user's data folder: the same database
+    whichever folder a command runs in (the folder is created when first needed)."""
+    configured = _env(env).get("DATABASE_URL")
+    if configured:
+        return configured
+    from platformdirs import user_data_path
+
+    folder = user_data_path(APP_NAME, appauthor=False)
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / DEFAULT_DATABASE_FILE}"
+
+
+def default_language(env: Mapping[str, str] | None = None) -> str:
+    """The language of a new application when ``--lang`` is not given: the locale's,
+    read as POSIX does (LC_ALL over LC_MESSAGES over LANG); ``zh…`` is Chinese and
+    anything else English."""
+    env = _env(env)
+    locale = next((env[name] for name in ("LC_ALL", "LC_MESSAGES", "LANG") if env.get(name)), "")
+    return "zh" if locale.lower().startswith("zh") else "en"
 
 
 def token_keys(env: Mapping[str, str] | None = None) -> str:

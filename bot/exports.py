@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
+import re
 import unicodedata
 from datetime import datetime
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from markupsafe import Markup
 
 from bot.render import render, render_file
 from flows.application import ApplicationState
 from flows.checklist import get_checklist
 from flows.evidence import local_today
 from flows.export import CASE_STUDY_COLUMNS, MET_CHOICES, part_rows, self_assessment
+from flows.text import clean_all
 from storage import case_studies as case_study_store
 from storage import walks
 from storage.db import Database
@@ -33,6 +39,12 @@ COVER_FIELDS = (
 )
 MAX_COLUMN_WIDTH = 60
 MAX_SHEET_TITLE = 31  # Excel's limit
+# A cell starting with one of these is a formula to a spreadsheet (OWASP's CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# The only schemes a Markdown export links; any other text stays text.
+LINKED_SCHEMES = frozenset({"http", "https", "mailto"})
+# Markdown's inline syntax (and the table's cell separator): escaped in every text.
+MARKDOWN_SYNTAX = re.compile(r"([\\`*_\[\]|~])")
 
 
 def export_application(db: Database, partner: str, fmt: str, now: datetime) -> str | bytes | None:
@@ -55,8 +67,9 @@ def render_export(db: Database, state: ApplicationState, fmt: str, now: datetime
 
 def render_document(document: dict, fmt: str) -> str | bytes:
     """A :func:`flows.export.self_assessment` document in one of :data:`FORMATS`: text,
-    or bytes for xlsx."""
-    return RENDERERS[fmt](document)
+    or bytes for xlsx. Its texts are cleaned first, in place (:func:`flows.text.clean`):
+    what was stored before input was cleaned must not break a format or reach a terminal."""
+    return RENDERERS[fmt](clean_all(document))
 
 
 def _json(document: dict) -> str:
@@ -64,8 +77,34 @@ def _json(document: dict) -> str:
 
 
 def _markdown(document: dict) -> str:
-    return render_file("export/self_assessment.md.j2", document["language"], doc=document, rows=part_rows,
-                       case_study_columns=CASE_STUDY_COLUMNS)
+    return render_file("export/self_assessment.md.j2", document["language"], style="markdown",
+                       doc=_markdown_values(document), rows=part_rows, case_study_columns=CASE_STUDY_COLUMNS)
+
+
+def _markdown_values(value):
+    """The document with every text as Markdown that shows it literally: HTML and
+    Markdown syntax escaped, so no text becomes a tag, a link or formatting; a text that
+    is one http, https or mailto URL becomes a link (an autolink)."""
+    if isinstance(value, dict):
+        return {key: _markdown_values(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_markdown_values(item) for item in value]
+    if not isinstance(value, str):
+        return value
+    if _linkable(value):
+        return Markup(f"<{value}>")
+    return Markup(MARKDOWN_SYNTAX.sub(r"\\\1", html.escape(value, quote=False)))
+
+
+def _linkable(text: str) -> bool:
+    # An autolink ends at a space or ">" and a table splits it at "|": such a URL stays text.
+    if any(c.isspace() or c in '<>|"`\\' for c in text):
+        return False
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in LINKED_SCHEMES and bool(parts.netloc or parts.scheme.lower() == "mailto")
 
 
 def _html(document: dict) -> str:
@@ -80,11 +119,11 @@ def _csv(document: dict) -> str:
     language = document["language"]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(render(LABELS, "label", language, name=name) for name in ITEM_COLUMNS)
+    writer.writerow(_inert(render(LABELS, "label", language, name=name)) for name in ITEM_COLUMNS)
     for part in document["parts"]:
         for row in part_rows(part):
             cells = _item_cells(document, part, row)
-            writer.writerow(cells[name] for name in ITEM_COLUMNS)
+            writer.writerow(_inert(cells[name]) for name in ITEM_COLUMNS)
     return "\ufeff" + buffer.getvalue()
 
 
@@ -130,7 +169,7 @@ def _xlsx(document: dict) -> bytes:
     cover_values = {
         "partner": document["partner"],
         "delivery_type": render("common.j2", "delivery_label", language, delivery_type=document["delivery_type"]),
-        "categories": ", ".join(c["title"] for c in document["categories"]),
+        "categories": render("common.j2", "name_list", language, names=[c["title"] for c in document["categories"]]),
         "target_audit_date": document["target_audit_date"] or "",
         "version": document["version"],
         "as_of": document["as_of"],
@@ -142,7 +181,7 @@ def _xlsx(document: dict) -> bytes:
     met_choices = ",".join(render(LABELS, "met_label", language, met=met) for met in MET_CHOICES)
     met_column = get_column_letter(SHEET_COLUMNS.index("met") + 1)
     for part in document["parts"]:
-        sheet = workbook.create_sheet(_sheet_title(render("common.j2", "part_title", language, part=part["id"])))
+        sheet = workbook.create_sheet(_sheet_title(part["title"]))
         rows = [
             [cells[name] for name in SHEET_COLUMNS]
             for cells in (_item_cells(document, part, row) for row in part_rows(part))
@@ -172,9 +211,9 @@ def _fill_sheet(sheet: Worksheet, header: list[str], rows: list[list[str]]) -> N
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    sheet.append(header)
+    sheet.append([_inert(text) for text in header])
     for row in rows:
-        sheet.append(row)
+        sheet.append([_inert(text) for text in row])
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = sheet.dimensions
     bold = Font(bold=True)
@@ -188,6 +227,12 @@ def _fill_sheet(sheet: Worksheet, header: list[str], rows: list[list[str]]) -> N
     for index, column in enumerate(zip(header, *rows, strict=True), start=1):
         widest = max(_display_width(line) for text in column for line in str(text).splitlines() or [""])
         sheet.column_dimensions[get_column_letter(index)].width = min(max(widest, 6) + 2, MAX_COLUMN_WIDTH)
+
+
+def _inert(text: str) -> str:
+    """A cell no spreadsheet takes for a formula: one that would be starts with an
+    apostrophe, as OWASP advises (and openpyxl then writes it as text, not a formula)."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _display_width(text: str) -> int:

@@ -116,9 +116,10 @@ def run_pass(db: Database, notifier: Notifier, now: datetime, *, dry_run: bool =
         for notice in report.due:
             action = notice.action
             skipped = ([store.key_text(notice.kind, k) for k in action.skipped_keys]
-                       if isinstance(action, Reminder) else [])
+                       if isinstance(action, Reminder | ExpiryFlip) else [])
             claimed = store.claim(db, notice.key, action.application_id, notice.item.id,
-                                  getattr(action, "recipient", ""), now, skipped=skipped, previous=previous)
+                                  getattr(action, "recipient", ""), now, skipped=skipped,
+                                  skip_reason=getattr(action, "skip_reason", ""), previous=previous)
             previous = None
             if not claimed:
                 report.already_taken += 1
@@ -136,7 +137,10 @@ def _outcome(key: str, ok: bool) -> store.Outcome:
     return store.Outcome(key, ok, "" if ok else "send failed")
 
 
-STALE_CLAIM = timedelta(minutes=2)  # far longer than one send takes, retries included
+# A claim older than this is taken for an interrupted send. It must outlast the longest
+# send, retries included (bot.slack.reminders.SlackNotifier.longest_send, 4.5 minutes):
+# a send still under way must never be sent again by the next pass.
+STALE_CLAIM = timedelta(minutes=10)
 
 
 def _settle_interrupted_sends(db: Database, notifier: Notifier, now: datetime) -> None:

@@ -9,19 +9,26 @@ from __future__ import annotations
 
 import gettext
 import io
+import re
 from datetime import date, datetime
 from functools import cache, lru_cache
 from pathlib import Path
 
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.units import format_unit
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 LOCALES = TEMPLATES / "locale"
 BABEL_LOCALES = {"zh": "zh_Hans_CN", "en": "en_GB"}
+ESCAPED_STYLES = ("slack", "html", "markdown")
+# An http(s) address inside a text (the checklist's requirements hold some): it ends at
+# a space, a quote or a bracket, Chinese ones included, and sentence punctuation after it
+# is not part of it.
+URL_IN_TEXT = re.compile(r"https?://[^\s<>\"'()（）“”，。、；]+(?<![.,;:!?])")
 
 
 @cache
@@ -64,10 +71,19 @@ def _format_day(value: date, language: str) -> str:
     return format_date(value, format="medium", locale=BABEL_LOCALES.get(language, language))
 
 
+def _duration(max_age: dict[str, int], language: str) -> str:
+    """An evidence window ({"months": 18}) in words: "18 months", "18个月" (CLDR's units)."""
+    locale = BABEL_LOCALES.get(language, language)
+    return " ".join(format_unit(amount, f"duration-{unit[:-1]}", length="long", locale=locale)
+                    for unit, amount in max_age.items())
+
+
 @cache
 def environment(style: str, language: str) -> Environment:
-    """``style`` is ``text`` (terminal, Markdown exports), ``slack`` (mrkdwn, escaped) or
-    ``html`` (the printable export: HTML-escaped, the output is a page, not mrkdwn)."""
+    """``style`` is ``text`` (terminal), ``slack`` (mrkdwn, escaped), ``html`` (the
+    printable export: HTML-escaped, the output is a page, not mrkdwn) or ``markdown`` (the
+    Markdown export: its values come escaped for Markdown, see :mod:`bot.exports`, and
+    anything else is HTML-escaped)."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         extensions=["jinja2.ext.i18n"],
@@ -77,17 +93,23 @@ def environment(style: str, language: str) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
-        autoescape=style in ("slack", "html"),
+        autoescape=style in ESCAPED_STYLES,
     )
     env.install_gettext_translations(translations(language), newstyle=True)
     # ``_()`` and ``gettext()`` keep the i18n extension's new-style meaning (translate, then
     # format the keyword arguments in, escaped when autoescaping) without its three
     # context-aware calls per message: autoescaping is fixed per environment. A PDM
     # digest says tens of thousands of messages; this made each about five times cheaper.
-    env.globals["_"] = env.globals["gettext"] = _translator(translations(language), style in ("slack", "html"))
+    env.globals["_"] = env.globals["gettext"] = _translator(translations(language), style in ESCAPED_STYLES)
     env.globals.update(lang=language, style=style)
     env.filters["md_cell"] = _markdown_cell
+    env.filters["linked"] = _linked
     env.filters["day"] = lambda value: _localised_date(value, language)
+    env.filters["moment"] = lambda value: format_datetime(
+        value, format="short", tzinfo=value.tzinfo, locale=BABEL_LOCALES.get(language, language))
+    env.filters["duration"] = lambda max_age: _duration(max_age, language)
+    env.filters["category_title"] = lambda category_id, checklist: (
+        checklist.category(category_id).title(language) if checklist.category(category_id) else category_id)
     env.filters["strong"] = (
         (lambda value: Markup("*%s*") % value)
         if style == "slack"
@@ -113,10 +135,22 @@ def _translator(catalog: gettext.NullTranslations, escaped: bool):
     return lambda message, **variables: lookup(message) % variables
 
 
-def _markdown_cell(value: object) -> str:
-    """Text safe inside one Markdown table cell: no pipes or line breaks escaping it."""
+def _markdown_cell(value: object) -> Markup:
+    """A value of the Markdown export (escaped already, see :mod:`bot.exports`) inside one
+    table cell: its line breaks as ``<br>``, so no line ends the row."""
+    return Markup(str(escape("" if value is None else value)).replace("\n", "<br>"))
+
+
+def _linked(value: object) -> Markup:
+    """A text for the HTML export, escaped, with each http(s) address in it a link."""
     text = "" if value is None else str(value)
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
+    parts, end = [], 0
+    for found in URL_IN_TEXT.finditer(text):
+        url = found.group()
+        parts += [escape(text[end:found.start()]), Markup('<a href="%s">%s</a>') % (url, url)]
+        end = found.end()
+    parts.append(escape(text[end:]))
+    return Markup("").join(parts)
 
 
 def _is_user_id(value: object) -> bool:

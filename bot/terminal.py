@@ -9,11 +9,15 @@ from typing import TextIO
 
 from bot.render import render
 from bot.terminal_case_studies import CaseStudyChat
-from flows.application import REQUIRED, ApplicationState, partner_problem
+from flows.application import ApplicationState, partner_problem
 from flows.checklist import Checklist
+from flows.commands import parse_command
+from flows.settings import SettingProblem, parse_value
+from flows.text import clean
 from flows.walk import Message
 from storage import walks
 from storage.db import Database
+from storage.errors import PartnerInSeveralWorkspaces
 
 
 class Terminal:
@@ -36,7 +40,7 @@ class Terminal:
         line = self.stdin.readline()
         if not line:
             return None
-        return line.rstrip("\r\n")
+        return clean(line.rstrip("\r\n"))
 
     def say(self, messages: list[Message], language: str) -> None:
         for message in messages:
@@ -56,107 +60,148 @@ class Terminal:
                 self.print(str(error))
 
 
-def ask_new_application(terminal: Terminal, checklist: Checklist, language: str) -> dict | None:
-    """A newcomer's first run: partner name, delivery type and categories."""
+def run_chat(db: Database, checklist: Checklist, terminal: Terminal, user: str, partner: str | None,
+             given: dict[str, object], language: str, team: str | None = None) -> int:
+    """The walk in the terminal. ``given``: the settings the command line gave (a subset of
+    :data:`flows.settings.SETTINGS`); ``language``: the one to ask in until the
+    application's own is known. Ctrl-C stops it like the end of the input does."""
+    session = ChatSession(db, checklist, terminal, user, language)
+    try:
+        return session.run(partner, given, team)
+    except KeyboardInterrupt:
+        session.stop()
+        return 130
 
-    def say(macro: str, **params) -> str:
-        return render("setup.j2", macro, language, **params)
 
-    def partner(text: str) -> str:
+class ChatSession:
+    def __init__(self, db: Database, checklist: Checklist, terminal: Terminal, user: str, language: str):
+        self.db, self.checklist, self.terminal, self.user = db, checklist, terminal, user
+        self.language = language
+        self.cases: CaseStudyChat | None = None
+
+    def text(self, template: str, macro: str, **params) -> str:
+        return render(template, macro, self.language, **params)
+
+    def run(self, partner: str | None, given: dict[str, object], team: str | None = None) -> int:
+        if partner is None:
+            partner = self.terminal.ask(self.text("setup.j2", "ask_partner"), self.partner, self.language)
+            if partner is None:
+                return 0  # the end of the input before a name: nothing was created
+        try:
+            state = walks.find(self.db, partner, team)
+        except PartnerInSeveralWorkspaces as several:
+            teams = several.teams
+            team = self.terminal.ask(self.text("setup.j2", "ask_workspace", partner=partner, teams=teams),
+                                     lambda text: self.workspace(text, teams), self.language)
+            if team is None:
+                return 0  # the end of the input before a choice: nothing was changed
+            state = walks.find(self.db, partner, team)
+        if state is None and team:
+            # A workspace's application starts in its Slack channel, not here.
+            self.terminal.print(self.text("setup.j2", "no_application_in_workspace", partner=partner, team=team))
+            return 1
+        if state is None:
+            settings = self.ask_settings(given)
+            if settings is None:
+                self.terminal.print(self.text("setup.j2", "nothing_created"))
+                return 0
+            state = walks.start(self.db, ApplicationState(partner=partner, checklist_id=self.checklist.id, **settings),
+                                actor=self.user, now=datetime.now(timezone.utc))
+        else:
+            self.language = state.language
+            if not self.offer_changes(state, given):
+                self.stop()
+                return 0
+        outcome = walks.resume(self.db, state.id, self.user, datetime.now(timezone.utc))
+        self.language = outcome.state.language
+        self.terminal.say(outcome.messages, self.language)
+        self.cases = CaseStudyChat(self.db, self.checklist, self.terminal, state.id, self.user)
+        while True:
+            line = self.terminal.read()
+            if line is None:
+                self.stop()
+                return 0
+            if self.cases.handle(line, self.language):
+                continue
+            outcome = walks.step(self.db, state.id, line, self.user, datetime.now(timezone.utc))
+            self.language = outcome.state.language
+            self.terminal.say(outcome.messages, self.language)
+            if outcome.quit:
+                return 0
+
+    def stop(self) -> None:
+        """The end of the input, or Ctrl-C: say once that everything is saved (and what is not)."""
+        unsaved = self.cases.end_of_input() if self.cases else None
+        self.terminal.say([Message("bye", {"unsaved_case_study": unsaved})], self.language)
+
+    def workspace(self, text: str, teams: tuple[str, ...]) -> str:
+        """One of ``teams``, by its number in the question or its id."""
+        if text.isdigit() and 1 <= int(text) <= len(teams):
+            return teams[int(text) - 1]
+        if text in teams:
+            return text
+        raise ValueError(self.text("setup.j2", "bad_workspace", count=len(teams)))
+
+    def partner(self, text: str) -> str:
         problem = partner_problem(text)
         if problem:
-            raise ValueError(say("partner_required" if problem == REQUIRED else "partner_too_long"))
+            raise ValueError(self.text("setup.j2", f"partner_{problem}"))
         return text
 
-    questions = {
-        "partner": (say("ask_partner"), partner),
-        "delivery_type": (say("ask_delivery", delivery_types=checklist.delivery_types),
-                          lambda text: parse_delivery(text, checklist, language)),
-        "categories": (say("ask_categories", categories=checklist.categories),
-                       lambda text: parse_categories(text, checklist, language)),
-    }
-    answers = {}
-    for field, (prompt, parse) in questions.items():
-        answers[field] = terminal.ask(prompt, parse, language)
-        if answers[field] is None:
-            return None  # the end of the input: nothing is created
-    return answers
+    def setting(self, setting: str, default: object = None):
+        """A parser for one setting's answer; an empty answer is ``default`` when there is one."""
+        today = datetime.now(timezone.utc).date()
 
+        def parse(text: str) -> object:
+            if not text and default is not None:
+                return default
+            try:
+                return parse_value(setting, text, self.checklist, today)
+            except SettingProblem as problem:
+                raise ValueError(self.text("walk.j2", "setting_problem", problem=problem,
+                                           checklist=self.checklist)) from None
+        return parse
 
-def parse_delivery(text: str, checklist: Checklist, language: str) -> str:
-    choices = [d.id for d in checklist.delivery_types]
-    value = text.strip().lower().replace("-", "_")
-    if value.isdigit() and 1 <= int(value) <= len(choices):
-        return choices[int(value) - 1]
-    aliases = {"customer": "customer_deployed", "客户部署": "customer_deployed", "客户": "customer_deployed"}
-    value = aliases.get(value, value)
-    if value not in choices:
-        raise ValueError(render("setup.j2", "bad_delivery", language, text=text, choices=choices))
-    return value
+    def ask_settings(self, given: dict[str, object]) -> dict[str, object] | None:
+        """A new application: what the command line did not give, asked in turn (the
+        language first, so the rest is asked in it). The target audit date is asked along
+        with the others, and not when the command line gave everything else."""
+        settings = dict(given)
+        missing = [s for s in ("language", "delivery_type", "categories") if s not in given]
+        if missing and "target_audit_date" not in given:
+            missing.append("target_audit_date")
+        for setting in missing:
+            question = self.text("setup.j2", f"ask_{setting}", checklist=self.checklist, default=self.language)
+            parse = self.setting(setting, self.language if setting == "language" else None)
+            answer = self.terminal.ask(question, parse, self.language)
+            if answer is None and setting != "target_audit_date":
+                return None  # the end of the input: nothing is created
+            settings[setting] = answer
+            if setting == "language":
+                self.language = answer
+        settings.setdefault("language", self.language)
+        return settings
 
+    def offer_changes(self, state: ApplicationState, given: dict[str, object]) -> bool:
+        """Settings given on the command line that differ from the stored application: say
+        which, and change each the person agrees to. False at the end of the input."""
+        for setting, value in given.items():
+            old = getattr(state, setting)
+            if value == old:
+                continue
+            question = self.text("setup.j2", "offer_change", partner=state.partner, setting=setting, old=old,
+                                 new=value, checklist=self.checklist)
+            agreed = self.terminal.ask(question, self.yes_or_no, self.language)
+            if agreed is None:
+                return False
+            if agreed:
+                outcome = walks.change(self.db, state.id, setting, value, self.user, datetime.now(timezone.utc))
+                self.language = outcome.state.language
+                self.terminal.say(outcome.messages, self.language)
+        return True
 
-def parse_categories(text: str, checklist: Checklist, language: str) -> tuple[str, ...]:
-    ids = [c.id for c in checklist.categories]
-    chosen: list[str] = []
-    for raw in text.replace("，", ",").split(","):
-        value = raw.strip()
-        if not value:
-            continue
-        if value.isdigit() and 1 <= int(value) <= len(ids):
-            value = ids[int(value) - 1]
-        if value not in ids:
-            raise ValueError(render("setup.j2", "bad_category", language, text=value, choices=ids))
-        if value not in chosen:
-            chosen.append(value)
-    if not chosen:
-        raise ValueError(render("setup.j2", "category_required", language))
-    return tuple(chosen)
-
-
-def run_chat(
-    db: Database,
-    checklist: Checklist,
-    terminal: Terminal,
-    user: str,
-    partner: str | None,
-    delivery_type: str | None,
-    categories: tuple[str, ...] | None,
-    language: str,
-) -> int:
-    now = datetime.now(timezone.utc)
-    if partner is None:
-        answers = ask_new_application(terminal, checklist, language)
-        if answers is None:
-            return 0
-        partner, delivery_type, categories = answers["partner"], answers["delivery_type"], answers["categories"]
-    state = walks.find(db, partner)
-    if state is None:
-        state = walks.start(
-            db,
-            ApplicationState(
-                partner=partner,
-                delivery_type=delivery_type or "saas",
-                checklist_id=checklist.id,
-                categories=categories or (),
-                language=language,
-            ),
-            actor=user,
-            now=now,
-        )
-    outcome = walks.resume(db, state.id, user, now)
-    terminal.say(outcome.messages, outcome.state.language)
-    cases = CaseStudyChat(db, checklist, terminal, state.id, user)
-    while True:
-        line = terminal.read()
-        if line is None:
-            cases.end_of_input(outcome.state.language)
-            terminal.say([Message("bye")], outcome.state.language)
-            return 0
-        if cases.handle(line, outcome.state.language):
-            continue
-        outcome = walks.step(db, state.id, line, user, datetime.now(timezone.utc))
-        terminal.say(outcome.messages, outcome.state.language)
-        if outcome.quit:
-            return 0
-
-
+    def yes_or_no(self, text: str) -> bool:
+        answer = parse_command(text).name
+        if answer not in ("met", "not_met"):
+            raise ValueError(self.text("setup.j2", "yes_or_no"))
+        return answer == "met"

@@ -99,8 +99,9 @@ class CaseStudyChat:
         overview = case_studies.set_document(self.db, self.application_id, kind, link, "", self.user, now)
         self.say("document_saved", language, kind=kind, overview=overview)
 
-    def end_of_input(self, language: str) -> None:
-        """Input ended: a case study still being typed in is not stored, and the user is told."""
-        if self.capture is not None:
-            self.say("capture_cancelled", language, number=self.capture.number)
-            self.capture = None
+    def end_of_input(self) -> int | None:
+        """Input ended: a case study still being typed in is not stored. Its number, for
+        the goodbye to say so (one message, not two)."""
+        number = self.capture.number if self.capture is not None else None
+        self.capture = None
+        return number

@@ -6,6 +6,7 @@ and back; ``bot`` shows them.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import cached_property
@@ -24,7 +25,11 @@ DEFAULT_LANGUAGE = "zh"
 # Longest free text we accept anywhere (Slack's section text limit), and longest name.
 MAX_TEXT = 3000
 MAX_NAME = 200
-REQUIRED, TOO_LONG = "required", "too_long"
+REQUIRED, TOO_LONG, BAD_CHARACTERS = "required", "too_long", "bad_characters"
+# Unicode's Bidi_Control characters (U+061C, U+200E/F, U+202A–E, U+2066–9), which
+# unicodedata does not name: they reorder the text around them, so a name holding one can
+# display as another name.
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,23 @@ class ApplicationState:
 def partner_problem(partner: str) -> str | None:
     if not partner.strip():
         return REQUIRED
-    return TOO_LONG if len(partner) > MAX_NAME else None
+    if len(partner) > MAX_NAME:
+        return TOO_LONG
+    if any(unicodedata.category(c) == "Cc" or c in _BIDI_CONTROLS for c in partner):
+        return BAD_CHARACTERS
+    return None
+
+
+def partner_key(name: str) -> str:
+    """What makes two partner names one partner: compatibility forms folded (fullwidth
+    "Ａｃｍｅ" is "Acme"), case folded, invisible format characters (zero-width spaces and
+    joiners) dropped, runs of spaces as one."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    # Turkish capital İ folds to "i" plus a combining dot above, the dot that "i" already
+    # has: "İstanbul" and "Istanbul" are one name.
+    folded = folded.replace("i\u0307", "i")
+    visible = "".join(c for c in folded if unicodedata.category(c) != "Cf")
+    return " ".join(visible.split())
 
 
 def new_application_problems(

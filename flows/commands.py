@@ -16,6 +16,9 @@ WORDS: dict[str, str] = {
     "status": "status", "进度": "status",
     "help": "help", "帮助": "help", "?": "help", "？": "help",
     "quit": "quit", "exit": "quit", "退出": "quit",
+    "undo": "undo", "撤销": "undo",
+    # Also an argument word ("history P1.1"): alone, every change of the application.
+    "history": "history", "历史": "history",
 }
 # Commands that take the rest of the line as their argument.
 ARGUMENT_WORDS: dict[str, str] = {
@@ -24,13 +27,45 @@ ARGUMENT_WORDS: dict[str, str] = {
     "evidence": "evidence", "证据": "evidence",
     "date": "date", "日期": "date",
     "assign": "assign", "分配": "assign",
+    "set": "set", "设置": "set",
+    "history": "history", "历史": "history",
 }
+
+# What ``set`` changes: ``set audit 2027-03-01``, ``设置 审核日期 2027-03-01``.
+SETTING_WORDS: dict[str, str] = {
+    "audit": "target_audit_date", "audit date": "target_audit_date", "审核日期": "target_audit_date",
+    "审核": "target_audit_date",
+    "delivery": "delivery_type", "交付方式": "delivery_type", "交付": "delivery_type",
+    "categories": "categories", "category": "categories", "类别": "categories",
+    "language": "language", "lang": "language", "语言": "language",
+}
+# Values typed for a setting, besides its ids and list numbers.
+DELIVERY_WORDS: dict[str, str] = {
+    "customer": "customer_deployed", "customer-deployed": "customer_deployed", "客户部署": "customer_deployed",
+    "客户": "customer_deployed",
+}
+LANGUAGE_WORDS: dict[str, str] = {
+    "english": "en", "英文": "en", "英语": "en", "chinese": "zh", "中文": "zh", "汉语": "zh",
+}
+# "No target audit date".
+NONE_WORDS = ("none", "no", "-", "无", "没有")
 
 
 @dataclass(frozen=True)
 class Command:
     name: str  # one of the values above, or "text" for anything else
     argument: str = ""
+
+
+def parse_setting(argument: str) -> tuple[str | None, str]:
+    """``"audit 2027-03-01"`` → ``("target_audit_date", "2027-03-01")``; None when the
+    setting is not named."""
+    text = argument.strip()
+    for word in sorted(SETTING_WORDS, key=len, reverse=True):  # "audit date" before "audit"
+        if text.lower() == word or text.lower().startswith(word + " ") or (
+                not word.isascii() and text.startswith(word)):
+            return SETTING_WORDS[word], text[len(word):].strip().lstrip("：:").strip()
+    return None, text
 
 
 def parse_command(line: str) -> Command:
@@ -63,6 +98,7 @@ SUBCOMMANDS: dict[str, str] = {
     "pdm": "pdm",
     "digest": "digest", "摘要": "digest",
     "reminders": "reminders", "提醒": "reminders",
+    "sync": "sync", "同步": "sync",
 }
 
 

@@ -35,20 +35,28 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def parse_evidence_date(text: str, today: date) -> date | DateProblem:
-    """Read a date as people type it (2026-03-01, 1 March 2026, 2026年3月1日)."""
+def read_date(text: str, today: date) -> date | None:
+    """A date as people type it (2026-03-01, 1 March 2026, 2026年3月1日); None when unreadable."""
     cleaned = text.strip()
     cjk = _CJK_DATE.match(cleaned)
     if cjk:
         cleaned = "-".join(cjk.groups())
     try:
-        parsed = date_parser.isoparse(cleaned).date()
+        return date_parser.isoparse(cleaned).date()
     except ValueError:
         try:
             # A fixed default so that a partial date never borrows today's fields.
-            parsed = date_parser.parse(cleaned, default=datetime(today.year, 1, 1)).date()
+            parsed = date_parser.parse(cleaned, default=datetime(today.year, 1, 1))
         except (ValueError, OverflowError):
-            return DateProblem("unreadable", text)
+            return None
+        return parsed.date()
+
+
+def parse_evidence_date(text: str, today: date) -> date | DateProblem:
+    """An evidence date: readable (:func:`read_date`) and not in the future."""
+    parsed = read_date(text, today)
+    if parsed is None:
+        return DateProblem("unreadable", text)
     if parsed > today:
         return DateProblem("future", text)
     return parsed

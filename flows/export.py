@@ -17,7 +17,7 @@ from flows.application import (
 )
 from flows.case_studies import FIELDS, CaseStudy, SolutionDocuments, case_study_fields
 from flows.checklist import DELIVERY_TYPES, Checklist, Item
-from flows.progress import part_progress
+from flows.readiness import Readiness, readiness
 
 # The seed's "met" column, and the choices the xlsx offers in it.
 MET_YES = "yes"
@@ -43,7 +43,8 @@ def self_assessment(
     in the seed's order) and the solution-wide documents."""
     language = state.language
     parts = []
-    progress = {p.part: p for p in part_progress(checklist, state, today)}
+    ready = readiness(checklist, state, case_studies, documents, today)
+    progress = {p.part: p for p in ready.parts}
     for part in checklist.parts:
         rows = [
             _row(item, position, state, today)
@@ -77,6 +78,7 @@ def self_assessment(
         "email_to": checklist.submission_email,
         "email_subject": checklist.email_subject(language).replace("{partner}", state.partner),
         "parts": parts,
+        "readiness": _readiness(ready, language),
         "case_studies": [
             {
                 **case_study_fields(case_study),
@@ -89,6 +91,38 @@ def self_assessment(
             "overall_diagram": documents.overall_diagram or documents.overall_diagram_file_id,
             "deployment_guide": documents.deployment_guide or documents.deployment_guide_file_id,
         },
+    }
+
+
+def _readiness(ready: Readiness, language: str) -> dict:
+    """The cover's summary (:mod:`flows.readiness`): the verdict for the audit day, each
+    part's counts as of today, and the blocking gaps — evidence that is met today but
+    lapses before the audit apart, with its last valid day, as it needs new evidence
+    rather than an answer."""
+    return {
+        "audit_day": ready.audit_day.isoformat(),
+        "on_target": ready.audit_day != ready.today,  # False: no target ahead, judged as of today
+        "ready": ready.ready,
+        "gap_count": ready.gap_count,
+        "parts": [
+            {
+                "id": p.part, "title": p.title(language), "applicable": p.applicable, "answered": p.answered,
+                "met": p.met, "not_applicable": p.not_applicable, "not_met": p.not_met, "expired": p.expired,
+                "skipped": p.skipped, "not_answered": p.applicable - p.answered - p.skipped,
+            }
+            for p in ready.parts
+        ],
+        "failing": [
+            {"id": gap.item.id, "title": gap.item.title(language), "status": gap.status}
+            for gap in ready.failing if gap.lapses_on is None
+        ],
+        "lapsing": [
+            {"id": gap.item.id, "title": gap.item.title(language), "last_valid_day": gap.lapses_on.isoformat()}
+            for gap in ready.failing if gap.lapses_on is not None
+        ],
+        "not_answered": list(ready.unanswered_ids),
+        "skipped": list(ready.skipped_ids),
+        "case_study_findings": len(ready.case_study_gaps),
     }
 
 
@@ -150,11 +184,13 @@ def part_rows(part: dict) -> list[dict]:
     return sorted(part["items"] + part["not_applicable_items"], key=lambda row: row["position"])
 
 
-def export_filename(partner: str, extension: str) -> str:
-    """A file name for the partner's export that is one plain name in whatever folder it
-    is saved to: path separators, dots, control and reserved characters become dashes,
-    so a partner named "../../etc/x" cannot point anywhere else."""
+def export_filename(partner: str, application_id: int, extension: str) -> str:
+    """A file name for the application's export that is one plain name in whatever folder
+    it is saved to: path separators, dots, control and reserved characters become dashes,
+    so a partner named "../../etc/x" cannot point anywhere else. The application's id
+    follows the name, as names that differ only there ("Acme/Retail", "Acme.Retail") are
+    other applications."""
     normalised = unicodedata.normalize("NFKC", partner)
     safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in normalised)
     safe = re.sub(r"-{2,}", "-", safe).strip("-_")[:MAX_FILENAME_PARTNER] or "partner"
-    return f"self-assessment-{safe}.{extension}"
+    return f"self-assessment-{safe}-{application_id}.{extension}"

@@ -15,12 +15,13 @@ from flows.application import (
     ApplicationState,
     effective_status,
 )
-from flows.checklist import Checklist, Item
+from flows.checklist import Checklist, Item, Text
 
 
 @dataclass(frozen=True)
 class PartProgress:
     part: str
+    title: Text  # the checklist's name for the part, the one every output shows
     applicable: int
     answered: int
     met: int
@@ -56,11 +57,13 @@ def count_parts(checklist: Checklist, items: tuple[Item, ...], statuses: list[st
     for item, status in zip(items, statuses, strict=True):
         by_part[item.part].append(status)
     result = []
-    for part_id, statuses in by_part.items():
+    for part in checklist.parts:
+        statuses = by_part[part.id]
         count = Counter(statuses)
         result.append(
             PartProgress(
-                part=part_id,
+                part=part.id,
+                title=part.title,
                 applicable=len(statuses),
                 answered=len(statuses) - count[None] - count[SKIPPED],
                 met=count[MET],

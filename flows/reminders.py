@@ -52,7 +52,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Literal, NamedTuple
+from typing import ClassVar, Literal, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.relativedelta import relativedelta
@@ -114,6 +114,7 @@ class Reminder:
     recipient: str  # "" means the application's channel
     skipped_leads: tuple[int, ...] = ()  # older missed lead times, largest first
     valid_case_studies: int | None = None
+    skip_reason: ClassVar[str] = "a later lead time was due"
 
     @property
     def key(self) -> ReminderKey:
@@ -133,10 +134,16 @@ class ExpiryFlip:
     item_id: str
     evidence_id: int
     expires_on: date
+    skipped_leads: tuple[int, ...] = ()  # lead times never sent: recorded as skipped with the flip
+    skip_reason: ClassVar[str] = "the evidence expired before it was sent"
 
     @property
     def key(self) -> ReminderKey:
         return ReminderKey(self.evidence_id, FLIP_LEAD)
+
+    @property
+    def skipped_keys(self) -> tuple[ReminderKey, ...]:
+        return tuple(ReminderKey(self.evidence_id, lead) for lead in self.skipped_leads)
 
 
 @dataclass(slots=True)
@@ -211,6 +218,17 @@ def send_moment(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, SEND_AT, tzinfo=zone)
 
 
+def last_reminder_day(expires_on: date, app_zone: ZoneInfo, zone: ZoneInfo) -> date:
+    """See :meth:`_Local.last_day`; in the application's own zone, ``expires_on`` itself."""
+    if zone.key == app_zone.key:
+        return expires_on
+    ends = datetime.combine(expires_on + timedelta(days=1), time(0), tzinfo=app_zone)
+    day = ends.astimezone(zone).date()
+    while send_moment(day, zone) >= ends:  # compared as instants, so DST days are exact
+        day -= timedelta(days=1)
+    return day
+
+
 def snooze_until(
     now: datetime, choice: Literal["day", "week"], expires_on: date, tz: str
 ) -> datetime:
@@ -251,7 +269,7 @@ def _require_aware(now: datetime) -> None:
 class _Local:
     """``now`` and ``now - grace`` seen from one zone, reduced to what the day arithmetic needs."""
 
-    __slots__ = ("zone", "today", "past_nine", "oldest_day", "oldest_by_nine")
+    __slots__ = ("zone", "today", "past_nine", "oldest_day", "oldest_by_nine", "_last_days")
 
     def __init__(self, zone: ZoneInfo, now: datetime, oldest: datetime) -> None:
         here, then = now.astimezone(zone), oldest.astimezone(zone)
@@ -260,6 +278,17 @@ class _Local:
         self.past_nine = here.time() >= SEND_AT  # 09:00 today is due
         self.oldest_day = then.date()
         self.oldest_by_nine = then.time() <= SEND_AT  # 09:00 that day is within the grace
+        self._last_days: dict[tuple[date, str], date] = {}
+
+    def last_day(self, expires_on: date, app_zone: ZoneInfo) -> date:
+        """The last day of this zone's calendar whose 09:00 comes before the evidence stops
+        counting (midnight after ``expires_on`` in the application's zone): the day of the
+        "expires today" reminder. West of the application it is often the day before."""
+        key = (expires_on, app_zone.key)
+        found = self._last_days.get(key)
+        if found is None:
+            found = self._last_days[key] = last_reminder_day(expires_on, app_zone, self.zone)
+        return found
 
 
 class _Clock:
@@ -310,17 +339,17 @@ def due_actions(
         if status != MET and status != EXPIRED:
             continue
         app = apps.get(row.app_tz) or clock.app(row.app_tz)
+        leads: tuple[int, ...] = ()
+        if status == MET:
+            override = row.lead_override if row.lead_override is not None else checklist_leads
+            cache_key = (row.item_id, override)
+            leads = leads_cache.get(cache_key)
+            if leads is None:
+                item = checklist_items.get(row.item_id)
+                leads = leads_cache[cache_key] = () if item is None else lead_times(item, override)
         if app.today > row.expires_on:
-            _past_expiry(row, app, already, actions)
+            _past_expiry(row, leads, app, already, actions)
             continue
-        if status != MET:
-            continue
-        override = row.lead_override if row.lead_override is not None else checklist_leads
-        cache_key = (row.item_id, override)
-        leads = leads_cache.get(cache_key)
-        if leads is None:
-            item = checklist_items.get(row.item_id)
-            leads = leads_cache[cache_key] = () if item is None else lead_times(item, override)
         if leads:
             reminder = _reminder(row, leads, clock, app, already)
             if reminder is not None:
@@ -331,16 +360,18 @@ def due_actions(
 
 
 def _past_expiry(
-    row: TrackedEvidence, app: _Local, already: set[ReminderKey], actions: list[Action]
+    row: TrackedEvidence, leads: tuple[int, ...], app: _Local, already: set[ReminderKey], actions: list[Action]
 ) -> None:
-    """The flip on the day after expiry, then one escalation a week later."""
+    """The flip on the day after expiry, then one escalation a week later. Lead times
+    never recorded (the clock was down) go on record as skipped with the flip."""
     evidence_id = row.evidence_id
     days_expired = (app.today - row.expires_on).days
     # The flip tells the channel, so it waits for 09:00 too (readers see the expiry from
     # midnight anyway: flows.application.effective_status).
     flip_due = days_expired > -FLIP_LEAD or app.past_nine
     if flip_due and row.status == MET and (evidence_id, FLIP_LEAD) not in already:
-        actions.append(ExpiryFlip(row.application_id, row.item_id, evidence_id, row.expires_on))
+        unsent = tuple(lead for lead in leads if (evidence_id, lead) not in already)
+        actions.append(ExpiryFlip(row.application_id, row.item_id, evidence_id, row.expires_on, unsent))
     if days_expired < -ESCALATION_LEAD or (days_expired == -ESCALATION_LEAD and not app.past_nine):
         return
     if (evidence_id, ESCALATION_LEAD) not in already:
@@ -361,7 +392,10 @@ def _reminder(
     """
     local = clock.recipient(row.recipient_tz, row.app_tz)
     expires_on = row.expires_on
-    days_to_expiry = (expires_on - local.today).days
+    # Lead days count back from the recipient's last day, so that every lead time,
+    # "expires today" included, reaches them at 09:00 theirs while the evidence counts.
+    last_day = expires_on if local is app else local.last_day(expires_on, app.zone)
+    days_to_expiry = (last_day - local.today).days
     if days_to_expiry > leads[0]:
         return None  # the common case: not even the first lead time is due yet
     evidence_id = row.evidence_id
@@ -375,12 +409,12 @@ def _reminder(
         return None
     if row.snoozed_until is None:
         lead = due[-1]
-        after_oldest = (expires_on - local.oldest_day).days - lead  # due day - oldest day
+        after_oldest = (last_day - local.oldest_day).days - lead  # due day - oldest day
         if after_oldest < 0 or (after_oldest == 0 and not local.oldest_by_nine):
             return None
-        at = send_moment(expires_on - timedelta(days=lead), local.zone)
+        at = send_moment(last_day - timedelta(days=lead), local.zone)
     else:
-        snoozed = _snoozed(row, due, local.zone, clock.now)
+        snoozed = _snoozed(row, due, last_day, local.zone, clock.now)
         if snoozed is None:
             return None
         due, at = snoozed
@@ -403,15 +437,16 @@ def _reminder(
 
 
 def _snoozed(
-    row: TrackedEvidence, due: list[int], zone: ZoneInfo, now: datetime
+    row: TrackedEvidence, due: list[int], last_day: date, zone: ZoneInfo, now: datetime
 ) -> tuple[list[int], datetime] | None:
-    """Move due lead times to the snooze end (clamped to expiry); None while it lasts."""
+    """Move due lead times to the snooze end (clamped to the recipient's last reminder
+    day); None while it lasts."""
     assert row.snoozed_until is not None
-    snooze_end = min(row.snoozed_until, send_moment(row.expires_on, zone))
+    snooze_end = min(row.snoozed_until, send_moment(last_day, zone))
     still_due: list[int] = []
     latest = snooze_end
     for lead in due:  # effective moments only grow as the lead time shrinks
-        at = max(send_moment(row.expires_on - timedelta(days=lead), zone), snooze_end)
+        at = max(send_moment(last_day - timedelta(days=lead), zone), snooze_end)
         if at > now:
             break
         still_due.append(lead)

@@ -22,14 +22,21 @@ from flows.application import (
     ApplicationState,
     Evidence,
     Pending,
+    effective_status,
 )
 from flows.checklist import Checklist, Item
-from flows.commands import parse_command
-from flows.evidence import DateProblem, expired_on_arrival, local_today, parse_evidence_date
+from flows.commands import parse_command, parse_setting
+from flows.evidence import DateProblem, expired_on_arrival, local_today, parse_evidence_date, zone
+from flows.history import Change, undo
 from flows.progress import expiring_within, part_progress, stale_by_audit
+from flows.settings import SettingProblem, parse_value
 
 # Commands that answer an item or give its evidence: a derived item takes none of them.
 ANSWERING = ("met", "not_met", "not_applicable", "skip", "evidence", "date")
+# Commands that need no current item: they work after the last one too.
+ITEMLESS = ("status", "help", "quit", "goto", "back", "set", "history", "undo")
+# How many changes ``history`` shows without an item id (the newest).
+HISTORY_LINES = 20
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,7 @@ class Outcome:
     state: ApplicationState
     messages: list[Message]
     quit: bool = False
+    undone: tuple[Change, ...] = ()  # the history rows an ``undo`` reverted, for storage to mark
 
 
 def status_message(checklist: Checklist, state: ApplicationState, today: date, current: Item | None) -> Message:
@@ -61,7 +69,8 @@ def status_message(checklist: Checklist, state: ApplicationState, today: date, c
 class Walk:
     """One step of the walk for one application, at one moment, by one person."""
 
-    def __init__(self, checklist: Checklist, state: ApplicationState, user: str, now: datetime):
+    def __init__(self, checklist: Checklist, state: ApplicationState, user: str, now: datetime,
+                 history: tuple[Change, ...] = ()):
         self.checklist = checklist
         self.state = state
         self.user = user
@@ -69,6 +78,8 @@ class Walk:
         self.today: date = local_today(now, state.timezone)
         self.items = checklist.applicable_items(state.delivery_type)
         self.messages: list[Message] = []
+        self.history = history  # the application's history, given for history and undo
+        self.undone: tuple[Change, ...] = ()
 
     # -- helpers -------------------------------------------------------------
 
@@ -76,7 +87,7 @@ class Walk:
         self.messages.append(Message(name, params))
 
     def outcome(self, stop: bool = False) -> Outcome:
-        return Outcome(self.state, self.messages, stop)
+        return Outcome(self.state, self.messages, stop, self.undone)
 
     def current(self) -> Item | None:
         item = self.checklist.item(self.state.cursor) if self.state.cursor else None
@@ -99,9 +110,19 @@ class Walk:
         self.state = replace(self.state, cursor=item.id if item else None, pending=None)
         if item is None:
             self.state = replace(self.state, finished=True)
-            self.say("finished", parts=part_progress(self.checklist, self.state, self.today))
+            self.finished()
         else:
             self.show(item)
+
+    def finished(self) -> None:
+        """Every typed-in item has an answer: say so, and what is still open and how to close it."""
+        statuses = {item.id: effective_status(self.state.answer(item.id), self.today) for item in self.items}
+        self.say(
+            "finished",
+            parts=part_progress(self.checklist, self.state, self.today),
+            derived=[i for i in self.items if i.derived_from and statuses[i.id] not in (MET, NOT_APPLICABLE)],
+            failing=[i for i in self.items if not i.derived_from and statuses[i.id] in (NOT_MET, EXPIRED)],
+        )
 
     def next_item(self, after: Item | None) -> Item | None:
         """The next unanswered item after ``after``; then skipped ones from the top.
@@ -145,7 +166,7 @@ class Walk:
         self.say("welcome", partner=self.state.partner, answered=answered, total=len(self.items))
         item = self.current() or self.next_item(None)
         if item is None:
-            self.say("finished", parts=part_progress(self.checklist, self.state, self.today))
+            self.finished()
             return self.outcome()
         self.state = replace(self.state, cursor=item.id)
         self.show(item)
@@ -161,10 +182,10 @@ class Walk:
         if command.name == "text" and not command.argument:
             return self.outcome()
         item = self.current()
-        if item is None and command.name not in ("status", "help", "quit", "goto", "back"):
+        if item is None and command.name not in ITEMLESS:
             item = self.next_item(None)
             if item is None:
-                self.say("finished", parts=part_progress(self.checklist, self.state, self.today))
+                self.finished()
                 return self.outcome()
             self.state = replace(self.state, cursor=item.id, finished=False)
         self.dispatch(item, command.name, command.argument)
@@ -231,7 +252,10 @@ class Walk:
         self.move_to(target)
 
     def on_goto(self, item: Item | None, argument: str) -> None:
-        target = self.checklist.item(argument) if argument else None
+        if not argument:
+            self.say("needs_argument", command="goto")
+            return
+        target = self.checklist.item(argument)
         if target is None:
             self.say("unknown_item", item_id=argument)
             return
@@ -303,6 +327,54 @@ class Walk:
                 self.record_status(item, MET)
             self.say("dated", item=item, evidence_date=evidence_date, expires_on=expires_on)
 
+    def on_set(self, item: Item | None, argument: str) -> None:
+        setting, text = parse_setting(argument)
+        if setting is None:
+            self.say("set_usage", text=argument)
+            return
+        try:
+            value = parse_value(setting, text, self.checklist, self.today)
+        except SettingProblem as problem:
+            self.say("setting_problem", problem=problem, checklist=self.checklist)
+            return
+        self.change(setting, value)
+
+    def change(self, setting: str, value: object) -> None:
+        """One of the application's settings (:data:`flows.settings.SETTINGS`) takes ``value``."""
+        old = getattr(self.state, setting)
+        if old == value:
+            self.say("setting_unchanged", setting=setting, value=value, checklist=self.checklist)
+            return
+        self.state = replace(self.state, **{setting: value})
+        self.items = self.checklist.applicable_items(self.state.delivery_type)
+        self.say("setting_changed", setting=setting, old=old, value=value, checklist=self.checklist,
+                 total=len(self.items))
+
+    def on_history(self, item: Item | None, argument: str) -> None:
+        wanted = self.checklist.item(argument) if argument else None
+        if argument and wanted is None:
+            self.say("unknown_item", item_id=argument)
+            return
+        shown = [c for c in self.history if c.field != "undo" and (wanted is None or c.item_id == wanted.id)]
+        local = zone(self.state.timezone)
+        self.say("history", item=wanted, changes=[replace(c, at=c.at.astimezone(local))
+                                                  for c in shown[-HISTORY_LINES if wanted is None else 0:]],
+                 total=len(shown), checklist=self.checklist)
+
+    def on_undo(self, item: Item | None, _: str) -> None:
+        result = undo(self.checklist, self.state, self.history, self.user)
+        if result.problem:
+            self.say("undo_refused", problem=result.problem, blocker=result.blocker)
+            return
+        self.state = result.state
+        self.items = self.checklist.applicable_items(self.state.delivery_type)
+        self.undone = result.reverted
+        self.say("undone", changes=result.reverted, checklist=self.checklist)
+        target = next((self.checklist.item(c.item_id) for c in result.reverted if c.item_id), None)
+        if target is not None and target in self.items:
+            self.state = replace(self.state, finished=False)
+            self.move_to(target)
+
     def on_assign(self, item: Item, argument: str) -> None:
         if not argument:
             self.say("needs_argument", command="assign")
@@ -318,8 +390,12 @@ class Walk:
         if item is None or item not in self.items:
             self.say("unknown_item", item_id=item_id)
             return self.outcome()
+        before = self.state
         self.state = replace(self.state, cursor=item.id, pending=None, finished=False)
         command = parse_command(line)
+        if command.name == "history" and not command.argument:
+            # Words said to one item (its thread) are about it: its history, not the latest changes.
+            command = replace(command, argument=item.id)
         self.dispatch(item, command.name, command.argument)
         pending = self.state.pending
         if pending is not None:
@@ -327,6 +403,12 @@ class Walk:
             self.messages = [m for m in self.messages if m.name not in ("ask_evidence", "ask_date")]
             self.say("evidence_wanted", item=item, awaiting=pending.awaiting)
             self.move_on(item)
+        begun = before.cursor is not None or before.finished
+        if begun and before.cursor != item.id:
+            # An item other than the current one (an older message, a thread, a DM): the
+            # answer changes that item only; the walk stays where it was.
+            self.state = replace(self.state, cursor=before.cursor, pending=before.pending, finished=before.finished)
+            self.messages = [m for m in self.messages if m.name not in ("item", "finished")]
         return self.outcome()
 
     def record_evidence(self, item_id: str, text: str, date_text: str, note: str) -> Outcome | DateProblem:
@@ -364,7 +446,7 @@ class Walk:
             else:
                 self.on_date(item, argument)
             return
-        self.say("hint", text=argument)
+        self.say("hint", text=argument, item=item)
 
 
 def evidence_form_problems(item: Item, link: str, date_text: str, note: str) -> dict[str, str]:
@@ -383,9 +465,11 @@ def evidence_form_problems(item: Item, link: str, date_text: str, note: str) -> 
 
 
 def on_item(
-    checklist: Checklist, state: ApplicationState, item_id: str, line: str, user: str, now: datetime
+    checklist: Checklist, state: ApplicationState, item_id: str, line: str, user: str, now: datetime,
+    history: tuple[Change, ...] = (),
 ) -> Outcome:
-    return Walk(checklist, state, user, now).on_item(item_id, line)
+    """``line`` said to one item; ``history`` as for :func:`handle`."""
+    return Walk(checklist, state, user, now, history).on_item(item_id, line)
 
 
 def record_evidence(
@@ -406,6 +490,22 @@ def resume(checklist: Checklist, state: ApplicationState, user: str, now: dateti
 
 
 def handle(
-    checklist: Checklist, state: ApplicationState, line: str, user: str, now: datetime
+    checklist: Checklist, state: ApplicationState, line: str, user: str, now: datetime,
+    history: tuple[Change, ...] = (),
 ) -> Outcome:
-    return Walk(checklist, state, user, now).handle(line)
+    """One typed line; ``history`` (the application's, oldest first) is read by ``history``
+    and ``undo`` (:func:`needs_history`)."""
+    return Walk(checklist, state, user, now, history).handle(line)
+
+
+def needs_history(line: str) -> bool:
+    """Whether ``line`` reads the application's history, so the adapter loads it."""
+    return parse_command(line).name in ("history", "undo")
+
+
+def change(checklist: Checklist, state: ApplicationState, setting: str, value: object, user: str,
+           now: datetime) -> Outcome:
+    """A setting changed from outside the walk (the terminal's start-up offer)."""
+    walk = Walk(checklist, state, user, now)
+    walk.change(setting, value)
+    return walk.outcome()

@@ -25,25 +25,23 @@ read). Two paths feed it:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime
 from functools import cache
 from types import SimpleNamespace
 
-from sqlalchemy import JSON, Row, Text, and_, bindparam, cast, func, insert, select, update
+from sqlalchemy import JSON, Row, Text, and_, bindparam, cast, delete, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from flows import application as domain
+from flows.application import partner_key
+from flows.history import UNDO, Change
 from storage import models
 from storage.db import Database
-from storage.errors import ApplicationNotFound, PartnerExists
+from storage.errors import ApplicationNotFound, PartnerExists, PartnerInSeveralWorkspaces
 
-__all__ = ["ApplicationNotFound", "HistoryRecord", "history", "partner_key"]
-
-
-def partner_key(name: str) -> str:
-    return " ".join(name.split()).casefold()
+__all__ = ["ApplicationNotFound", "HistoryRecord", "history"]
 
 
 def _to_state(row: Row | SimpleNamespace, answers: dict[str, domain.Answer]) -> domain.ApplicationState:
@@ -75,19 +73,22 @@ _JSON_COLUMNS = frozenset(column.name for column in _APPLICATIONS.c if isinstanc
 
 # Which applications :func:`_read_states` reads, by the parameters bound.
 _BY_ID, _BY_CHANNEL, _BY_PARTNER, _BY_PARTNER_IN_TEAM = "id", "channel", "partner", "partner_in_team"
+_EVERY = "every"  # every application (the command line's list)
 
 
 def _which(by: str):
     if by == _BY_ID:
         return _APPLICATIONS.c.id == bindparam("application_id")
+    if by == _EVERY:
+        return true()
     if by == _BY_CHANNEL:
         return and_(_APPLICATIONS.c.team_id == bindparam("team_id"),
                     _APPLICATIONS.c.channel_id == bindparam("channel_id"))
-    # The partner's oldest application (one per workspace; in any workspace, several).
-    oldest = select(func.min(_APPLICATIONS.c.id)).where(_APPLICATIONS.c.partner_key == bindparam("partner_key"))
+    # One application per partner in a workspace; in any workspace, one per workspace.
+    partner = _APPLICATIONS.c.partner_key == bindparam("partner_key")
     if by == _BY_PARTNER_IN_TEAM:
-        oldest = oldest.where(_APPLICATIONS.c.team_id == bindparam("team_id"))
-    return _APPLICATIONS.c.id == oldest.scalar_subquery()
+        return and_(partner, _APPLICATIONS.c.team_id == bindparam("team_id"))
+    return partner
 
 
 @cache
@@ -169,11 +170,15 @@ def _load_state(session: Session, application_id: int, lock: bool = False) -> do
 
 
 def _find_by_partner(session: Session, partner: str, team_id: str | None = None) -> domain.ApplicationState | None:
-    """The partner's application; in any workspace when ``team_id`` is None (terminal, exports)."""
+    """The partner's application; in any workspace when ``team_id`` is None (terminal,
+    exports), where several workspaces with one are never chosen between silently: that
+    raises :class:`PartnerInSeveralWorkspaces`, naming them."""
     if team_id is None:
         found = _read_states(session, _BY_PARTNER, {"partner_key": partner_key(partner)})
     else:
         found = _read_states(session, _BY_PARTNER_IN_TEAM, {"partner_key": partner_key(partner), "team_id": team_id})
+    if len(found) > 1:
+        raise PartnerInSeveralWorkspaces(partner, tuple(row.team_id for _, row in found))
     return found[0][0] if found else None
 
 
@@ -245,6 +250,7 @@ _UPDATE_ANSWER = (
 _INSERT_ANSWER = insert(_ANSWERS).returning(_ANSWERS.c.id)
 _UPDATE_EVIDENCE = update(_EVIDENCE).where(_EVIDENCE.c.id == bindparam("where_id"))
 _INSERT_EVIDENCE = insert(_EVIDENCE).returning(_EVIDENCE.c.id)
+_DELETE_EVIDENCE = delete(_EVIDENCE).where(_EVIDENCE.c.id == bindparam("where_id"))
 _INSERT_HISTORY = insert(models.HistoryEntry.__table__)
 
 
@@ -298,7 +304,12 @@ def _save(
         old_answer = before.answer(item_id)
         if new_answer == old_answer:
             continue
-        for field in ("status", "note", "assignee"):
+        # An answer given again (Bob presses Met where Alice had) changes who and when
+        # but not the status: still one status row, so the history says who answered last.
+        if (old_answer.status, old_answer.answered_by, old_answer.answered_at) != (
+                new_answer.status, new_answer.answered_by, new_answer.answered_at):
+            record(item_id, "status", old_answer.status, new_answer.status)
+        for field in ("note", "assignee"):
             old, new = getattr(old_answer, field), getattr(new_answer, field)
             if old != new:
                 record(item_id, field, old, new)
@@ -321,17 +332,22 @@ def _save(
 
 def _save_evidence(connection, answer_id: int, item_id: str, old_answer: domain.Answer,
                    new_answer: domain.Answer, record, now: datetime) -> domain.Answer:
-    """Evidence is only ever added or dated; a state never drops stored evidence. Returns
-    the answer as stored (new evidence with its id and time)."""
-    stored = list(old_answer.evidence)
+    """Evidence is added, dated, or (by an undo) taken away again; stored pieces are known
+    by their ids. Returns the answer as stored (new evidence with its id and time)."""
+    stored = {evidence.id: evidence for evidence in old_answer.evidence}
+    kept = {evidence.id for evidence in new_answer.evidence if evidence.id is not None}
+    for gone in (evidence for evidence_id, evidence in stored.items() if evidence_id not in kept):
+        connection.execute(_DELETE_EVIDENCE, dict(where_id=gone.id))
+        record(item_id, "evidence", gone.text, None)
     saved = []
-    for index, evidence in enumerate(new_answer.evidence):
-        if index < len(stored):
-            if stored[index].evidence_date != evidence.evidence_date:
-                record(item_id, "evidence_date", stored[index].evidence_date, evidence.evidence_date)
+    for evidence in new_answer.evidence:
+        if evidence.id is not None:
+            before = stored[evidence.id]
+            if before.evidence_date != evidence.evidence_date:
+                record(item_id, "evidence_date", before.evidence_date, evidence.evidence_date)
                 connection.execute(_UPDATE_EVIDENCE, dict(
-                    where_id=stored[index].id, evidence_date=evidence.evidence_date, expires_on=evidence.expires_on))
-            saved.append(replace(evidence, id=stored[index].id))
+                    where_id=evidence.id, evidence_date=evidence.evidence_date, expires_on=evidence.expires_on))
+            saved.append(evidence)
             continue
         added = replace(evidence, added_at=evidence.added_at or now)
         evidence_id = connection.execute(_INSERT_EVIDENCE, dict(
@@ -345,25 +361,30 @@ def _save_evidence(connection, answer_id: int, item_id: str, old_answer: domain.
     return replace(new_answer, evidence=tuple(saved))
 
 
-@dataclass(frozen=True)
-class HistoryRecord:
-    """One entry of an application's append-only history."""
-
-    item_id: str | None
-    field: str
-    old_value: str | None
-    new_value: str | None
-    actor: str
-    at: datetime
+# One entry of an application's append-only history, as the walk reads it.
+HistoryRecord = Change
 
 
 def history(db: Database, application_id: int) -> list[HistoryRecord]:
     """The application's history, oldest first."""
-    table = models.HistoryEntry.__table__
     with db.session() as session:
-        rows = session.connection().execute(
-            select(table.c.item_id, table.c.field, table.c.old_value, table.c.new_value, table.c.actor, table.c.at)
-            .where(table.c.application_id == application_id)
-            .order_by(table.c.id)
-        )
-        return [HistoryRecord(*row) for row in rows]
+        return list(_history(session, application_id))
+
+
+def _history(session: Session, application_id: int) -> tuple[Change, ...]:
+    table = models.HistoryEntry.__table__
+    rows = session.connection().execute(
+        select(table.c.item_id, table.c.field, table.c.old_value, table.c.new_value, table.c.actor, table.c.at,
+               table.c.id)
+        .where(table.c.application_id == application_id)
+        .order_by(table.c.id)
+    )
+    return tuple(Change(*row) for row in rows)
+
+
+def _mark_undone(session: Session, application_id: int, reverted: tuple[Change, ...], actor: str,
+                 now: datetime) -> None:
+    """The row that makes an undo's step undone for good (:data:`flows.history.UNDO`)."""
+    session.connection().execute(_INSERT_HISTORY, [dict(
+        application_id=application_id, item_id=None, field=UNDO, old_value=None,
+        new_value=",".join(str(change.id) for change in reverted), actor=actor, at=now)])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,14 +12,14 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.errors import DatabaseUnavailable
+from storage.errors import BackupRefused, DatabaseUnavailable
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -213,6 +215,13 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.url.startswith("sqlite")
 
+    @property
+    def shown(self) -> str:
+        """Which database this is, for people: an SQLite file's path, else the URL without
+        its password."""
+        url = make_url(self.url)
+        return url.database if self.is_sqlite else url.render_as_string(hide_password=True)
+
     def ping(self) -> None:
         """Run ``SELECT 1``; raises :class:`DatabaseUnavailable` on any failure (health checks)."""
         try:
@@ -234,12 +243,59 @@ def default_database(url: str) -> Database:
 
 def backup_sqlite(database: Database, path: str) -> None:
     """A consistent copy of a live SQLite database (SQLite's online backup API): safe
-    while the bot is running, unlike copying the file."""
+    while the bot is running, unlike copying the file.
+
+    Written to a temporary file beside ``path`` and renamed into place once complete, so a
+    missing folder or a full disk leaves no file behind — above all no empty one, which
+    SQLite would open as a valid, empty database. Raises :class:`BackupRefused`."""
     import sqlite3
 
-    target = sqlite3.connect(path)
+    target_path = Path(path)
     try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{target_path.name}.", suffix=".partial",
+                                             dir=target_path.parent)
+    except OSError as error:
+        raise BackupRefused(f"cannot write {path}: {error.strerror}") from None
+    os.close(handle)
+    try:
+        target = sqlite3.connect(temporary)
+        try:
+            with database.engine.connect() as connection:
+                connection.connection.driver_connection.backup(target)
+        finally:
+            target.close()
+        os.replace(temporary, target_path)
+    except (sqlite3.Error, OSError) as error:
+        Path(temporary).unlink(missing_ok=True)
+        raise BackupRefused(f"cannot write {path}: {getattr(error, 'strerror', None) or error}") from None
+
+
+def restore_sqlite(database: Database, path: str) -> None:
+    """Replace the SQLite ``database``'s content with the backup at ``path`` (the online
+    backup API again, so the target is never half-written). Refuses, with
+    :class:`BackupRefused`, a file that is not an SQLite database, one without the bot's
+    schema at a revision this version knows (a foreign or empty database: SQLite opens an
+    empty file as one), and one that holds no application."""
+    import sqlite3
+
+    from alembic.script import ScriptDirectory
+
+    if not Path(path).is_file():
+        raise BackupRefused(f"no file {path}")
+    source = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        try:
+            tables = {name for (name,) in source.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            revision = (source.execute("SELECT version_num FROM alembic_version").fetchone()
+                        if "alembic_version" in tables else None)
+            known = {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+            if revision is None or revision[0] not in known or "applications" not in tables:
+                raise BackupRefused(f"{path} is not a backup of competency-bot (an empty or foreign database)")
+            if not source.execute("SELECT EXISTS (SELECT 1 FROM applications)").fetchone()[0]:
+                raise BackupRefused(f"{path} holds no application: restoring it would empty the bot")
+        except sqlite3.DatabaseError as error:
+            raise BackupRefused(f"{path} is not an SQLite database ({error})") from None
         with database.engine.connect() as connection:
-            connection.connection.driver_connection.backup(target)
+            source.backup(connection.connection.driver_connection)
     finally:
-        target.close()
+        source.close()

@@ -8,30 +8,44 @@ a database dump alone never reveals a token.
 from __future__ import annotations
 
 import copy
+import hashlib
+import logging
 from collections.abc import Callable
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from slack_sdk.oauth.installation_store import Bot, Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+from sqlalchemy import select
 
 from storage.db import Database
-from storage.models import BOTS_TABLE, INSTALLATIONS_TABLE, OAUTH_STATES_TABLE
+from storage.errors import TokenKeyMismatch
+from storage.models import BOTS_TABLE, INSTALLATIONS_TABLE, OAUTH_STATES_TABLE, Base
 from storage.slack import TOKEN_COLUMNS
 
 PREFIX = "enc:"
+log = logging.getLogger(__name__)
 
 
 class TokenCipher:
     """Comma-separated Fernet keys: the first encrypts, all decrypt (key rotation)."""
 
     def __init__(self, keys: str):
+        given = [key.strip() for key in keys.split(",") if key.strip()]
         try:
-            self.fernet = MultiFernet([Fernet(key.strip().encode()) for key in keys.split(",") if key.strip()])
+            self.fernet = MultiFernet([Fernet(key.encode()) for key in given])
         except (ValueError, TypeError) as error:
             raise ValueError(
                 "TOKEN_ENCRYPTION_KEY must be Fernet keys (32 url-safe base64-encoded bytes)"
             ) from error
+        # What a log line may say about the keys: enough to tell which key is configured
+        # where, nothing that helps to recover one.
+        self.fingerprints = ", ".join(
+            f"key {n} (sha256 {hashlib.sha256(key.encode()).hexdigest()[:8]})" for n, key in enumerate(given, 1))
+
+    def _undecryptable(self) -> TokenKeyMismatch:
+        return TokenKeyMismatch(
+            f"a stored Slack token cannot be decrypted with TOKEN_ENCRYPTION_KEY; tried {self.fingerprints}")
 
     def encrypt(self, value: str | None) -> str | None:
         if not value or value.startswith(PREFIX):
@@ -44,7 +58,7 @@ class TokenCipher:
         try:
             return self.fernet.decrypt(value[len(PREFIX):].encode()).decode()
         except InvalidToken:
-            raise ValueError("a stored Slack token cannot be decrypted with TOKEN_ENCRYPTION_KEY") from None
+            raise self._undecryptable() from None
 
     def rotate(self, value: str | None) -> str | None:
         """Re-encrypt with the first key (MultiFernet.rotate); plain values get encrypted."""
@@ -55,7 +69,7 @@ class TokenCipher:
         try:
             return PREFIX + self.fernet.rotate(value[len(PREFIX):].encode()).decode()
         except InvalidToken:
-            raise ValueError("a stored Slack token cannot be decrypted with TOKEN_ENCRYPTION_KEY") from None
+            raise self._undecryptable() from None
 
 
 def _with_tokens(entity: Installation | Bot, transform: Callable[[str | None], str | None]) -> Installation | Bot:
@@ -84,11 +98,32 @@ class EncryptedInstallationStore(SQLAlchemyInstallationStore):
 
     def find_bot(self, **kwargs) -> Bot | None:
         bot = super().find_bot(**kwargs)
-        return _with_tokens(bot, self.cipher.decrypt) if bot else None
+        return self._decrypted(bot, kwargs.get("team_id")) if bot else None
 
     def find_installation(self, **kwargs) -> Installation | None:
         installation = super().find_installation(**kwargs)
-        return _with_tokens(installation, self.cipher.decrypt) if installation else None
+        return self._decrypted(installation, kwargs.get("team_id")) if installation else None
+
+    def _decrypted(self, entity: Installation | Bot, team_id: str | None) -> Installation | Bot:
+        try:
+            return _with_tokens(entity, self.cipher.decrypt)
+        except TokenKeyMismatch as error:
+            # Bolt takes any failure here for a missing installation and logs it at INFO;
+            # the operator must see this one, and which keys were tried.
+            log.error("%s (team %s)", error, team_id)
+            raise
+
+
+def check_token_key(db: Database, cipher: TokenCipher) -> None:
+    """The decryption canary: the newest stored bot token must decrypt with the configured
+    keys; raises :class:`~storage.errors.TokenKeyMismatch` when it does not (nothing stored
+    yet passes)."""
+    bots = Base.metadata.tables[BOTS_TABLE]
+    with db.single_statement() as connection:
+        token = connection.execute(
+            select(bots.c.bot_token).where(bots.c.bot_token.is_not(None)).order_by(bots.c.id.desc()).limit(1)
+        ).scalar()
+    cipher.decrypt(token)
 
 
 def oauth_state_store(db: Database) -> SQLAlchemyOAuthStateStore:

@@ -158,6 +158,20 @@ class ChannelSync(Base):
     synced_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class PendingText(Base):
+    """What someone typed in a DM before saying which application it is for: kept here,
+    so the "which application?" buttons carry a key, not the text (a button value holds
+    2,000 characters, and escaped text grows)."""
+
+    __tablename__ = "pending_texts"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ItemMessage(Base):
     """The Slack message that shows an item, so thread replies know their item."""
 

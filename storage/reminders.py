@@ -149,18 +149,20 @@ class Outcome:
 
 
 def claim(db: Database, key: str, application_id: int, item_id: str, recipient: str, now: datetime,
-          status: str = CLAIMED, *, skipped: list[str] | tuple[str, ...] = (), previous: Outcome | None = None) -> bool:
+          status: str = CLAIMED, *, skipped: list[str] | tuple[str, ...] = (), skip_reason: str = "",
+          previous: Outcome | None = None) -> bool:
     """Take a key for sending; False when another pass or process already holds it.
     A key whose send failed earlier is taken over again.
 
-    In the same transaction, ``skipped`` keys of the same item are recorded and the
+    In the same transaction, ``skipped`` keys of the same item are recorded (with
+    ``skip_reason``, in the row's ``error``) and the
     ``previous`` send's outcome is finished: one commit per send instead of three. The
     claim still precedes its send, so nothing goes out twice; a crash after a send and
     before its outcome is recorded leaves the key claimed, which the next pass settles."""
     with db.session() as session:
         if previous is not None:
             _finish(session, previous, now)
-        _record_skipped(session, skipped, application_id, item_id, now)
+        _record_skipped(session, skipped, application_id, item_id, skip_reason, now)
         # Core statements on the session's connection: the ORM's bulk machinery cost more
         # than the statements themselves, several times per send.
         connection = session.connection()
@@ -201,14 +203,14 @@ def stale_claims(db: Database, claimed_before: datetime) -> list[StaleClaim]:
 
 
 def _record_skipped(session: Session, keys: list[str] | tuple[str, ...], application_id: int, item_id: str,
-                    now: datetime) -> None:
+                    reason: str, now: datetime) -> None:
     if not keys:
         return
     connection = session.connection()
     connection.execute(
         insert_unless_present(connection.dialect.name, models.ReminderLog),
         [dict(key=key, application_id=application_id, item_id=item_id, status=SKIPPED,
-              recipient="", attempts=0, error="", claimed_at=now) for key in keys],
+              recipient="", attempts=0, error=reason[:200], claimed_at=now) for key in keys],
     )
 
 

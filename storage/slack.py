@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +29,18 @@ def first_delivery(db: Database, key: str, now: datetime) -> bool:
     """Claim a delivery key in a transaction of its own."""
     with db.session() as session:
         return _claim_delivery(session, key, now)
+
+
+_WRITE_CHECK = "healthz:write"
+
+
+def check_writes(db: Database, now: datetime) -> None:
+    """The write canary of ``/healthz``: one row rewritten and committed, so a database that
+    reads but cannot write (a full disk, a read-only file or replica) raises
+    :class:`~storage.errors.DatabaseUnavailable` here rather than in the next answer."""
+    with db.session() as session:
+        session.execute(delete(models.ProcessedDelivery).where(models.ProcessedDelivery.key == _WRITE_CHECK))
+        session.add(models.ProcessedDelivery(key=_WRITE_CHECK, at=now))
 
 
 def replace_members(db: Database, team_id: str, channel_id: str, user_ids: list[str], now: datetime) -> None:
@@ -62,18 +75,22 @@ def member_left(db: Database, team_id: str, channel_id: str, user_id: str) -> No
 
 @dataclass(frozen=True)
 class Membership:
-    """An application as its workspace's members meet it: its language (for a refusal)
-    and whether the user may change it (is a member of its channel)."""
+    """An application as its workspace's members meet it: its language (for a refusal),
+    its channel, when that channel's members were last read from Slack (None: never), and
+    whether the user may change it (is a member of its channel)."""
 
     application_id: int
     language: str
+    channel_id: str
+    synced_at: datetime | None
     may_change: bool
 
 
 _APPLICATIONS, _MEMBERS = models.Application.__table__, models.ChannelMember.__table__
+_SYNCS = models.ChannelSync.__table__
 # Built once: every request naming an application runs it.
 _MEMBERSHIP = select(
-    _APPLICATIONS.c.id, _APPLICATIONS.c.language,
+    _APPLICATIONS.c.id, _APPLICATIONS.c.language, _APPLICATIONS.c.channel_id, _SYNCS.c.synced_at,
     and_(
         _APPLICATIONS.c.team_id == bindparam("team_id"),
         select(_MEMBERS.c.user_id)
@@ -81,6 +98,9 @@ _MEMBERSHIP = select(
                _MEMBERS.c.user_id == bindparam("user_id"))
         .exists(),
     ).label("is_member"),
+).select_from(
+    _APPLICATIONS.outerjoin(_SYNCS, and_(_SYNCS.c.team_id == _APPLICATIONS.c.team_id,
+                                         _SYNCS.c.channel_id == _APPLICATIONS.c.channel_id))
 ).where(_APPLICATIONS.c.id == bindparam("application_id"))
 
 
@@ -92,7 +112,20 @@ def membership(db: Database, team_id: str, application_id: int, user_id: str) ->
         row = connection.execute(
             _MEMBERSHIP, {"application_id": application_id, "team_id": team_id, "user_id": user_id}
         ).first()
-    return None if row is None else Membership(row.id, row.language, bool(row.is_member))
+    if row is None:
+        return None
+    return Membership(row.id, row.language, row.channel_id, row.synced_at, bool(row.is_member))
+
+
+def in_application_channel(db: Database, application_id: int, user_id: str) -> bool:
+    """Is ``user_id`` a member of the application's channel (as last read from Slack)?"""
+    with db.single_statement() as connection:
+        return connection.execute(
+            select(_MEMBERS.c.user_id).select_from(_APPLICATIONS.join(
+                _MEMBERS, and_(_MEMBERS.c.team_id == _APPLICATIONS.c.team_id,
+                               _MEMBERS.c.channel_id == _APPLICATIONS.c.channel_id)))
+            .where(_APPLICATIONS.c.id == application_id, _MEMBERS.c.user_id == user_id)
+        ).first() is not None
 
 
 def channels_of(db: Database, team_id: str, user_id: str) -> list[str]:
@@ -136,6 +169,40 @@ def item_message(db: Database, team_id: str, channel_id: str, ts: str) -> ItemMe
             .where(table.c.team_id == team_id, table.c.channel_id == channel_id, table.c.ts == ts)
         ).first()
     return None if row is None else ItemMessage(team_id, channel_id, ts, row.application_id, row.item_id)
+
+
+def live_item_message(db: Database, team_id: str, channel_id: str, application_id: int) -> ItemMessage | None:
+    """The application's newest item message in a channel: the one whose buttons answer."""
+    table = models.ItemMessage.__table__
+    with db.single_statement() as connection:
+        row = connection.execute(
+            select(table.c.ts, table.c.item_id)
+            .where(table.c.team_id == team_id, table.c.channel_id == channel_id,
+                   table.c.application_id == application_id)
+            .order_by(table.c.ts.desc()).limit(1)
+        ).first()
+    return None if row is None else ItemMessage(team_id, channel_id, row.ts, application_id, row.item_id)
+
+
+def keep_pending_text(db: Database, team_id: str, user_id: str, text: str, now: datetime) -> str:
+    """Keep a DM's text until its author picks the application; the key to ask for it."""
+    key = secrets.token_hex(16)
+    with db.session() as session:
+        session.add(models.PendingText(key=key, team_id=team_id, user_id=user_id, text=text, created_at=now))
+    return key
+
+
+def take_pending_text(db: Database, key: str, team_id: str, user_id: str) -> str | None:
+    """The text kept under ``key`` for this user, removed: a pick applies it once."""
+    table = models.PendingText.__table__
+    with db.session() as session:
+        found = session.execute(
+            select(table.c.text).where(table.c.key == key, table.c.team_id == team_id, table.c.user_id == user_id)
+            .with_for_update()
+        ).scalar()
+        if found is not None:
+            session.execute(delete(table).where(table.c.key == key))
+    return found
 
 
 TOKEN_COLUMNS = ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token")

@@ -6,15 +6,17 @@ Each function is one transaction.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from flows import walk
 from flows.application import ApplicationState
+from flows.case_studies import CaseStudy, SolutionDocuments
 from flows.checklist import get_checklist
 from flows.evidence import DateProblem
 from storage import applications
 from storage import slack as slack_store
+from storage.case_studies import _case_studies_by_application, _to_documents
 from storage.db import Database
 
 
@@ -38,17 +40,39 @@ def resume(db: Database, application_id: int, actor: str, now: datetime) -> walk
 
 def step(db: Database, application_id: int, line: str, actor: str, now: datetime) -> walk.Outcome:
     """Apply one line of input; the change is committed before this returns."""
-    return _run(
-        db, application_id, actor, now, lambda checklist, state: walk.handle(checklist, state, line, actor, now)
-    )
+    return _typed(db, application_id, line, actor, now,
+                  lambda checklist, state, history: walk.handle(checklist, state, line, actor, now, history))
+
+
+def change(db: Database, application_id: int, setting: str, value: object, actor: str,
+           now: datetime) -> walk.Outcome:
+    """One setting of the application (delivery type, categories, language, audit date)."""
+    return _run(db, application_id, actor, now,
+                lambda checklist, state: walk.change(checklist, state, setting, value, actor, now))
 
 
 def on_item(db: Database, application_id: int, item_id: str, line: str, actor: str, now: datetime) -> walk.Outcome:
-    """One item addressed directly (a button, a thread reply)."""
-    return _run(
-        db, application_id, actor, now,
-        lambda checklist, state: walk.on_item(checklist, state, item_id, line, actor, now),
-    )
+    """One item addressed directly (a thread reply), with the same words as :func:`step`."""
+    return _typed(db, application_id, line, actor, now,
+                  lambda checklist, state, history: walk.on_item(checklist, state, item_id, line, actor, now, history))
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One application as ``competency-bot list`` shows it."""
+
+    state: ApplicationState
+    team_id: str  # "" for an application started in the terminal
+    case_studies: tuple[CaseStudy, ...]
+    documents: SolutionDocuments
+
+
+def every_application(db: Database) -> list[Listed]:
+    """Every application with its case studies and documents, oldest first (two queries)."""
+    with db.session() as session:
+        found = applications._read_states(session, applications._EVERY, {})
+        cases = _case_studies_by_application(session, [state.id for state, _ in found])
+        return [Listed(state, row.team_id, tuple(cases[state.id]), _to_documents(row)) for state, row in found]
 
 
 def answer_from_slack(
@@ -105,6 +129,19 @@ def in_channel(db: Database, team_id: str, channel_id: str) -> list[ApplicationS
 def load(db: Database, application_id: int) -> ApplicationState:
     with db.session() as session:
         return applications._load_state(session, application_id)
+
+
+def _typed(db: Database, application_id: int, line: str, actor: str, now: datetime, engine_step) -> walk.Outcome:
+    """A typed line: ``history`` and ``undo`` read the application's history in the same
+    transaction; an undo's reverted rows are marked so that they are never undone twice."""
+    with db.session() as session:
+        before = applications._load_state(session, application_id, lock=True)
+        history = applications._history(session, application_id) if walk.needs_history(line) else ()
+        outcome = engine_step(get_checklist(before.checklist_id), before, history)
+        stored = applications._save(session, application_id, before, outcome.state, actor, now)
+        if outcome.undone:
+            applications._mark_undone(session, application_id, outcome.undone, actor, now)
+    return walk.Outcome(stored, outcome.messages, outcome.quit)
 
 
 def _run(db: Database, application_id: int, actor: str, now: datetime, engine_step) -> walk.Outcome:

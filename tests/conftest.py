@@ -31,14 +31,18 @@ def now() -> datetime:
 
 
 @pytest.fixture
-def slack_api():
-    """A stand-in Web API; CTEAM's members are Alice and Bob."""
+def slack_api(request):
+    """A stand-in Web API; CTEAM's members are Alice and Bob. A test fails if the bot made
+    a call Slack would refuse (a scope the manifest lacks, a channel the bot cannot reach,
+    Block Kit over its limits…), unless it is marked ``slack_refusals``."""
     from tests.support.slack import FakeSlackAPI
 
     api = FakeSlackAPI()
     api.members["CTEAM"] = ["UALICE", "UBOB"]
     yield api
     api.close()
+    if request.node.get_closest_marker("slack_refusals") is None:
+        assert api.refused() == [], "Slack would have refused these calls"
 
 
 @pytest.fixture

@@ -84,7 +84,9 @@ def _button_labels(language: str) -> dict[str, dict]:
             for name in ("met", "not_met", "not_applicable", "skip", "back", "evidence")}
 
 
-def item_blocks(checklist: Checklist, state: ApplicationState, item: Item) -> list[dict]:
+def item_blocks(checklist: Checklist, state: ApplicationState, item: Item, live: bool = True) -> list[dict]:
+    """An item's message. Only the live one (the walk's current item) has answer buttons: an
+    older message keeps its answer and the evidence button."""
     language = state.language
     blocks = json.loads(_item_text_blocks(checklist.id, state.delivery_type, language, item.id))
     answer = state.answer(item.id)
@@ -96,8 +98,10 @@ def item_blocks(checklist: Checklist, state: ApplicationState, item: Item) -> li
         note = render("walk.j2", "derived_note", language, style="slack")
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
         names = ["back"]
-    else:
+    elif live:
         names = ["met", "not_met"] + (["not_applicable"] if item.na_allowed else []) + ["skip", "back", "evidence"]
+    else:
+        names = ["evidence"]
     labels = _button_labels(language)
     buttons = []
     for name in names:

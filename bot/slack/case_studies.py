@@ -8,11 +8,12 @@ nothing is downloaded.
 
 from __future__ import annotations
 
+from slack_bolt import Respond
 from slack_sdk import WebClient
 
 from bot.render import render
 from bot.slack.blocks import MESSAGE_BLOCKS, fold, input_block, modal, plain, section
-from bot.slack.web_api import call
+from bot.slack.web_api import call_or_tell
 from flows.case_studies import (
     DEPLOYMENT_GUIDE,
     OVERALL_DIAGRAM,
@@ -152,10 +153,11 @@ def cases_blocks(overview: case_studies.CaseStudyOverview, checklist: Checklist)
     return found[:MESSAGE_BLOCKS]
 
 
-def open_case_form(client: WebClient, trigger_id: str, application_id: int, channel: str,
+def open_case_form(client: WebClient, respond: Respond, trigger_id: str, application_id: int, channel: str,
                    existing: CaseStudy | None, language: str, checklist: Checklist) -> None:
     metadata = {"a": application_id, "c": channel, "id": existing.id if existing else None}
-    call(client, "views_open", trigger_id=trigger_id, view=case_study_modal(checklist, language, metadata, existing))
+    call_or_tell(respond, language, client, "views_open", trigger_id=trigger_id,
+                 view=case_study_modal(checklist, language, metadata, existing))
 
 
 def changed_by(text: str, language: str, user: str) -> str:

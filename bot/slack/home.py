@@ -7,7 +7,6 @@ from datetime import datetime
 from bot.render import render
 from bot.slack.blocks import fold, section
 from bot.slack.walk import applications_of_user
-from flows.application import DEFAULT_LANGUAGE
 from flows.checklist import get_checklist
 from flows.evidence import local_today
 from flows.progress import expiring_within, part_progress
@@ -16,9 +15,9 @@ from storage.db import Database
 HOME_BLOCKS = 100
 
 
-def home_view(db: Database, team_id: str, user: str, now: datetime) -> dict:
-    states = applications_of_user(db, team_id, user)
-    language = states[0].language if states else DEFAULT_LANGUAGE
+def home_view(db: Database, team_id: str, user: str, now: datetime, language: str) -> dict:
+    """``language``: the person's, for the view's own texts; each application speaks its own."""
+    states = [state for _, state in applications_of_user(db, team_id, user)]
     blocks = [{"type": "header", "text": {"type": "plain_text",
                                           "text": render("slack/home.j2", "header", language)[:150]}}]
     if not states:

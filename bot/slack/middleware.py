@@ -1,5 +1,7 @@
 """Bolt middleware: what every listener needs, written once.
 
+- :func:`clean_text` (global, first) cleans every string of the request body
+  (:func:`flows.text.clean`) before any listener or other middleware reads it.
 - :func:`provide_services` (global) puts the database and the digest settings into the
   context; Bolt passes context keys to listeners as arguments (``db``, ``digests``).
 - :func:`channel_application` (slash commands) puts the channel's application, its
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 
 from slack_bolt import Ack, BoltContext, BoltResponse, Respond
 from slack_sdk import WebClient
@@ -22,16 +25,27 @@ from slack_sdk import WebClient
 from bot.config import DigestSettings
 from bot.slack import blocks
 from bot.slack.texts import slack_text
-from bot.slack.web_api import call, now
+from bot.slack.web_api import call, now, sync_members
 from flows.application import DEFAULT_LANGUAGE
 from flows.commands import parse_subcommand
+from flows.text import clean_all
 from storage import slack as slack_store
 from storage import walks
 from storage.db import Database
 from storage.errors import ApplicationNotFound
 
+# How long a channel's members, as last read, are trusted for a refusal.
+MEMBERS_FRESH = timedelta(minutes=10)
 # Finds the id of the application a request names (None: the request names none).
 Locator = Callable[[dict, BoltContext], "int | None"]
+
+
+def clean_text(body: dict, next_: Callable[[], None]) -> None:
+    """The Slack adapter's way in: every text of the request, whatever its kind (command,
+    form, button value, message), is cleaned in place, once, after Bolt has verified the
+    signature of the raw body."""
+    clean_all(body)
+    next_()
 
 
 def provide_services(db: Database, digests: DigestSettings) -> Callable:
@@ -72,12 +86,22 @@ def members_only(locate: Locator) -> Callable:
         membership = slack_store.membership(db, context.team_id or "", application_id, context.user_id or "")
         if membership is None:
             raise ApplicationNotFound(application_id)  # a forged or outdated id: dropped by the error handler
+        if not membership.may_change and _stale(membership):
+            # Before refusing, read the channel again: a join event may have been missed.
+            sync_members(db, client, context.team_id or "", membership.channel_id)
+            membership = slack_store.membership(db, context.team_id or "", application_id, context.user_id or "")
         if not membership.may_change:
             return _refuse(ack, body, respond, client, context, slack_text("not_member", membership.language))
         context["application_id"] = application_id
+        context["application_channel"] = membership.channel_id
+        context["language"] = membership.language
         return next_()
 
     return check
+
+
+def _stale(membership: slack_store.Membership) -> bool:
+    return membership.synced_at is None or now() - membership.synced_at > MEMBERS_FRESH
 
 
 def _refuse(ack: Ack, body: dict, respond: Respond, client: WebClient, context: BoltContext,

@@ -6,21 +6,60 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
+from slack_sdk.http_retry import RetryState
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
 
 from bot.reminders import Notice
 from bot.render import render
 from bot.slack import blocks
 from bot.slack.case_studies import EDIT_ACTION
-from bot.slack.web_api import call
+from bot.slack.web_api import call, call_pages
 from storage import reminders as store
 from storage.db import Database
 from storage.reminders import ApplicationTarget
 
 log = logging.getLogger(__name__)
 METADATA_EVENT = "competency_reminder"
+# A send is at most two Web API calls (conversations.open for a DM, chat.postMessage), each
+# tried at most RETRIES + 1 times, each try bounded by the client's timeout, with at most
+# LONGEST_WAIT seconds (plus a second of jitter) between tries. The reminder pass's claim
+# lease (bot.reminders.STALE_CLAIM) must outlast the sum: a send still under way is then
+# never taken for an interrupted one and sent again.
+CALLS_PER_SEND = 2
+RETRIES = 3
+LONGEST_WAIT = 30
+
+
+class RetryAfterAtMost(RateLimitErrorRetryHandler):
+    """slack_sdk's rate-limit handler, honouring ``Retry-After`` only up to ``seconds``: a
+    send that would have to wait longer fails now, and the next pass sends it."""
+
+    def __init__(self, max_retry_count: int, seconds: int):
+        super().__init__(max_retry_count=max_retry_count)
+        self.seconds = seconds
+
+    def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
+                   error: Exception | None = None) -> bool:
+        if not super()._can_retry(state=state, request=request, response=response, error=error):
+            return False
+        wait = next((values[0] for name, values in response.headers.items() if name.lower() == "retry-after"), "1")
+        return wait.isdigit() and int(wait) <= self.seconds
+
+
+def bounded_retries() -> list:
+    """The retries of bot.slack.web_api's client (RETRIES is the most any of them allows),
+    with Retry-After capped."""
+    return [RetryAfterAtMost(RETRIES, LONGEST_WAIT), ServerErrorRetryHandler(max_retry_count=2),
+            ConnectionErrorRetryHandler(max_retry_count=2)]
 
 
 def say(macro: str, language: str, **params) -> str:
@@ -71,7 +110,24 @@ class SlackNotifier:
     """Sends what the reminder pass decides, through one Web API client per workspace."""
 
     def __init__(self, client_for: Callable[[str], WebClient | None]):
-        self.client_for = client_for
+        self._client_for = client_for
+
+    def client_for(self, team_id: str) -> WebClient | None:
+        """The workspace's client, its retries bounded so that every send ends within
+        :meth:`longest_send`."""
+        client = self._client_for(team_id)
+        if client is not None:
+            client.retry_handlers = bounded_retries()
+        return client
+
+    def longest_send(self, team_id: str) -> timedelta:
+        """The longest one send can take with this workspace's client, every retry included:
+        slack_sdk counts tries across its handlers (RETRIES + 1 in all), and no wait between
+        two is longer than a capped Retry-After with its jitter (the 5xx and connection
+        backoffs, 0.5 × 2ⁿ s plus jitter, are shorter)."""
+        client = self.client_for(team_id)
+        timeout = client.timeout if client is not None else 0
+        return timedelta(seconds=CALLS_PER_SEND * ((RETRIES + 1) * timeout + RETRIES * (LONGEST_WAIT + 1)))
 
     def prepare(self, db: Database, now: datetime) -> None:
         """Learn assignees' time zones (users.info) so reminders arrive at 09:00 theirs."""
@@ -102,12 +158,13 @@ class SlackNotifier:
         channel = self._channel(application, recipient) if client else None
         if channel is None:
             return None
-        history = call(client, "conversations_history", channel=channel, oldest=f"{since.timestamp() - 60:.6f}",
-                       include_all_metadata=True, limit=200)
-        if history is None:
+        # Every page since the claim (slack_sdk follows the cursor): the channel may have
+        # had more messages since than one page holds.
+        messages = call_pages(client, "conversations_history", "messages", channel=channel,
+                              oldest=f"{since.timestamp() - 60:.6f}", include_all_metadata=True, limit=200)
+        if messages is None:
             return None
-        return any(((m.get("metadata") or {}).get("event_payload") or {}).get("key") == key
-                   for m in history.get("messages", []))
+        return any(((m.get("metadata") or {}).get("event_payload") or {}).get("key") == key for m in messages)
 
     def remind(self, notice: Notice) -> bool:
         application, action = notice.application, notice.action

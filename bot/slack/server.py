@@ -5,9 +5,11 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from flask import Flask, Response, g, jsonify, request
 from gunicorn.app.base import BaseApplication
@@ -15,13 +17,24 @@ from gunicorn.arbiter import Arbiter
 from gunicorn.workers.base import Worker
 from slack_bolt import BoltContext
 from slack_bolt.adapter.flask import SlackRequestHandler
+from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
+from tornado.httputil import HTTPServerRequest
+from tornado.wsgi import WSGIContainer
 
-from bot.config import SlackSettings, WebSettings
+from bot.config import ConfigError, SlackSettings, WebSettings
+from bot.render import render
 from bot.slack.app import build_app
+from bot.slack.web_api import now
+from storage import slack as slack_store
 from storage.db import Database
-from storage.errors import DatabaseUnavailable
+from storage.errors import DatabaseUnavailable, TokenKeyMismatch
+from storage.installations import TokenCipher, check_token_key
 
 log = logging.getLogger(__name__)
+# tornado's own line per request would log the full URI (an OAuth code, for one); the
+# request log below writes one line per request without it.
+logging.getLogger("tornado.access").disabled = True
 
 
 MAX_BODY = 1024 * 1024  # Slack's payloads are far smaller; anything bigger is refused (413)
@@ -54,27 +67,68 @@ def create_web_app(settings: SlackSettings, db: Database) -> Flask:
     web.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     served = log_requests(web)
 
-    def slack() -> Response:
+    verifier = SignatureVerifier(settings.signing_secret)
+
+    def events() -> Response:
+        # Checked here as well as by Bolt, because Bolt parses the body before it checks the
+        # signature (unsigned bytes would reach the JSON parser) and a timestamp that is
+        # not a number makes the check raise instead of refusing.
+        if not signed(verifier):
+            log.warning("refused a request without a valid Slack signature")
+            return Response(status=401)
+        try:
+            return handler.handle(request)
+        except (ValueError, RecursionError):  # signed, but its payload is not JSON Bolt can read
+            log.warning("refused a signed request whose payload is not usable JSON")
+            return Response(status=400)
+
+    def oauth() -> Response:
         return handler.handle(request)
 
-    web.add_url_rule("/slack/events", "slack_events", slack, methods=["POST"])
-    web.add_url_rule("/slack/install", "slack_install", slack)
-    web.add_url_rule("/slack/oauth_redirect", "slack_oauth_redirect", slack)
+    web.add_url_rule("/slack/events", "slack_events", events, methods=["POST"])
+    web.add_url_rule("/slack/install", "slack_install", oauth)
+    web.add_url_rule("/slack/oauth_redirect", "slack_oauth_redirect", oauth)
 
     @web.get("/metrics")
     def metrics() -> tuple[str, int, dict]:
         return (f"requests_total {served['requests']}\nsql_statements_total {db.statements.total}\n",
                 200, {"Content-Type": "text/plain; version=0.0.4"})
 
+    cipher = TokenCipher(settings.token_keys) if settings.oauth else None
+
     @web.get("/healthz")
     def healthz() -> Response | tuple[Response, int]:
+        """What serving needs: a database that answers and stores, and (many workspaces) a
+        key that decrypts the stored tokens. 503 names the first that fails, and why."""
         try:
             db.ping()
-        except DatabaseUnavailable:
-            return jsonify(status="database unavailable"), 503
+        except DatabaseUnavailable as error:
+            return jsonify(status="database unavailable", reason=_first_line(error)), 503
+        try:
+            slack_store.check_writes(db, now())
+        except DatabaseUnavailable as error:
+            return jsonify(status="database refuses writes", reason=_first_line(error)), 503
+        if cipher is not None:
+            try:
+                check_token_key(db, cipher)
+            except TokenKeyMismatch as error:
+                return jsonify(status="token key cannot decrypt stored tokens", reason=str(error)), 503
         return jsonify(status="ok")
 
     return web
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [""])[0][:200]
+
+
+def signed(verifier: SignatureVerifier) -> bool:
+    """Whether the current request carries Slack's signature of its body (read here, so a
+    body over the limit is refused with 413 first)."""
+    try:
+        return verifier.is_valid_request(request.get_data(), dict(request.headers))
+    except ValueError:  # a timestamp that is not a number
+        return False
 
 
 def log_requests(web: Flask) -> dict[str, int]:
@@ -112,12 +166,32 @@ def _freeze_startup_objects(_server: Arbiter, _worker: Worker) -> None:
     gc.freeze()
 
 
-class GunicornServer(BaseApplication):
-    """gunicorn with the settings of Bolt's Heroku example: one worker, ten threads."""
+class WholeRequests(WSGIContainer):
+    """The Flask app behind tornado: tornado reads each request, body and all, on its
+    event loop, and only a complete request takes one of ``threads`` threads. A client
+    that announces a body and never sends it holds a socket, never a thread (under
+    gunicorn's gthread worker ten such clients stopped every acknowledgement)."""
 
-    def __init__(self, app: Flask, bind: str, workers: int = 1, threads: int = 10):
-        self.application = app
-        self.options = {"bind": bind, "workers": workers, "threads": threads, "worker_class": "gthread",
+    def __init__(self, app: Flask, threads: int):
+        super().__init__(app, executor=ThreadPoolExecutor(max_workers=threads, thread_name_prefix="request"))
+
+    def environ(self, request: HTTPServerRequest) -> dict:
+        environ = super().environ(request)
+        # The body is whole and de-chunked by now: its length is known, so Flask's
+        # MAX_CONTENT_LENGTH refuses a chunked body over the limit as it does any other
+        # (left marked chunked, werkzeug would read it as empty).
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        environ["CONTENT_LENGTH"] = str(len(request.body))
+        return environ
+
+
+class GunicornServer(BaseApplication):
+    """gunicorn, one worker, its requests read by tornado and handled by ``threads``
+    threads (ten, the number of Bolt's Heroku example)."""
+
+    def __init__(self, app: Flask, bind: str, threads: int = 10):
+        self.application = WholeRequests(app, threads)
+        self.options = {"bind": bind, "workers": 1, "worker_class": "tornado",
                         "accesslog": None, "timeout": 30, "pre_fork": _freeze_startup_objects}
         super().__init__()
 
@@ -125,7 +199,7 @@ class GunicornServer(BaseApplication):
         for key, value in self.options.items():
             self.cfg.set(key, value)
 
-    def load(self) -> Flask:
+    def load(self) -> WholeRequests:
         return self.application
 
 
@@ -137,4 +211,11 @@ def serve_http(settings: SlackSettings, db: Database, web: WebSettings | None = 
 def serve_socket_mode(settings: SlackSettings, db: Database) -> None:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    SocketModeHandler(build_app(settings, db), settings.app_token).start()
+    handler = SocketModeHandler(build_app(settings, db), settings.app_token)
+    try:
+        handler.connect()
+    except SlackApiError as error:  # a wrong or revoked app-level token, mostly
+        raise ConfigError(render("cli.j2", "socket_refused", "en", error=error.response.get("error"))) from None
+    except OSError as error:  # no network, or SLACK_API_URL points nowhere
+        raise ConfigError(render("cli.j2", "socket_unreachable", "en", reason=type(error).__name__)) from None
+    threading.Event().wait()  # as SocketModeHandler.start: the connection lives in its own threads

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TypeVar
 
+from slack_bolt import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
@@ -22,7 +23,8 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.config import SlackSettings
 from bot.slack import blocks
-from flows.application import ApplicationState
+from bot.slack.texts import slack_text
+from flows.application import DEFAULT_LANGUAGE, ApplicationState
 from flows.checklist import get_checklist
 from storage import slack as slack_store
 from storage.db import Database
@@ -68,23 +70,56 @@ def client_factory(settings: SlackSettings, db: Database) -> Callable[[str], Web
 
 def call(client: WebClient, method: str, **params) -> dict | None:
     """A Web API call after the acknowledgement: failures are logged, never raised to Slack."""
-    return _logged(method, lambda: getattr(client, method)(**params).data)
+    return attempt(method, lambda: getattr(client, method)(**params).data)[0]
+
+
+def call_or_tell(respond: Respond, language: str, client: WebClient, method: str, **params) -> dict | None:
+    """A Web API call a person asked for: if Slack refuses it, they are told why (through
+    the request's response_url, which reaches them wherever they are)."""
+    result, error = attempt(method, lambda: getattr(client, method)(**params).data)
+    if error is not None:
+        tell(respond, slack_text("slack_refused", language, error=error))
+    return result
 
 
 def call_pages(client: WebClient, method: str, key: str, **params) -> list | None:
     """Every page of a paginated Web API method (slack_sdk follows ``next_cursor``): the
     items under ``key``, or None when a page failed."""
-    return _logged(method, lambda: [found for page in getattr(client, method)(**params) for found in page.get(key, [])])
+
+    def every_page() -> list:
+        return [found for page in getattr(client, method)(**params) for found in page.get(key, [])]
+
+    return attempt(method, every_page)[0]
 
 
-def _logged(method: str, run: Callable[[], T]) -> T | None:
+def attempt(method: str, run: Callable[[], T]) -> tuple[T | None, str | None]:
+    """(what ``run`` returned, None), or (None, Slack's error code): logged, never raised."""
     try:
-        return run()
+        return run(), None
     except SlackApiError as error:
-        log.warning("slack %s failed: %s", method, error.response.get("error"))
+        code = error.response.get("error") or "unknown_error"
     except Exception as error:  # noqa: BLE001 - a network failure must not lose the stored answer
-        log.warning("slack %s failed: %s", method, type(error).__name__)
-    return None
+        code = type(error).__name__
+    log.warning("slack %s failed: %s", method, code)
+    return None, code
+
+
+def tell(respond: Respond, text: str) -> None:
+    """An ephemeral message to the person behind a request, through its response_url."""
+    try:
+        respond(text=text, response_type="ephemeral", replace_original=False)
+    except Exception as error:  # noqa: BLE001 - telling is best effort; what was stored stays stored
+        log.warning("could not respond: %s", type(error).__name__)
+
+
+def language_of(client: WebClient, user: str) -> str:
+    """The language of a person's Slack locale (``zh-CN`` → zh, any other → en), for what
+    the bot says before an application has a language; the default when Slack can't say."""
+    found = call(client, "users_info", user=user, include_locale=True)
+    locale = ((found or {}).get("user") or {}).get("locale") or ""
+    if not locale:
+        return DEFAULT_LANGUAGE
+    return "zh" if locale.lower().startswith("zh") else "en"
 
 
 def open_dm(client: WebClient, user: str) -> str:
@@ -95,35 +130,50 @@ def open_dm(client: WebClient, user: str) -> str:
 
 
 def post_item(db: Database, client: WebClient, team_id: str, channel: str, state: ApplicationState,
-              item_id: str | None, thread_ts: str | None = None, intro: str = "") -> None:
+              item_id: str | None, thread_ts: str | None = None, intro: str = "", shown: str | None = None,
+              ) -> str | None:
     """Post an item's message (after ``intro``, if any) and remember it, so that replies in
-    its thread reach that item. Without an item, only the intro is posted."""
+    its thread reach that item. The application's previous live message in the channel
+    loses its answer buttons: one message a channel answers the walk. Without an item,
+    only the intro is posted. ``shown``: a message the caller has just updated. Returns
+    Slack's error code when the post failed."""
     checklist = get_checklist(state.checklist_id)
     item = checklist.item(item_id) if item_id else None
     if item is None:
-        if intro:
-            call(client, "chat_postMessage", channel=channel, text=intro, thread_ts=thread_ts)
-        return
+        if not intro:
+            return None
+        return attempt("chat_postMessage", lambda: client.chat_postMessage(channel=channel, text=intro,
+                                                                           thread_ts=thread_ts).data)[1]
     item_blocks = blocks.item_blocks(checklist, state, item)
     if intro:
         item_blocks = [blocks.section(chunk) for chunk in blocks.fold(intro)] + item_blocks
-    posted = call(client, "chat_postMessage", channel=channel, thread_ts=thread_ts,
-                  text=f"{item.id} {item.title(state.language)}", blocks=item_blocks[: blocks.MESSAGE_BLOCKS])
-    if posted and posted.get("ts") and not thread_ts:
-        slack_store.remember_item_message(db, team_id, posted.get("channel", channel), posted["ts"], state.id, item.id)
+    previous = None if thread_ts else slack_store.live_item_message(db, team_id, channel, state.id)
+    posted, error = attempt("chat_postMessage", lambda: client.chat_postMessage(
+        channel=channel, thread_ts=thread_ts, text=f"{item.id} {item.title(state.language)}",
+        blocks=item_blocks[: blocks.MESSAGE_BLOCKS]).data)
+    if posted is None or thread_ts:
+        return error
+    slack_store.remember_item_message(db, team_id, posted.get("channel", channel), posted["ts"], state.id, item.id)
+    if previous is not None and previous.ts not in (posted["ts"], shown):
+        update_item(client, channel, previous.ts, state, previous.item_id, live=False)
+    return None
 
 
-def update_item(client: WebClient, channel: str, ts: str, state: ApplicationState, item_id: str) -> None:
-    """Show an item's message again with its current answer."""
+def update_item(client: WebClient, channel: str, ts: str, state: ApplicationState, item_id: str,
+                live: bool | None = None) -> None:
+    """Show an item's message again with its current answer; it keeps its answer buttons
+    while it shows the walk's current item, unless ``live`` says otherwise."""
     checklist = get_checklist(state.checklist_id)
     item = checklist.item(item_id)
     if item is not None:
         call(client, "chat_update", channel=channel, ts=ts, text=f"{item.id} {item.title(state.language)}",
-             blocks=blocks.item_blocks(checklist, state, item))
+             blocks=blocks.item_blocks(checklist, state, item, item_id == state.cursor if live is None else live))
 
 
-def sync_members(db: Database, client: WebClient, team_id: str, channel: str) -> None:
-    """Store a channel's members; a failed read stores nothing."""
+def sync_members(db: Database, client: WebClient, team_id: str, channel: str) -> list[str] | None:
+    """Store a channel's members, read afresh from Slack (None, and nothing stored, when
+    the read failed)."""
     members = call_pages(client, "conversations_members", "members", channel=channel, limit=500)
     if members is not None:
         slack_store.replace_members(db, team_id, channel, members, now())
+    return members

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+from storage.db import head_revision
 from tests.support.cli import ROOT, bot
 
 
@@ -40,12 +41,12 @@ def test_chat_resumes_after_restart_and_export_holds_the_answers(database_url):
     assert document["email_subject"].startswith("Acme, Retail Competency")
 
     markdown = bot(database_url, "export", "--partner", "Acme", "--format", "md")
-    assert "| P1.4 | Customer Adoption | Yes | Yes | Yes | met | https://example.com/customers |" in markdown.stdout
+    assert "| P1.4 | Customer Adoption | Yes | Yes | Yes | met | <https://example.com/customers> |" in markdown.stdout
 
 
 def test_first_run_asks_for_the_application(tmp_path):
     url = f"sqlite:///{tmp_path / 'first.db'}"
-    run = bot(url, "chat", "--lang", "en", stdin="\nGlobex\nmainframe\n2\n9,stores\n4,stores\nyes\n")
+    run = bot(url, "chat", "--lang", "en", stdin="\nGlobex\nmainframe\n2\n9,stores\n4,stores\n\nyes\n")
     assert run.returncode == 0, run.stderr
     assert "The partner name cannot be empty." in run.stdout
     assert "mainframe is not a delivery type" in run.stdout
@@ -60,7 +61,8 @@ def test_sigkill_mid_walk_loses_nothing_that_was_saved(tmp_path):
     url = f"sqlite:///{tmp_path / 'kill.db'}"
     env = {**os.environ, "DATABASE_URL": url, "USER": "tester"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "chat", "--partner", "Initech", "--delivery", "saas", "--lang", "en"],
+        [sys.executable, "-m", "bot", "chat", "--partner", "Initech", "--delivery", "saas", "--categories", "stores",
+         "--lang", "en"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env,
     )
     process.stdin.write("yes\nno\n")
@@ -101,7 +103,8 @@ def test_bad_input_on_the_command_line_is_a_message(tmp_path):
 
 def test_db_upgrade(tmp_path):
     run = bot(f"sqlite:///{tmp_path / 'up.db'}", "db", "upgrade")
-    assert run.returncode == 0 and "database schema: 0004 (newest: 0004)" in run.stdout
+    newest = head_revision()
+    assert run.returncode == 0 and f"database schema: {newest} (newest: {newest})" in run.stdout
 
 
 def test_missing_settings_say_which_and_where_they_come_from(tmp_path):
@@ -130,3 +133,49 @@ def test_a_bad_digest_schedule_is_named(tmp_path):
                          cwd=ROOT, env=env, timeout=120)
     assert run.returncode == 2
     assert run.stderr == "competency-bot: DIGEST_SCHEDULE 'mon 25': the hour must be 0 to 23\n"
+
+
+def test_a_partner_in_two_workspaces_is_never_chosen_silently(tmp_path):
+    from datetime import datetime, timezone
+
+    from flows.application import ApplicationState
+    from storage import walks
+    from storage.db import Database, upgrade
+
+    url = f"sqlite:///{tmp_path / 'two.db'}"
+    db = Database(url)
+    upgrade(db)
+    ids = {team: walks.start(db, ApplicationState(partner="Acme", delivery_type=delivery, language="en",
+                                                  checklist_id="aws-retail-competency"),
+                             "seed", datetime.now(timezone.utc), team_id=team, channel_id="C1").id
+           for team, delivery in (("T111", "saas"), ("T222", "customer_deployed"))}
+
+    run = bot(url, "export", "--partner", "ACME", "--format", "json")
+    assert run.returncode == 2 and run.stdout == ""
+    assert run.stderr == ("competency-bot: 'ACME' has applications in several places: T111, T222; "
+                          "choose one with --team\n")
+    run = bot(url, "export", "--partner", "ACME", "--team", "T222", "--format", "json")
+    assert run.returncode == 0 and json.loads(run.stdout)["delivery_type"] == "customer_deployed"
+
+    run = bot(url, "chat", "--partner", "acme", "--lang", "en", stdin="3\n2\nno\n")
+    assert run.returncode == 0, run.stderr
+    assert "acme has an application in more than one place. Which one? Type its number:\n" \
+           "  1. Slack workspace T111\n  2. Slack workspace T222\n" in run.stdout
+    assert "Type a number from 1 to 2." in run.stdout
+    run = bot(url, "chat", "--partner", "acme", "--team", "T111", stdin="yes\n")
+    assert run.returncode == 0, run.stderr
+    assert [walks.load(db, ids[team]).answer("P1.1").status for team in ("T111", "T222")] == ["met", "not_met"]
+
+    run = bot(url, "chat", "--partner", "acme", "--team", "T999", "--lang", "en")
+    assert run.returncode == 1 and "Slack workspace T999 has no application for acme" in run.stdout
+    db.engine.dispose()
+
+
+def test_a_partner_name_with_control_or_direction_characters_is_refused(tmp_path):
+    url = f"sqlite:///{tmp_path / 'names.db'}"
+    run = bot(url, "chat", "--partner", "\u202eemcA", "--lang", "en")
+    assert run.returncode == 2 and run.stderr == (
+        "competency-bot: The partner name cannot hold line breaks, tabs, control characters or text-direction marks.\n")
+    run = bot(url, "chat", "--lang", "en", stdin="Acme\u2066x\u2069\nAcme\x1b[2J\nsaas\nstores\n\n")
+    assert "text-direction marks" in run.stdout
+    assert "Acme[2J" in bot(url, "export", "--partner", "acme[2j", "--format", "json").stdout

@@ -19,6 +19,7 @@ from storage import walks
 from storage.applications import history
 from tests.support.cli import ROOT
 from tests.support.slack import BOT_TOKEN, SIGNING_SECRET, TEAM, FakeSlackAPI
+from tests.support.wait import wait_until
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -96,7 +97,7 @@ def test_reminders_go_to_the_assignee_at_nine_in_their_zone(db, slack_api):
     slack_api.timezones["UBOB"] = "America/Los_Angeles"
     application_with_drill(db, assignee="UBOB")
     notifier = notifier_for(slack_api, db)
-    sixty_days = date(2026, 12, 31)
+    sixty_days = date(2026, 12, 30)  # before Los Angeles' last reminder day, 28 February (see flows/reminders)
     run_pass(db, notifier, at_local(sixty_days, 8, 50, ZoneInfo("America/Los_Angeles")))
     assert slack_api.sent("chat.postMessage") == []
     run_pass(db, notifier, at_local(sixty_days, 9, 10, ZoneInfo("America/Los_Angeles")))
@@ -171,7 +172,8 @@ def test_remind_dry_run_prints_and_sends_nothing(db, slack_api):
     run = subprocess.run([sys.executable, "-m", "bot", "remind", "--dry-run", "--now", "2026-12-31T09:05+08:00"],
                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
-    assert "Reminder" in run.stdout and "Acme T1.24" in run.stdout
+    assert run.stdout.startswith("Acme · T1.24 ") and " · reminder to " in run.stdout
+    assert " day(s) left" in run.stdout and "Reminder" not in run.stdout
     assert slack_api.sent("chat.postMessage") == []
     bad = subprocess.run([sys.executable, "-m", "bot", "remind", "--now", "next tuesday"], env=env, cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
@@ -252,3 +254,56 @@ def test_reminders_command_over_slack(db, slack_api):
         assert walks.load(db, application_id).lead_times is None
     finally:
         server.close()
+
+
+def test_a_send_slower_than_a_pass_is_not_sent_again_by_it(db, slack_api):
+    """Pass A's post is rate limited (its client waits out Retry-After); pass B runs three
+    minutes of clock time later, while A still waits: B must leave A's claim alone."""
+    import threading
+
+    from bot.reminders import STALE_CLAIM
+
+    application_with_drill(db)
+    notifier = notifier_for(slack_api, db)
+    moment = at_local(date(2026, 12, 31), 9, 5)
+    slack_api.fail_next("chat.postMessage", 429, {"Retry-After": "2"})
+    first = threading.Thread(target=run_pass, args=(db, notifier, moment))
+    first.start()
+    wait_until(lambda: any(name == "chat.postMessage!failed" for name, _ in slack_api.calls),
+               "pass A's first post")
+    run_pass(db, notifier, moment + timedelta(minutes=3))
+    first.join(timeout=30)
+    assert len(slack_api.sent("chat.postMessage")) == 1
+    run_pass(db, notifier, moment + STALE_CLAIM + timedelta(minutes=1))  # A finished: nothing is stale
+    assert len(slack_api.sent("chat.postMessage")) == 1
+
+
+def test_the_claim_lease_outlasts_the_longest_send(db, slack_api):
+    from bot.reminders import STALE_CLAIM
+    from bot.slack.reminders import LONGEST_WAIT
+
+    notifier = notifier_for(slack_api, db)
+    assert notifier.longest_send(TEAM) < STALE_CLAIM
+    application_with_drill(db)
+    # A Retry-After longer than the cap is not waited out: the send fails now, the next pass sends it.
+    slack_api.fail_next("chat.postMessage", 429, {"Retry-After": str(LONGEST_WAIT + 5)})
+    report = run_pass(db, notifier, at_local(date(2026, 12, 31), 9, 5))
+    assert report.failed == 1 and slack_api.sent("chat.postMessage") == []
+    report = run_pass(db, notifier, at_local(date(2026, 12, 31), 9, 15))
+    assert report.sent == 1
+
+
+def test_the_sent_check_reads_every_page_since_the_claim(db, slack_api):
+    application_id = application_with_drill(db)
+    notifier = notifier_for(slack_api, db)
+    key = "e1:60"
+    slack_api.answer("chat.postMessage", {"channel": "CTEAM", "text": "reminder", "metadata": {
+        "event_type": "competency_reminder", "event_payload": {"key": key}}})
+    for n in range(250):  # the team talks on: the reminder is no longer on the first page
+        slack_api.answer("chat.postMessage", {"channel": "CTEAM", "text": f"chat {n}"})
+    target = store.application_targets(db, {application_id})[application_id]
+    since = datetime(2023, 1, 1, tzinfo=timezone.utc)  # before any message of the stand-in
+    assert notifier.was_sent(target, "", key, since) is True
+    assert notifier.was_sent(target, "", "e1:30", since) is False
+    pages = [params for name, params in slack_api.calls if name == "conversations.history"]
+    assert len(pages) >= 4 and all(p.get("oldest") for p in pages)

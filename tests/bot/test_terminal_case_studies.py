@@ -60,14 +60,17 @@ def test_a_case_study_typed_in_the_terminal_is_checked_saved_and_exported(databa
     items = {i["id"]: i for part in exported["parts"] for i in part["items"]}
     assert items["P2.1"]["status"] == "not_met" and items["P2.1"]["answered_by"] == "tester"
     markdown = bot(database_url, "export", "--partner", "Acme", "--format", "md").stdout
-    assert "### Case study 1: Acme Foods" in markdown and "| Customer website | https://acme.example.com |" in markdown
+    assert "### Case study 1: Acme Foods" in markdown
+    assert "| Customer website | <https://acme.example.com> |" in markdown
 
 
 def test_end_of_input_half_way_saves_nothing(database_url):
     run = bot(database_url, "chat", "--partner", "Acme", "--delivery", "saas", "--categories", "stores",
               "--lang", "en", stdin="case\nAcme Foods\nhttps://acme.example.com\n")
     assert run.returncode == 0, run.stderr
-    assert "Stopped before the last field: nothing was saved for case study 1." in run.stdout
+    # One goodbye that says what was not saved, not "nothing was saved" and "Everything is saved".
+    assert "Case study 1 was not saved: it stopped before its last field. Everything else is saved" in run.stdout
+    assert "Everything is saved." not in run.stdout
     listed = bot(database_url, "chat", "--partner", "Acme", stdin="case list\n")
     assert "No case studies yet." in listed.stdout
 

@@ -362,13 +362,16 @@ def test_the_recipients_zone_decides_nine_oclock():
     la, shanghai = ZoneInfo("America/Los_Angeles"), ZoneInfo("Asia/Shanghai")
     row = tracked(app_tz="Asia/Shanghai", recipient_tz="America/Los_Angeles")
     already = {ReminderKey(10, lead) for lead in (60, 30, 14)}
-    seven_days_before = date(2026, 3, 23)
+    # The evidence counts until midnight after 30 March in Shanghai, 09:00 on 30 March in
+    # Los Angeles: the last day Los Angeles gets a reminder at nine is the 29th, and the
+    # lead days count back from it.
+    seven_days_before = date(2026, 3, 22)
     assert not actions_at(row, local(seven_days_before, 8, 59, la), already)
     assert not actions_at(row, local(seven_days_before, 9, 0, shanghai), already)
     [reminder] = reminders(actions_at(row, local(seven_days_before, 9, 0, la), already))
     assert reminder.lead_days == 7
     assert reminder.due_at == local(seven_days_before, 9, 0, la)
-    assert reminder.days_left == 6  # it is already the 24th in Shanghai, where expiry is decided
+    assert reminder.days_left == 7  # it is midnight of the 23rd in Shanghai, where expiry is decided
 
 
 def test_the_app_zone_is_used_without_or_with_an_unknown_recipient_zone():
@@ -433,3 +436,53 @@ def test_case_study_reminders_say_how_many_remain_valid():
     assert reminder.lead_days == 60
     assert reminder.valid_case_studies == 2
     assert reminders(actions_at(tracked(), local(date(2026, 1, 29), 9)))[0].valid_case_studies is None
+
+
+# --- every lead time reaches every recipient, whatever the two zones -----------------
+
+ZONES = ["Pacific/Kiritimati", "Asia/Shanghai", "Asia/Kathmandu", "Europe/London", "UTC",
+         "America/Los_Angeles", "Pacific/Pago_Pago"]  # +14 … −11, with DST and a :45 offset
+# Expiry days that put a lead time on a DST change: the US starts and ends summer time on
+# 8 March and 1 November 2026, Europe on 29 March and 25 October.
+EXPIRY_DAYS = [date(2026, 3, 8), date(2026, 3, 30), date(2026, 11, 1), date(2026, 10, 25)]
+LEADS = (7, 1, 0)
+
+
+@pytest.mark.parametrize("expires_on", EXPIRY_DAYS)
+@pytest.mark.parametrize("app_tz", ZONES)
+@pytest.mark.parametrize("recipient_tz", ZONES)
+def test_every_lead_reaches_the_recipient_once_at_nine_theirs_while_the_evidence_counts(
+        recipient_tz, app_tz, expires_on):
+    row = tracked(app_tz=app_tz, recipient_tz=recipient_tz, expires_on=expires_on, lead_override=LEADS)
+    stops_counting = datetime.combine(expires_on + timedelta(days=1), time(0), tzinfo=ZoneInfo(app_tz))
+    recipient = ZoneInfo(recipient_tz)
+    already: set[ReminderKey] = set()
+    sent: dict[int, datetime] = {}
+    now = datetime.combine(expires_on - timedelta(days=10), time(0), tzinfo=timezone.utc)
+    while now < stops_counting + timedelta(days=2):  # a pass every 15 minutes, as the clock runs
+        for action in due_actions([row], ITEMS, now, already):
+            assert action.key not in already
+            already.add(action.key)
+            if isinstance(action, Reminder):
+                assert action.lead_days not in sent and not action.skipped_leads
+                sent[action.lead_days] = now
+            elif isinstance(action, ExpiryFlip):
+                assert action.skipped_leads == ()  # everything went out in time
+                row = replace(row, status=EXPIRED)
+        now += timedelta(minutes=15)
+    assert sorted(sent) == sorted(LEADS)
+    days = {lead: at.astimezone(recipient).date() for lead, at in sent.items()}
+    for lead, at in sent.items():
+        assert time(9) <= at.astimezone(recipient).time() < time(9, 15), (lead, at.astimezone(recipient))
+        assert at < stops_counting, (lead, at)
+        assert days[lead] == days[0] - timedelta(days=lead)
+
+
+def test_lead_times_missed_until_expiry_are_recorded_as_skipped_with_the_flip():
+    row = tracked(app_tz="Asia/Shanghai", recipient_tz="America/Los_Angeles", expires_on=date(2026, 3, 30),
+                  lead_override=LEADS)
+    already = {ReminderKey(10, 7)}  # sent; then the clock was down until after the expiry
+    [flip] = actions_at(row, datetime(2026, 3, 31, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai")), already)
+    assert isinstance(flip, ExpiryFlip)
+    assert flip.skipped_keys == (ReminderKey(10, 1), ReminderKey(10, 0))
+    assert flip.skip_reason == "the evidence expired before it was sent"

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from datetime import date, datetime, timezone
 
 import pytest
@@ -81,9 +82,10 @@ def test_postgres_dump_restores_into_an_empty_database(tmp_path):
     url = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
     subprocess.run(["pg_dump", "--format=custom", "--no-owner", f"--file={dump}", url], check=True, timeout=120)
     admin = url.rsplit("/", 1)[0] + "/postgres"
-    subprocess.run(["psql", admin, "-q", "-c", "DROP DATABASE IF EXISTS competency_restore_test"], check=True)
-    subprocess.run(["psql", admin, "-q", "-c", "CREATE DATABASE competency_restore_test"], check=True)
-    target_url = url.rsplit("/", 1)[0] + "/competency_restore_test"
+    # A name of its own: other runs of the suite may share the server.
+    name = f"competency_restore_{uuid.uuid4().hex}"
+    subprocess.run(["psql", admin, "-q", "-c", f"CREATE DATABASE {name}"], check=True)
+    target_url = url.rsplit("/", 1)[0] + "/" + name
     subprocess.run(["pg_restore", "--no-owner", f"--dbname={target_url}", str(dump)], check=True, timeout=120)
     restored = Database(target_url)
     try:
@@ -92,4 +94,80 @@ def test_postgres_dump_restores_into_an_empty_database(tmp_path):
     finally:
         restored.engine.dispose()
         source.engine.dispose()
-        subprocess.run(["psql", admin, "-q", "-c", "DROP DATABASE competency_restore_test"], check=True)
+        subprocess.run(["psql", admin, "-q", "-c", f"DROP DATABASE {name}"], check=True)
+
+
+def backup(database_url: str, path, **limits) -> subprocess.CompletedProcess:
+    """``db backup PATH`` as a process; ``file_size`` limits the size of any file it writes
+    (RLIMIT_FSIZE: past it writes fail with EFBIG, as on a full disk)."""
+    import resource
+
+    def limit() -> None:
+        if "file_size" in limits:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_size"], limits["file_size"]))
+
+    env = {**os.environ, "DATABASE_URL": database_url}
+    return subprocess.run([sys.executable, "-m", "bot", "db", "backup", str(path)], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, preexec_fn=limit)
+
+
+def test_a_backup_that_cannot_be_written_says_so_in_one_line_and_leaves_no_file(sqlite_db, tmp_path):
+    fill(sqlite_db)
+    run = backup(sqlite_db.url, tmp_path / "missing" / "backup.db")  # a folder that does not exist
+    assert run.returncode == 1 and run.stdout == ""
+    missing = tmp_path / "missing" / "backup.db"
+    assert run.stderr == f"competency-bot: cannot write {missing}: No such file or directory\n"
+
+    folder = tmp_path / "full"
+    folder.mkdir()
+    earlier = folder / "backup.db"
+    earlier.write_bytes(b"yesterday's backup")
+    size = os.path.getsize(sqlite_db.url.removeprefix("sqlite:///"))
+    run = backup(sqlite_db.url, earlier, file_size=size // 2)  # the disk fills half-way through the copy
+    assert run.returncode == 1 and len(run.stderr.splitlines()) == 1 and "Traceback" not in run.stderr
+    assert run.stderr.startswith(f"competency-bot: cannot write {earlier}: "), run.stderr
+    assert [p.name for p in folder.iterdir()] == ["backup.db"] and earlier.read_bytes() == b"yesterday's backup"
+
+
+def restore(database_url: str, path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    return subprocess.run([sys.executable, "-m", "bot", "db", "restore", str(path)], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_restore_puts_a_backup_back_and_refuses_an_empty_or_foreign_database(sqlite_db, tmp_path):
+    import sqlite3
+
+    fill(sqlite_db)
+    copy = tmp_path / "backup.db"
+    assert backup(sqlite_db.url, copy).returncode == 0
+    before = snapshot(sqlite_db)
+    walks.start(sqlite_db, ApplicationState(partner="Later", delivery_type="saas",
+                                            checklist_id="aws-retail-competency", language="en"), "bob", NOW)
+
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    foreign = tmp_path / "foreign.db"
+    with sqlite3.connect(foreign) as connection:
+        connection.execute("CREATE TABLE notes (text TEXT)")
+    no_applications = tmp_path / "fresh.db"
+    from storage.db import upgrade
+
+    fresh = Database(f"sqlite:///{no_applications}")
+    upgrade(fresh)
+    fresh.engine.dispose()
+    text_file = tmp_path / "notes.txt"
+    text_file.write_text("not a database at all, but long enough to have a header " * 10)
+    for path, reason in ((empty, "is not a backup of competency-bot (an empty or foreign database)"),
+                         (foreign, "is not a backup of competency-bot (an empty or foreign database)"),
+                         (no_applications, "holds no application: restoring it would empty the bot"),
+                         (text_file, "is not an SQLite database (file is not a database)"),
+                         (tmp_path / "nowhere.db", None)):
+        run = restore(sqlite_db.url, path)
+        assert run.returncode == 1 and len(run.stderr.splitlines()) == 1, run.stderr
+        assert run.stderr == f"competency-bot: {path} {reason}\n" if reason else f"no file {path}" in run.stderr
+        assert walks.find(sqlite_db, "Later") is not None
+
+    run = restore(sqlite_db.url, copy)
+    assert run.returncode == 0 and run.stdout == f"restored from {copy}\n", run.stderr
+    assert snapshot(sqlite_db) == before and walks.find(sqlite_db, "Later") is None

@@ -142,8 +142,8 @@ def test_export_markdown_lays_out_the_case_studies(db, now):
     markdown = export_application(db, "Acme Retail", "md", now)
     assert "## Case studies" in markdown
     assert "### Case study 1: Customer 1" in markdown
-    assert "| Customer website | https://customer1.example.com |" in markdown
+    assert "| Customer website | <https://customer1.example.com> |" in markdown
     assert "| Date it went into production | 2026-01-15 |" in markdown
-    assert "| Link to the public case study | https://partner.example.com/cases/1 |" in markdown
+    assert "| Link to the public case study | <https://partner.example.com/cases/1> |" in markdown
     assert "A SaaS solution also needs one architecture diagram of the whole solution." in markdown
     assert "| Architecture diagram of the whole solution | — |" in markdown

@@ -17,7 +17,8 @@ def start(db, now, partner="Acme", channel="CTEAM"):
 def test_membership_says_who_may_change_an_application(db, now):
     state = start(db, now)
     slack_store.replace_members(db, TEAM, "CTEAM", ["UALICE"], now)
-    assert slack_store.membership(db, TEAM, state.id, "UALICE") == slack_store.Membership(state.id, "en", True)
+    assert slack_store.membership(db, TEAM, state.id, "UALICE") == slack_store.Membership(
+        state.id, "en", "CTEAM", now, True)
     assert slack_store.membership(db, TEAM, state.id, "UMALLORY").may_change is False
     elsewhere = slack_store.membership(db, "T0OTHER", state.id, "UALICE")  # another workspace's member
     assert elsewhere is None or not elsewhere.may_change

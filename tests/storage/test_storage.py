@@ -158,3 +158,50 @@ def test_history_is_plain_values(db, now):
     state = new_application(db, now)
     [created] = applications.history(db, state.id)
     assert created == applications.HistoryRecord(None, "created", None, "Acme Retail", "alice", now)
+
+
+def test_every_answer_given_again_is_a_history_row(db, now):
+    """Alice, then Bob, then Carol press Met: three rows, and the last names who the
+    export says answered."""
+    state = new_application(db, now)
+    for minutes, person in enumerate(("alice", "bob", "carol")):
+        walks.on_item(db, state.id, "P1.1", "yes", person, now + timedelta(minutes=minutes))
+    rows = [(h.old_value, h.new_value, h.actor, h.at) for h in applications.history(db, state.id)
+            if h.item_id == "P1.1" and h.field == "status"]
+    assert [row[:3] for row in rows] == [(None, "met", "alice"), ("met", "met", "bob"), ("met", "met", "carol")]
+    answer = walks.load(db, state.id).answer("P1.1")
+    assert (answer.answered_by, answer.answered_at) == ("carol", rows[-1][3])
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE history SET new_value = 'forged'",
+    "DELETE FROM history",
+    "TRUNCATE history",
+    "DELETE FROM applications",  # the cascade would delete the history with it
+])
+def test_postgresql_refuses_to_change_or_delete_history(db, now, statement):
+    if db.is_sqlite:
+        pytest.skip("the trigger is PostgreSQL's")
+    from sqlalchemy.exc import DBAPIError
+
+    state = new_application(db, now)
+    walks.step(db, state.id, "yes", "alice", now)
+    before = applications.history(db, state.id)
+    with pytest.raises(DBAPIError, match="history is append-only"), db.engine.begin() as connection:
+        connection.execute(text(statement))
+    assert applications.history(db, state.id) == before
+
+
+@pytest.mark.parametrize("first, second", [
+    ("Acme", "Ａｃｍｅ"),  # fullwidth
+    ("Acme", "Acme\u200b"),  # zero-width space
+    ("Acme", "A\u200dcme"),  # zero-width joiner
+    ("Caf\u00e9", "Cafe\u0301"),  # NFC and NFD
+    ("İstanbul", "Istanbul"),
+    ("Straße", "STRASSE"),
+])
+def test_one_partner_however_its_name_is_written(db, now, first, second):
+    new_application(db, now, partner=first)
+    assert walks.find(db, second).partner == first
+    with pytest.raises(PartnerExists):
+        new_application(db, now, partner=second)

@@ -7,17 +7,23 @@ import hashlib
 import hmac
 import itertools
 import json
+import re
 import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
 from sqlalchemy import text
 from werkzeug.serving import make_server
 
 from bot.config import SlackSettings
+from bot.slack.manifest import bot_scopes, manifest
 from storage import walks
 
 SIGNING_SECRET = "test-signing-secret"
@@ -25,16 +31,55 @@ BOT_TOKEN = "xoxb-test-token-0000"
 TEAM = "T0TEAM"
 
 
+# What the stand-in grants: exactly the manifest's bot scopes, as an installed app gets.
+MANIFEST = manifest()
+GRANTED = frozenset(bot_scopes())
+SHOULD_ESCAPE = MANIFEST["features"]["slash_commands"][0]["should_escape"]
+# The Web API methods the bot may call and the scope each needs (None: no scope);
+# ``CHANNEL`` methods need the scope of the channel's kind, e.g. channels:read or im:history.
+CHANNEL = object()
+METHOD_SCOPES = {
+    "auth.test": None, "apps.connections.open": None, "oauth.v2.access": None,
+    "chat.postMessage": "chat:write", "chat.update": "chat:write", "chat.postEphemeral": "chat:write",
+    "conversations.open": "im:write", "conversations.join": "channels:join", "users.info": "users:read",
+    "conversations.members": (CHANNEL, "read"), "conversations.info": (CHANNEL, "read"),
+    "conversations.history": (CHANNEL, "history"),
+    "files.getUploadURLExternal": "files:write", "files.completeUploadExternal": "files:write",
+    "files.info": "files:read",
+    "views.open": None, "views.publish": None, "views.update": None,
+}
+SCOPE_PREFIX = {"public": "channels", "private": "groups", "im": "im", "mpim": "mpim"}
+# The people of the stand-in's workspace, by the name typed after @.
+USERS = {"alice": "UALICE", "bob": "UBOB", "carol": "UCAROL", "mallory": "UMALLORY", "pam": "UPAM", "pdm": "UPDM"}
+CHANNEL_NAMES = {"team": "CTEAM", "pdm-retail": "CPDM"}
+BOT_USER = "UBOT"
+
+
 class FakeSlackAPI:
-    """Answers every Web API method with ok and records (method, params)."""
+    """A stand-in Web API that behaves like Slack where it matters, and records every call.
+
+    It knows each channel's kind (public ``C…``, private ``G…``, DM ``D…`` unless set in
+    ``kinds``) and members, and whether the bot is in it (``outside``: channels the bot
+    has not joined); it grants only the manifest's scopes; it answers with Slack's
+    documented errors (``channel_not_found``, ``not_in_channel``, ``user_not_in_channel``,
+    ``missing_scope``, ``exchanged_trigger_id``, ``invalid_blocks``…); and every block and
+    view it receives goes through slack_sdk's models, whose ``to_dict()`` enforces Block
+    Kit's limits.
+    """
 
     def __init__(self):
         self.calls: list[tuple[str, dict]] = []
         self.members: dict[str, list[str]] = {}
+        self.kinds: dict[str, str] = {}
+        self.outside: set[str] = set()
         self.timezones: dict[str, str] = {}
+        self.locales: dict[str, str] = {}
+        self.files: dict[str, dict] = {}
         self.delay = 0.0  # seconds each post takes, to widen race windows in fault tests
         self.failures: dict[str, list[tuple[int, dict]]] = {}
+        self.refusals: dict[str, list[str]] = {}
         self.uploads: dict[str, bytes] = {}  # file id → uploaded bytes
+        self.used_triggers: set[str] = set()
         self.lock = threading.Lock()
         self.ts = itertools.count(1)
         self.socket_url = ""  # what apps.connections.open hands out (Socket Mode)
@@ -61,9 +106,11 @@ class FakeSlackAPI:
                     # slack_sdk labels them form data whatever they are, so keep, don't parse.
                     with api.lock:
                         api.uploads[method] = raw
-                    params = {"raw": len(raw)}
-                else:
-                    params = api.parse(raw, self.headers.get("Content-Type", ""))
+                    self.send_response(200)
+                    self.end_headers()
+                    self.wfile.write(b"OK - " + str(len(raw)).encode())
+                    return
+                params = api.parse(raw, self.headers.get("Content-Type", ""))
                 status, body, headers = api.answer(method, params)
                 self.send_response(status)
                 for key, value in headers.items():
@@ -85,11 +132,34 @@ class FakeSlackAPI:
             return json.loads(raw or b"{}")
         if "form" in content_type:
             params = dict(urllib.parse.parse_qsl(raw.decode()))
-            for key in ("blocks", "view", "attachments"):
+            for key in ("blocks", "view", "attachments", "metadata"):
                 if key in params:
                     params[key] = json.loads(params[key])
             return params
         return {"raw": len(raw)}
+
+    # -- the workspace ---------------------------------------------------------------
+
+    def kind(self, channel: str) -> str:
+        if channel in self.kinds:
+            return self.kinds[channel]
+        return {"C": "public", "G": "private", "D": "im"}.get(channel[:1], "public")
+
+    def bot_in(self, channel: str) -> bool:
+        return channel not in self.outside
+
+    def in_channel(self, channel: str, user: str) -> bool:
+        if self.kind(channel) == "im":
+            return channel == "D" + user
+        return user in self.members.get(channel, [])
+
+    def channel_info(self, channel: str) -> dict:
+        kind = self.kind(channel)
+        return {"id": channel, "name": channel.lower(), "is_channel": kind == "public",
+                "is_group": kind == "private", "is_private": kind != "public", "is_im": kind == "im",
+                "is_mpim": kind == "mpim", "is_member": self.bot_in(channel)}
+
+    # -- answering -------------------------------------------------------------------
 
     def answer(self, method: str, params: dict) -> tuple[int, dict, dict]:
         with self.lock:
@@ -98,53 +168,155 @@ class FakeSlackAPI:
                 status, headers = queued.pop(0)
                 self.calls.append((method + "!failed", params))
                 return status, {"ok": False, "error": "ratelimited" if status == 429 else "fatal_error"}, headers
-            self.calls.append((method, params))
+        error = self.refusal(method, params)
+        with self.lock:
+            self.calls.append((method if error is None else f"{method}!{error}", params))
+        if error is not None:
+            return 200, {"ok": False, "error": error}, {}
+        return 200, {"ok": True, **self.result(method, params)}, {}
+
+    def refusal(self, method: str, params: dict) -> str | None:
+        """Slack's documented error for this call, or None when Slack would accept it."""
+        if method not in METHOD_SCOPES:
+            return "unknown_method"
+        with self.lock:
+            if self.refusals.get(method):
+                return self.refusals[method].pop(0)
+        channel = params.get("channel") or ""
+        needed = METHOD_SCOPES[method]
+        if isinstance(needed, tuple):
+            needed = f"{SCOPE_PREFIX[self.kind(channel)]}:{needed[1]}"
+        if needed is not None and needed not in GRANTED:
+            return "missing_scope"
+        if "blocks" in params and not self.valid_blocks(params["blocks"]):
+            return "invalid_blocks"
+        if "view" in params:
+            problem = self.view_problem(params["view"])
+            if problem:
+                return problem
+        if method in ("views.open",):
+            trigger = params.get("trigger_id") or ""
+            with self.lock:
+                if trigger in self.used_triggers:
+                    return "exchanged_trigger_id"
+                self.used_triggers.add(trigger)
+        if channel and method != "conversations.open":
+            return self.channel_refusal(method, channel, params)
+        return None
+
+    def channel_refusal(self, method: str, channel: str, params: dict) -> str | None:
+        kind, bot_in = self.kind(channel), self.bot_in(channel)
+        if kind != "public" and not bot_in:
+            return "channel_not_found"  # Slack does not show the bot a private conversation it is not in
+        if method == "conversations.join":
+            return "method_not_supported_for_channel_type" if kind != "public" else None
+        if method in ("chat.postMessage", "chat.update") and not bot_in and "chat:write.public" not in GRANTED:
+            return "not_in_channel"
+        if method in ("conversations.history", "chat.postEphemeral") and not bot_in:
+            return "not_in_channel"
+        if method == "chat.postEphemeral" and not self.in_channel(channel, params.get("user", "")):
+            return "user_not_in_channel"
+        return None
+
+    @staticmethod
+    def valid_blocks(blocks: list[dict]) -> bool:
+        parsed = Block.parse_all(blocks)
+        if any(block is None for block in parsed) or len(blocks) > 50:
+            return False
+        try:
+            for block in parsed:
+                block.to_dict()  # validates every limit of the block and its elements
+        except SlackObjectFormationError:
+            return False
+        return True
+
+    @staticmethod
+    def view_problem(view: dict) -> str | None:
+        try:
+            View(**view).to_dict()
+        except (SlackObjectFormationError, TypeError):
+            return "invalid_arguments"
+        uses_files = any((block.get("element") or {}).get("type") == "file_input" for block in view.get("blocks", []))
+        return "missing_scope" if uses_files and "files:read" not in GRANTED else None
+
+    def result(self, method: str, params: dict) -> dict:
+        channel = params.get("channel") or ""
         if method == "auth.test":
-            return 200, {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": TEAM, "user": "bot",
-                         "team": "Test", "url": "https://test.slack.com/"}, {}
+            return {"user_id": BOT_USER, "bot_id": "BBOT", "team_id": TEAM, "user": "bot", "team": "Test",
+                    "url": "https://test.slack.com/"}
         if method in ("chat.postMessage", "chat.update"):
             ts = params.get("ts") or f"1700000000.{next(self.ts):06d}"
             params.setdefault("ts", ts)
             if self.delay:
                 time.sleep(self.delay)
-            return 200, {"ok": True, "channel": params.get("channel"), "ts": ts}, {}
+            return {"channel": channel, "ts": ts}
         if method == "conversations.history":
-            channel = params.get("channel")
-            with self.lock:
-                posted = [(p.get("ts"), p) for name, p in self.calls if name == "chat.postMessage"
-                          and p.get("channel") == channel]
-            messages = [{"type": "message", "ts": ts or "", "text": p.get("text", ""),
-                         "metadata": json.loads(p["metadata"]) if isinstance(p.get("metadata"), str)
-                         else p.get("metadata")} for ts, p in reversed(posted)]
-            return 200, {"ok": True, "messages": messages, "has_more": False}, {}
+            return self.history(channel, params)
         if method == "conversations.members":
-            return 200, {"ok": True, "members": self.members.get(params.get("channel"), []),
-                         "response_metadata": {"next_cursor": ""}}, {}
+            return self.page(self.members.get(channel, []), "members", params)
+        if method == "conversations.info":
+            return {"channel": self.channel_info(channel)}
+        if method == "conversations.join":
+            self.outside.discard(channel)
+            return {"channel": self.channel_info(channel)}
         if method == "users.info":
             user = params.get("user", "")
-            return 200, {"ok": True, "user": {"id": user, "tz": self.timezones.get(user, "")}}, {}
+            found = {"id": user, "tz": self.timezones.get(user, "")}
+            if params.get("include_locale") in (True, "true", "1"):
+                found["locale"] = self.locales.get(user, "en-US")
+            return {"user": found}
         if method == "apps.connections.open":
-            return 200, {"ok": True, "url": self.socket_url}, {}
+            return {"url": self.socket_url}
         if method == "conversations.open":
-            return 200, {"ok": True, "channel": {"id": "D" + params.get("users", "X")}}, {}
+            return {"channel": {"id": "D" + params.get("users", "X")}}
+        if method == "files.info":
+            return {"file": self.files.get(params.get("file", ""), {"id": params.get("file", "")})}
         if method == "files.getUploadURLExternal":
-            return 200, {"ok": True, "upload_url": self.url.replace("/api/", "/upload/F1"), "file_id": "F1"}, {}
+            return {"upload_url": self.url.replace("/api/", "/upload/F1"), "file_id": "F1"}
         if method == "files.completeUploadExternal":
-            return 200, {"ok": True, "files": [{"id": "F1", "title": params.get("files")}]}, {}
+            return {"files": [{"id": "F1", "title": params.get("files")}]}
         if method == "oauth.v2.access":
-            return 200, {
-                "ok": True, "app_id": "A1", "authed_user": {"id": "UINSTALLER"}, "scope": "commands,chat:write",
-                "token_type": "bot", "access_token": "xoxb-secret-installed-token-1234", "bot_user_id": "UBOT",
-                "team": {"id": "T0NEW", "name": "New"}, "enterprise": None, "is_enterprise_install": False,
-            }, {}
-        return 200, {"ok": True}, {}
+            return {"app_id": "A1", "authed_user": {"id": "UINSTALLER"}, "scope": ",".join(sorted(GRANTED)),
+                    "token_type": "bot", "access_token": "xoxb-secret-installed-token-1234", "bot_user_id": BOT_USER,
+                    "team": {"id": "T0NEW", "name": "New"}, "enterprise": None, "is_enterprise_install": False}
+        return {}
+
+    @staticmethod
+    def page(items: list, key: str, params: dict) -> dict:
+        """One page of ``items``, as Slack's cursor pagination gives it."""
+        start = int(params.get("cursor") or 0)
+        size = int(params.get("limit") or 100)
+        following = start + size if start + size < len(items) else ""
+        return {key: items[start:start + size], "response_metadata": {"next_cursor": str(following)}}
+
+    def history(self, channel: str, params: dict) -> dict:
+        with self.lock:
+            posted = [p for name, p in self.calls if name == "chat.postMessage" and p.get("channel") == channel]
+        # Newest first, as Slack gives them. ``oldest`` is not applied: the tests move the
+        # bot's clock (``--now``), while the stand-in's message timestamps do not move.
+        messages = [{"type": "message", "ts": p.get("ts") or "", "text": p.get("text", ""),
+                     "metadata": p.get("metadata")} for p in reversed(posted)]
+        found = self.page(messages, "messages", params)
+        found["has_more"] = bool(found["response_metadata"]["next_cursor"])
+        return found
+
+    # -- for the tests -----------------------------------------------------------------
 
     def fail_next(self, method: str, status: int, headers: dict | None = None) -> None:
         self.failures.setdefault(method, []).append((status, headers or {}))
 
+    def refuse_next(self, method: str, error: str) -> None:
+        """The next call of ``method`` gets ``{"ok": false, "error": error}``, as Slack answers."""
+        self.refusals.setdefault(method, []).append(error)
+
     def sent(self, method: str) -> list[dict]:
         with self.lock:
             return [params for name, params in self.calls if name == method]
+
+    def refused(self) -> list[tuple[str, dict]]:
+        """Every call Slack would have refused, with its error: ``("method!error", params)``."""
+        with self.lock:
+            return [(name, params) for name, params in self.calls if "!" in name and not name.endswith("!failed")]
 
     def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[dict]:
         deadline = time.monotonic() + timeout
@@ -153,7 +325,7 @@ class FakeSlackAPI:
             if len(found) >= count:
                 return found
             time.sleep(0.02)
-        raise AssertionError(f"expected {count} {method} call(s), got {self.sent(method)}")
+        raise AssertionError(f"expected {count} {method} call(s), got {self.sent(method)}; refused: {self.refused()}")
 
     def close(self) -> None:
         self.server.shutdown()
@@ -208,11 +380,24 @@ def send_event(server: BotServer, event: dict, event_id: str, retry: int | None 
     return post(server.url + "/slack/events", body, "application/json", headers)
 
 
-def slash_command(text: str, user: str = "UALICE", channel: str = "CTEAM") -> dict:
-    return {"token": "x", "team_id": TEAM, "team_domain": "test", "channel_id": channel, "channel_name": "team",
-            "user_id": user, "user_name": user.lower(), "command": "/competency", "text": text,
+def as_slack_sends(text: str) -> str:
+    """A command's text as Slack delivers it under the manifest's ``should_escape``: with
+    it, ``@alice`` arrives as ``<@UALICE|alice>`` and ``#team`` as ``<#CTEAM|team>``."""
+    if not SHOULD_ESCAPE:
+        return text
+    text = re.sub(r"(?<![<\w])@([a-z][\w.-]*)",
+                  lambda m: f"<@{USERS[m.group(1)]}|{m.group(1)}>" if m.group(1) in USERS else m.group(0), text)
+    return re.sub(r"(?<![<\w])#([a-z][\w-]*)",
+                  lambda m: f"<#{CHANNEL_NAMES[m.group(1)]}|{m.group(1)}>" if m.group(1) in CHANNEL_NAMES
+                  else m.group(0), text)
+
+
+def slash_command(text: str, user: str = "UALICE", channel: str = "CTEAM", channel_name: str = "team") -> dict:
+    """``/competency TEXT`` as typed by ``user`` in ``channel``, as Slack sends it."""
+    return {"token": "x", "team_id": TEAM, "team_domain": "test", "channel_id": channel, "channel_name": channel_name,
+            "user_id": user, "user_name": user.lower(), "command": "/competency", "text": as_slack_sends(text),
             "api_app_id": "A1", "response_url": "https://hooks.slack.invalid/commands/1",
-            "trigger_id": "trigger-1"}
+            "trigger_id": f"trigger-{uuid.uuid4().hex}"}
 
 
 def block_action(action_id: str, value: str, user: str = "UALICE", channel: str = "CTEAM",
@@ -223,7 +408,7 @@ def block_action(action_id: str, value: str, user: str = "UALICE", channel: str 
         "type": "block_actions", "team": {"id": TEAM, "domain": "test"},
         "user": {"id": user, "username": user.lower(), "team_id": TEAM}, "api_app_id": "A1", "token": "x",
         "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
-        "trigger_id": "trigger-2", "channel": {"id": channel, "name": "team"},
+        "trigger_id": f"trigger-{uuid.uuid4().hex}", "channel": {"id": channel, "name": "team"},
         "message": {"type": "message", "ts": message_ts, "text": "item", "blocks": []},
         "response_url": response_url,
         "actions": [{"action_id": action_id, "block_id": "item", "value": value, "type": "button",
@@ -235,7 +420,7 @@ def view_submission(callback_id: str, values: dict, metadata: dict, user: str = 
     return {
         "type": "view_submission", "team": {"id": TEAM, "domain": "test"},
         "user": {"id": user, "username": user.lower(), "team_id": TEAM}, "api_app_id": "A1", "token": "x",
-        "trigger_id": "trigger-3",
+        "trigger_id": f"trigger-{uuid.uuid4().hex}",
         "view": {"id": "V1", "team_id": TEAM, "type": "modal", "callback_id": callback_id,
                  "private_metadata": json.dumps(metadata), "blocks": [], "hash": "h",
                  "title": {"type": "plain_text", "text": "x"}, "state": {"values": values}},

@@ -4,7 +4,6 @@ applied or sent twice."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -13,16 +12,17 @@ import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from bot.reminders import STALE_CLAIM
 from flows.application import ApplicationState
 from flows.checklist import get_checklist
 from storage import models, walks
 from storage import slack as slack_store
 from tests.support.cli import ROOT
+from tests.support.postgres import PrivateCluster, binaries
 from tests.support.slack import TEAM, block_action, send_interaction
 from tests.support.web import WebProcess, web_env
 
@@ -123,7 +123,7 @@ def test_clock_killed_mid_pass_sends_every_reminder_exactly_once(db, slack_api):
     sent_before = len(slack_api.sent("chat.postMessage"))
     assert 2 <= sent_before < 6, "the kill should land in the middle of the pass"
     slack_api.delay = 0
-    later = (moment + timedelta(minutes=5)).isoformat()  # past the staleness of an interrupted claim
+    later = (moment + STALE_CLAIM + timedelta(minutes=1)).isoformat()  # past the lease of an interrupted claim
     rerun = subprocess.run([sys.executable, "-m", "bot", "remind", "--now", later], env=env, cwd=ROOT,
                            capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr
@@ -148,46 +148,43 @@ def test_web_api_outage_keeps_answers_and_retries_posts(db, slack_api):
     assert "Traceback" not in stderr
 
 
-def _cluster(action: str) -> None:
-    version = sorted(os.listdir("/etc/postgresql"))[-1]
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action]
-                   + (["-m", "fast"] if action == "stop" else []), check=True, timeout=120)
-
-
-@pytest.mark.skipif(not (os.environ.get("TEST_DATABASE_URL") and Path("/etc/postgresql").exists()),
-                    reason="restarts the local PostgreSQL server of TEST_DATABASE_URL")
-def test_database_restart_while_serving(slack_api, tmp_path):
+@pytest.mark.skipif(binaries() is None, reason="needs PostgreSQL's initdb (/usr/lib/postgresql/*/bin)")
+def test_database_restart_while_serving(slack_api):
+    """On a cluster of the test's own: stopping it disturbs nothing else on the machine."""
     from storage.db import Database, upgrade
-    from tests.support.db import POSTGRES_URL, reset_postgres
 
-    db = Database(POSTGRES_URL)
-    reset_postgres(db)
-    upgrade(db)
-    [application_id] = applications(db, 1)
-    db.engine.dispose()
-    web = WebProcess(web_env(db, slack_api))
+    cluster = PrivateCluster()
+    db = Database(cluster.url)
     try:
-        assert send_interaction(web, block_action("walk_met", f"{application_id}|P1.1", channel="C0"))[0] == 200
-        _cluster("stop")
-        try:
-            status, body = send_interaction(web, block_action("walk_met", f"{application_id}|P1.2", channel="C0"))
-            assert status == 500 and "Traceback" not in body and "psycopg" not in body
-            with pytest.raises(urllib.error.HTTPError) as health:
-                urllib.request.urlopen(web.url + "/healthz", timeout=10)
-            assert health.value.code == 503
-        finally:
-            _cluster("start")
-        deadline = time.monotonic() + 60
-        while True:  # the same process, not restarted, serves again
-            status, _ = send_interaction(web, block_action("walk_met", f"{application_id}|P1.3", channel="C0"))
-            if status == 200 or time.monotonic() > deadline:
-                break
-            time.sleep(1)
-        assert status == 200
-        assert walks.load(db, application_id).answer("P1.3").status == "met"
-    finally:
-        web.stop()
+        upgrade(db)
+        [application_id] = applications(db, 1)
         db.engine.dispose()
+        web = WebProcess(web_env(db, slack_api))
+        try:
+            assert send_interaction(web, block_action("walk_met", f"{application_id}|P1.1", channel="C0"))[0] == 200
+            cluster.stop()
+            try:
+                status, body = send_interaction(web, block_action("walk_met", f"{application_id}|P1.2",
+                                                                   channel="C0"))
+                assert status == 500 and "Traceback" not in body and "psycopg" not in body
+                with pytest.raises(urllib.error.HTTPError) as health:
+                    urllib.request.urlopen(web.url + "/healthz", timeout=10)
+                assert health.value.code == 503
+            finally:
+                cluster.start()
+            deadline = time.monotonic() + 60
+            while True:  # the same process, not restarted, serves again
+                status, _ = send_interaction(web, block_action("walk_met", f"{application_id}|P1.3", channel="C0"))
+                if status == 200 or time.monotonic() > deadline:
+                    break
+                time.sleep(1)
+            assert status == 200
+            assert walks.load(db, application_id).answer("P1.3").status == "met"
+        finally:
+            web.stop()
+    finally:
+        db.engine.dispose()
+        cluster.remove()
 
 
 def test_two_processes_post_a_digest_once(db, slack_api):

@@ -42,12 +42,13 @@ ACTORS = {  # who: (user, workspace, channel they type in)
 def world(db):
     api = FakeSlackAPI()
     api.members["CPDM"] = [PDM]
+    api.members["CTEAM"] = [MEMBER, "UBOB"]
     settings = SlackSettings.from_env("web", {"SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_BOT_TOKEN": BOT_TOKEN,
                                               "SLACK_API_URL": api.url})
     server = BotServer(create_web_app(settings, db))
     state = walks.start(db, ApplicationState(partner="Acme", delivery_type="saas", checklist_id="aws-retail-competency",
                                              language="en"), MEMBER, NOW, team_id=TEAM, channel_id="CTEAM")
-    slack_store.replace_members(db, TEAM, "CTEAM", [MEMBER], NOW)
+    slack_store.replace_members(db, TEAM, "CTEAM", [MEMBER, "UBOB"], NOW)
     status, body = send_form(server, slash_command("pdm <#CPDM|partner-managers>", user=MEMBER))
     assert status == 200
     yield server, api, db, state.id

@@ -232,7 +232,7 @@ def test_print_in_english_and_chinese(db):
     english, chinese = result.stdout.split("#CPDMZH")
     assert "PDM channel #CPDMEN" in english and "Acme Retail · SaaS · target audit date 1 Mar 2027" in english
     assert "Prerequisites: 0/14 answered" in english and "- Not answered (62): P1.1" in english
-    assert "北京零售" in chinese and "2027年3月1日" in chinese and "先决条件: 已回答 0/14" in chinese
+    assert "北京零售" in chinese and "2027年3月1日" in chinese and "先决条件：已回答 0/14" in chinese
     assert "*" not in result.stdout and "&lt;" not in result.stdout  # plain text, not mrkdwn
     only = bot(db, "digest", "--print", "--channel", "CPDMEN", "--now", "2026-11-30T09:00:00+00:00")
     assert "Acme Retail" in only.stdout and "北京零售" not in only.stdout

@@ -29,6 +29,8 @@ def test_every_listener_is_a_short_module_level_function_filed_by_kind(slack_api
     found = listeners(build_app(settings_for(slack_api), db))
     assert len(found) >= 30  # every subcommand, action, view and event
     for function in found:
+        if function.__module__.startswith("slack_bolt."):
+            continue  # Bolt's own (token revocation, in OAuth mode)
         where = f"{function.__module__}.{function.__qualname__}"
         package, kind = function.__module__.split(".")[:3], function.__module__.split(".")[3]
         assert package == ["bot", "slack", "listeners"] and kind in KINDS, where
@@ -55,5 +57,5 @@ def test_a_listener_can_be_called_on_its_own():
     unknown_subcommand(ack, slash_command("dance"), "en")
     assert ack.said[0] == "Unknown command. Try /competency help."
     too_long = slash_command("x" * (MAX_TEXT + 1))
-    refuse_too_long(ack, too_long)
+    refuse_too_long(ack, too_long, "en")
     assert str(MAX_TEXT) in ack.said[1].replace(",", "")

@@ -133,6 +133,36 @@ def test_a_thread_reply_answers_its_item(started, server, slack_api, db):
     assert walks.load(db, started).answer("P1.1").answered_by == "UBOB"
 
 
+def test_history_and_undo_work_in_an_items_thread_and_in_a_dm(started, server, slack_api, db):
+    thread_ts = item_message_ts(db, "P1.1")
+
+    def say(text: str, event_id: str, channel: str = "CTEAM") -> str:
+        """UBOB types ``text`` in P1.1's thread (or his DM): the bot's reply there."""
+        event = {"type": "message", "channel": channel, "user": "UBOB", "text": text,
+                 "ts": f"1700000300.{event_id[2:]}", "channel_type": "channel" if channel == "CTEAM" else "im"}
+        if channel == "CTEAM":
+            event["thread_ts"] = thread_ts
+        def replies() -> list[str]:
+            return [p["text"] for p in slack_api.sent("chat.postMessage")
+                    if p["channel"] == channel and p.get("thread_ts") == event.get("thread_ts")]
+
+        before = len(replies())
+        assert send_event(server, event, event_id)[0] == 200
+        deadline = time.monotonic() + 10
+        while len(replies()) == before and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return replies()[before]
+
+    assert "Saved: P1.1 not met." in say("no", "Ev030")
+    shown = say("history", "Ev031")  # in the item's thread: that item's history
+    assert "*History of P1.1:*" in shown and "UBOB  P1.1 status: — → not met" in shown
+    assert "Undone:" in say("撤销", "Ev032") and walks.load(db, started).answer("P1.1").status is None
+    assert "You have no change left to undo." in say("undo", "Ev033")
+    # In a DM the words are the terminal's: "history" is the application's latest changes.
+    shown = say("history", "Ev034", channel="DUBOB")
+    assert "*History:*" in shown and "P1.1 status: not met → —" in shown
+
+
 def test_a_non_member_is_refused(started, server, slack_api, db):
     send_interaction(server, block_action("walk_met", f"{started}|P1.1", user="UMALLORY",
                                           response_url=slack_api.response_url))
@@ -210,17 +240,13 @@ def test_missing_settings_are_named():
         SlackSettings.from_env("web", {"SLACK_SIGNING_SECRET": "s", "SLACK_CLIENT_ID": "1", "SLACK_CLIENT_SECRET": "2"})
 
 
-def test_manifest_declares_what_the_app_uses():
-    from pathlib import Path
+def test_the_manifest_subscribes_to_the_events_the_app_listens_to():
+    from bot.slack.manifest import manifest
 
-    from bot.config import BOT_SCOPES
-
-    manifest = (Path(__file__).resolve().parents[3] / "manifest.yml").read_text()
-    for scope in BOT_SCOPES:
-        assert f"      - {scope}\n" in manifest, scope
-    for needed in ("command: /competency", "home_tab_enabled: true", "/slack/events", "/slack/oauth_redirect",
-                   "member_joined_channel", "message.im", "app_home_opened", "is_enabled: true"):
-        assert needed in manifest
+    subscribed = set(manifest()["settings"]["event_subscriptions"]["bot_events"])
+    assert subscribed == {"app_home_opened", "member_joined_channel", "member_left_channel", "app_uninstalled",
+                          "tokens_revoked", "message.channels", "message.groups", "message.im"}
+    assert manifest()["features"]["app_home"]["home_tab_enabled"] is True
 
 
 def test_a_direct_message_answers_the_users_application(started, server, slack_api, db):
@@ -230,8 +256,10 @@ def test_a_direct_message_answers_the_users_application(started, server, slack_a
     slack_api.wait_for("chat.postMessage", 3)
     assert walks.load(db, started).answer("P1.1").status == "met"
     replies = [m for m in slack_api.sent("chat.postMessage") if m["channel"] == "DALICE"]
-    assert "Saved: P1.1 met." in replies[0]["text"]
-    assert "*P1.2 · APN Program Membership*" in texts(replies[1]["blocks"])
+    assert len(replies) == 1 and "Saved: P1.1 met." in replies[0]["text"]
+    # The walk stays in the team's channel: the next item is posted there, not in the DM.
+    following = slack_api.sent("chat.postMessage")[-1]
+    assert following["channel"] == "CTEAM" and "*P1.2 · APN Program Membership*" in texts(following["blocks"])
 
 
 def test_app_home_shows_the_users_applications(started, server, slack_api, db):
@@ -242,6 +270,27 @@ def test_app_home_shows_the_users_applications(started, server, slack_api, db):
     assert view["type"] == "home" and "*Acme Retail*" in shown
     assert "Prerequisites: 0/14 answered" in shown and "Assigned to you: T1.24" in shown
     assert len(view["blocks"]) <= 100
+
+
+def test_the_item_message_and_app_home_word_the_last_valid_day_as_the_walk_does(started, server, slack_api, db):
+    from datetime import UTC, datetime, timedelta
+
+    from bot.render import render
+    from flows.checklist import get_checklist
+
+    today = datetime.now(UTC)
+    dated = today.date() - timedelta(days=340)  # a 12-month window: some 25 days left
+    walks.record_evidence(db, started, "T1.24", "https://wiki.example.com/drill", dated.isoformat(), "", "UALICE",
+                          today)
+    item = get_checklist().item("T1.24")
+    last = render("common.j2", "last_valid_day", "en", day=item.expiry(dated))
+    send_interaction(server, block_action("walk_met", f"{started}|T1.24"))
+    answered = texts(slack_api.wait_for("chat.update")[0]["blocks"])
+    assert f"1 piece(s) of evidence · {last}." in answered and "valid until" not in answered
+    send_event(server, {"type": "app_home_opened", "user": "UALICE", "channel": "DALICE", "tab": "home"}, "Ev040")
+    home = texts(slack_api.wait_for("views.publish")[0]["view"]["blocks"])
+    left = (item.expiry(dated) - today.date()).days
+    assert f"- T1.24 {item.title('en')}: {last} (in {left} days)" in home and "expires" not in home
 
 
 def test_long_requirement_text_is_folded_not_cut():

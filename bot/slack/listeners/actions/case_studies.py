@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.slack.case_studies import EDIT_ACTION, not_found, open_case_form
 from bot.slack.middleware import members_only, of_button
-from bot.slack.web_api import call, now
+from bot.slack.web_api import now, tell
 from flows.checklist import get_checklist
 from storage import case_studies
 from storage.db import Database
@@ -18,7 +18,7 @@ def register(app: App) -> None:
 
 
 def edit_case_study(ack: Ack, body: dict, action: dict, client: WebClient, context: BoltContext,
-                    db: Database) -> None:
+                    respond: Respond, db: Database) -> None:
     ack()
     application_id = context["application_id"]
     case_study_id = int(action["value"].split("|")[1])
@@ -26,8 +26,7 @@ def edit_case_study(ack: Ack, body: dict, action: dict, client: WebClient, conte
     channel = body["channel"]["id"]
     existing = next((cs for cs in overview.case_studies if cs.id == case_study_id), None)
     if existing is None:
-        call(client, "chat_postEphemeral", channel=channel, user=context.user_id,
-             text=not_found(overview.state.language))
+        tell(respond, not_found(overview.state.language))
         return
-    open_case_form(client, body["trigger_id"], application_id, channel, existing, overview.state.language,
+    open_case_form(client, respond, body["trigger_id"], application_id, channel, existing, overview.state.language,
                    get_checklist(overview.state.checklist_id))

@@ -3,14 +3,14 @@ the item's evidence button, Edit the case study's)."""
 
 from __future__ import annotations
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.slack import blocks
 from bot.slack.middleware import members_only, of_block, of_button
 from bot.slack.reminders import say
-from bot.slack.walk import tell_assignee
-from bot.slack.web_api import call, now
+from bot.slack.walk import assign_member, tell_assignee
+from bot.slack.web_api import call, now, tell
 from flows.case_studies import window_item
 from flows.checklist import get_checklist
 from flows.reminders import snooze_until
@@ -48,9 +48,12 @@ def snooze(ack: Ack, body: dict, action: dict, client: WebClient, context: BoltC
          until=until), thread_ts=(body.get("message") or {}).get("ts"))
 
 
-def assign(ack: Ack, action: dict, client: WebClient, context: BoltContext, db: Database) -> None:
+def assign(ack: Ack, action: dict, client: WebClient, context: BoltContext, respond: Respond, db: Database,
+           language: str) -> None:
     ack()
     _, item_id = blocks.parse_item_value(action["block_id"].partition(":")[2])
     assignee = action.get("selected_user") or ""
-    outcome = walks.assign(db, context["application_id"], item_id, assignee, context.user_id, now())
-    tell_assignee(db, client, context.team_id, outcome, item_id, assignee, context.user_id)
+    outcome, said = assign_member(db, context["application_id"], item_id, assignee, context.user_id, language)
+    tell(respond, said)
+    if outcome is not None:
+        tell_assignee(db, client, context.team_id, outcome, item_id, assignee, context.user_id)

@@ -6,14 +6,17 @@ from __future__ import annotations
 import json
 import re
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.slack import blocks
 from bot.slack.middleware import members_only, of_button, of_json_button
+from bot.slack.texts import slack_text
 from bot.slack.walk import direct_step, show_answer
-from bot.slack.web_api import call, now
+from bot.slack.web_api import call, call_or_tell, now
+from flows.application import DEFAULT_LANGUAGE
 from flows.checklist import get_checklist
+from storage import slack as slack_store
 from storage import walks
 from storage.db import Database
 
@@ -36,11 +39,12 @@ def answer(ack: Ack, body: dict, action: dict, client: WebClient, context: BoltC
     outcome = walks.answer_from_slack(db, context["application_id"], item_id, word, context.user_id, key, now())
     ack()
     if outcome is not None:
-        show_answer(db, client, context.team_id, body["channel"]["id"], (body.get("message") or {}).get("ts"),
-                    item_id, word, outcome)
+        ts = (body.get("message") or {}).get("ts")
+        show_answer(db, client, context.team_id, context["application_channel"],
+                    (body["channel"]["id"], ts) if ts else None, item_id, outcome)
 
 
-def open_evidence_form(ack: Ack, body: dict, action: dict, client: WebClient, context: BoltContext,
+def open_evidence_form(ack: Ack, body: dict, action: dict, client: WebClient, respond: Respond,
                        db: Database) -> None:
     ack()
     application_id, item_id = blocks.parse_item_value(action["value"])
@@ -48,12 +52,17 @@ def open_evidence_form(ack: Ack, body: dict, action: dict, client: WebClient, co
     item = get_checklist(state.checklist_id).item(item_id)
     metadata = {"a": application_id, "i": item_id, "c": body["channel"]["id"],
                 "ts": (body.get("message") or {}).get("ts", "")}
-    call(client, "views_open", trigger_id=body["trigger_id"], view=blocks.evidence_modal(item, state, metadata))
+    call_or_tell(respond, state.language, client, "views_open", trigger_id=body["trigger_id"],
+                 view=blocks.evidence_modal(item, state, metadata))
 
 
 def apply_picked_application(ack: Ack, body: dict, action: dict, client: WebClient, context: BoltContext,
                              db: Database) -> None:
     ack()
+    text = slack_store.take_pending_text(db, json.loads(action["value"])["k"], context.team_id, context.user_id)
+    dm = body["channel"]["id"]
+    if text is None:  # already applied by an earlier press of one of these buttons
+        call(client, "chat_postMessage", channel=dm, text=slack_text("pending_gone", DEFAULT_LANGUAGE))
+        return
     state = walks.load(db, context["application_id"])
-    direct_step(db, client, context.team_id, context.user_id, body["channel"]["id"], state,
-                json.loads(action["value"])["t"])
+    direct_step(db, client, context.team_id, context.user_id, dm, context["application_channel"], state, text)

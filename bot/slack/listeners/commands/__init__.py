@@ -18,15 +18,16 @@ from flows.application import MAX_TEXT
 
 
 def register(app: App) -> None:
-    app.command(COMMAND, matchers=[too_long])(refuse_too_long)
+    app.command(COMMAND, matchers=[too_long], middleware=[channel_application(needs_application=False)])(
+        refuse_too_long)
     for domain in (walk, case_studies, digest, reminders):
         domain.register(app)
     app.command(COMMAND, middleware=[channel_application(needs_application=False)])(unknown_subcommand)
 
 
-def refuse_too_long(ack: Ack, body: dict) -> None:
+def refuse_too_long(ack: Ack, body: dict, language: str) -> None:
     text = (body.get("text") or "").strip()
-    ack(render("walk.j2", "too_long", "en", limit=MAX_TEXT, length=len(text)))
+    ack(render("walk.j2", "too_long", language, limit=MAX_TEXT, length=len(text)))
 
 
 def unknown_subcommand(ack: Ack, body: dict, language: str) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.slack.case_studies import cases_blocks, document_kind, documents_modal, open_case_form, say
 from bot.slack.listeners.commands.routing import add_subcommand
-from bot.slack.web_api import call, now
+from bot.slack.web_api import call_or_tell, now
 from flows.application import ApplicationState
 from flows.checklist import get_checklist
 from storage import case_studies
@@ -20,9 +20,10 @@ def register(app: App) -> None:
     add_subcommand(app, "documents", open_documents_form)
 
 
-def open_new_case_study(ack: Ack, body: dict, client: WebClient, state: ApplicationState, language: str) -> None:
+def open_new_case_study(ack: Ack, body: dict, client: WebClient, respond: Respond, state: ApplicationState,
+                        language: str) -> None:
     ack()
-    open_case_form(client, body["trigger_id"], state.id, body["channel_id"], None, language,
+    open_case_form(client, respond, body["trigger_id"], state.id, body["channel_id"], None, language,
                    get_checklist(state.checklist_id))
 
 
@@ -32,11 +33,11 @@ def list_case_studies(ack: Ack, db: Database, state: ApplicationState, language:
         blocks=cases_blocks(overview, get_checklist(state.checklist_id)))
 
 
-def open_documents_form(ack: Ack, body: dict, client: WebClient, db: Database, state: ApplicationState,
-                        language: str) -> None:
+def open_documents_form(ack: Ack, body: dict, client: WebClient, respond: Respond, db: Database,
+                        state: ApplicationState, language: str) -> None:
     ack()
     overview = case_studies.overview(db, state.id, now())
     kind = document_kind(state.delivery_type)
-    call(client, "views_open", trigger_id=body["trigger_id"],
-         view=documents_modal(kind, getattr(overview.documents, kind), language,
-                              {"a": state.id, "c": body["channel_id"]}))
+    call_or_tell(respond, language, client, "views_open", trigger_id=body["trigger_id"],
+                 view=documents_modal(kind, getattr(overview.documents, kind), language,
+                                      {"a": state.id, "c": body["channel_id"]}))

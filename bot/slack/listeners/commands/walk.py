@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import re
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.exports import render_export
 from bot.slack import blocks
 from bot.slack.listeners.commands.routing import add_subcommand
-from bot.slack.texts import say_messages, slack_text, status_text
-from bot.slack.walk import tell_assignee
-from bot.slack.web_api import call, now, post_item
+from bot.slack.texts import say_messages, slack_text, status_text, walk_done_text
+from bot.slack.walk import assign_member, tell_assignee, why_not_here
+from bot.slack.web_api import call_or_tell, language_of, now, post_item, sync_members, tell
 from flows.application import ApplicationState
 from flows.checklist import DEFAULT_CHECKLIST, get_checklist
 from flows.export import export_filename
@@ -31,37 +31,55 @@ def register(app: App) -> None:
     add_subcommand(app, "goto", go_to_item)
     add_subcommand(app, "assign", assign)
     add_subcommand(app, "export", upload_export)
+    add_subcommand(app, "sync", read_members_again, members_only=False)
 
 
 def show_help(ack: Ack, language: str) -> None:
     ack(slack_text("help", language))
 
 
-def open_start_form(ack: Ack, body: dict, client: WebClient, language: str) -> None:
+def open_start_form(ack: Ack, body: dict, client: WebClient, respond: Respond, state: ApplicationState | None,
+                    language: str) -> None:
+    if state is not None:
+        ack(slack_text("already_started", language, partner=state.partner))
+        return
     ack()
-    call(client, "views_open", trigger_id=body["trigger_id"],
-         view=blocks.start_modal(get_checklist(DEFAULT_CHECKLIST), body["channel_id"], language))
+    language = language_of(client, body["user_id"])  # no application yet: the person's own language
+    # Decided before anything is saved: an application must live where the bot can serve it.
+    problem = why_not_here(client, body["channel_id"])
+    if problem is not None:
+        tell(respond, slack_text(problem, language))
+        return
+    call_or_tell(respond, language, client, "views_open", trigger_id=body["trigger_id"],
+                 view=blocks.start_modal(get_checklist(DEFAULT_CHECKLIST), body["channel_id"], language))
 
 
 def show_status(ack: Ack, state: ApplicationState) -> None:
-    ack(status_text(state))
+    ack(status_text(state, now()))
 
 
-def post_current_item(ack: Ack, body: dict, client: WebClient, context: BoltContext, db: Database,
-                      state: ApplicationState) -> None:
-    ack()
+def post_current_item(ack: Ack, body: dict, client: WebClient, context: BoltContext, respond: Respond,
+                      db: Database, state: ApplicationState, language: str) -> None:
     outcome = walks.resume(db, state.id, context.user_id, now())
-    post_item(db, client, context.team_id, body["channel_id"], outcome.state, outcome.state.cursor)
+    if outcome.state.cursor is None:
+        ack(walk_done_text(outcome.state, now()))
+        return
+    ack()
+    error = post_item(db, client, context.team_id, body["channel_id"], outcome.state, outcome.state.cursor)
+    if error:
+        tell(respond, slack_text("slack_refused", language, error=error))
 
 
-def go_to_item(ack: Ack, body: dict, client: WebClient, context: BoltContext, db: Database,
-               state: ApplicationState, argument: str) -> None:
+def go_to_item(ack: Ack, body: dict, client: WebClient, context: BoltContext, respond: Respond, db: Database,
+               state: ApplicationState, argument: str, language: str) -> None:
     outcome = walks.step(db, state.id, f"goto {argument}", context.user_id, now())
     if not any(m.name == "item" for m in outcome.messages):
         ack(say_messages(outcome.messages, state.language))
         return
     ack()
-    post_item(db, client, context.team_id, body["channel_id"], outcome.state, outcome.state.cursor)
+    error = post_item(db, client, context.team_id, body["channel_id"], outcome.state, outcome.state.cursor)
+    if error:
+        tell(respond, slack_text("slack_refused", language, error=error))
 
 
 def assign(ack: Ack, client: WebClient, context: BoltContext, db: Database, state: ApplicationState,
@@ -71,18 +89,31 @@ def assign(ack: Ack, client: WebClient, context: BoltContext, db: Database, stat
     if not mention or not item_id:
         ack(slack_text("assign_usage", language))
         return
-    outcome = walks.assign(db, state.id, item_id, mention.group(1), context.user_id, now())
-    ack(say_messages(outcome.messages, language))
-    tell_assignee(db, client, context.team_id, outcome, item_id, mention.group(1), context.user_id)
+    outcome, said = assign_member(db, state.id, item_id, mention.group(1), context.user_id, language)
+    ack(said)
+    if outcome is not None:
+        tell_assignee(db, client, context.team_id, outcome, item_id, mention.group(1), context.user_id)
 
 
-def upload_export(ack: Ack, body: dict, client: WebClient, db: Database, state: ApplicationState,
+def upload_export(ack: Ack, body: dict, client: WebClient, respond: Respond, db: Database, state: ApplicationState,
                   argument: str, language: str) -> None:
     fmt = argument.lower() or "md"
     if fmt not in UPLOAD_FORMATS:
         ack(slack_text("export_usage", language, formats=UPLOAD_FORMATS))
         return
     ack()
-    call(client, "files_upload_v2", channel=body["channel_id"], content=render_export(db, state, fmt, now()),
-         filename=export_filename(state.partner, fmt), title=state.partner,
+    call_or_tell(respond, language, client, "files_upload_v2", channel=body["channel_id"],
+                 content=render_export(db, state, fmt, now()),
+         filename=export_filename(state.partner, state.id, fmt), title=state.partner,
          initial_comment=slack_text("export_comment", language, partner=state.partner))
+
+
+def read_members_again(ack: Ack, body: dict, client: WebClient, context: BoltContext, respond: Respond,
+                       db: Database, language: str) -> None:
+    """Members are kept current by join and leave events; this reads them afresh from Slack."""
+    ack()
+    members = sync_members(db, client, context.team_id, body["channel_id"])
+    if members is None:
+        tell(respond, slack_text("invite_me", language))
+    else:
+        tell(respond, slack_text("members_synced", language, count=len(members)))

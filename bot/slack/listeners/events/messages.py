@@ -12,25 +12,30 @@ from bot.slack import blocks
 from bot.slack.middleware import members_only, of_item_thread, once_per_event
 from bot.slack.texts import slack_text
 from bot.slack.walk import applications_of_user, direct_step, reply_in_thread
-from bot.slack.web_api import call
-from flows.application import DEFAULT_LANGUAGE
+from bot.slack.web_api import call, language_of, now
+from storage import slack as slack_store
 from storage.db import Database
 
-CHOICES = 25  # "which application?" buttons in one message
-PENDING_TEXT = 1900  # what a button value keeps of the typed text (Slack allows 2,000)
+CHOICES = 25  # "which application?" buttons in one message (Slack's limit for an actions block)
 
 
 def register(app: App) -> None:
-    app.event("message", matchers=[is_typed, in_thread],
-              middleware=[once_per_event, members_only(of_item_thread)])(reply_to_item)
+    in_item_thread = [once_per_event, members_only(of_item_thread)]
+    app.event("message", matchers=[is_typed, in_thread], middleware=in_item_thread)(reply_to_item)
+    app.event("message", matchers=[is_file_share, in_thread], middleware=in_item_thread)(file_as_evidence)
     app.event("message", matchers=[is_typed, in_direct_message], middleware=[once_per_event])(reply_to_dm)
     # Slack sends every message of every channel the bot is in; the rest are not for it.
     app.event("message")(ignore_message)
 
 
 def is_typed(event: dict) -> bool:
-    """Typed by a person: not an edit, a join notice, a file share, nor a bot's message."""
-    return not event.get("subtype") and not event.get("bot_id")
+    """Typed by a person ("also send to channel" included): not an edit, a join notice, a
+    file share, nor a bot's message."""
+    return event.get("subtype") in (None, "thread_broadcast") and not event.get("bot_id")
+
+
+def is_file_share(event: dict) -> bool:
+    return event.get("subtype") == "file_share" and not event.get("bot_id")
 
 
 def in_thread(event: dict) -> bool:
@@ -47,19 +52,36 @@ def reply_to_item(event: dict, client: WebClient, context: BoltContext, db: Data
                     target.item_id, context.user_id, event.get("text") or "")
 
 
+def file_as_evidence(event: dict, client: WebClient, context: BoltContext, db: Database) -> None:
+    """A file shared under an item's message is evidence for that item: its name and permalink."""
+    target = context["item_message"]
+    for shared in event.get("files") or []:
+        found = shared if shared.get("permalink") else (call(client, "files_info", file=shared["id"]) or {}).get("file")
+        if not found:
+            continue
+        evidence = f"evidence {found.get('name', '')} {found.get('permalink', '')}"
+        reply_in_thread(db, client, context.team_id, event["channel"], event["thread_ts"], target.application_id,
+                        target.item_id, context.user_id, evidence)
+
+
 def reply_to_dm(event: dict, client: WebClient, context: BoltContext, db: Database) -> None:
-    channel, text = event["channel"], event.get("text") or ""
+    dm, text = event["channel"], event.get("text") or ""
     candidates = applications_of_user(db, context.team_id, context.user_id)
     if not candidates:
-        call(client, "chat_postMessage", channel=channel, text=slack_text("no_dm_application", DEFAULT_LANGUAGE))
+        text = slack_text("no_dm_application", language_of(client, context.user_id))
+        call(client, "chat_postMessage", channel=dm, text=text)
         return
     if len(candidates) == 1:
-        direct_step(db, client, context.team_id, context.user_id, channel, candidates[0], text)
+        channel, state = candidates[0]
+        direct_step(db, client, context.team_id, context.user_id, dm, channel, state, text)
         return
+    # The text waits on the server: a button carries only its key (values hold 2,000 characters).
+    key = slack_store.keep_pending_text(db, context.team_id, context.user_id, text, now())
+    language = language_of(client, context.user_id)
     buttons = [{"type": "button", "action_id": f"dm_pick_{state.id}", "text": blocks.plain(state.partner),
-                "value": json.dumps({"a": state.id, "t": text[:PENDING_TEXT]})} for state in candidates[:CHOICES]]
-    call(client, "chat_postMessage", channel=channel, text=slack_text("which_application", DEFAULT_LANGUAGE),
-         blocks=[blocks.section(slack_text("which_application", candidates[0].language)),
+                "value": json.dumps({"a": state.id, "k": key})} for _, state in candidates[:CHOICES]]
+    call(client, "chat_postMessage", channel=dm, text=slack_text("which_application", language),
+         blocks=[blocks.section(slack_text("which_application", language)),
                  {"type": "actions", "elements": buttons}])
 
 

@@ -10,11 +10,12 @@ from slack_sdk import WebClient
 from bot.slack.blocks import view_metadata
 from bot.slack.middleware import members_only, of_view
 from bot.slack.texts import say_messages, slack_text
-from bot.slack.web_api import call, now, post_item, sync_members, update_item
+from bot.slack.web_api import call, call_pages, now, post_item, update_item
 from flows.application import DEFAULT_LANGUAGE, ApplicationState, new_application_problems
 from flows.checklist import DEFAULT_CHECKLIST, get_checklist
 from flows.evidence import DateProblem
 from flows.walk import evidence_form_problems
+from storage import slack as slack_store
 from storage import walks
 from storage.db import Database
 from storage.errors import PartnerExists
@@ -29,21 +30,31 @@ def start_application(ack: Ack, view: dict, client: WebClient, context: BoltCont
     state = submitted_application(view)
     problems = new_application_problems(state.partner, state.delivery_type, state.categories,
                                         get_checklist(DEFAULT_CHECKLIST))
+    channel = view_metadata(view).get("c", "")
+    existing = walks.in_channel(db, context.team_id, channel)
+    if existing:  # started by someone else since the form opened
+        ack(response_action="errors", errors={"partner": slack_text("already_started", state.language,
+                                                                    partner=existing[0].partner)})
+        return
     if not problems and walks.find(db, state.partner, context.team_id) is not None:
         problems["partner"] = "partner_exists"
     if problems:
         ack(response_action="errors", errors={field: slack_text("field_error", state.language, code=code)
                                               for field, code in problems.items()})
         return
-    channel = view_metadata(view).get("c", "")
+    # Read before saving: an application whose channel the bot cannot read is never kept.
+    members = call_pages(client, "conversations_members", "members", channel=channel, limit=500)
+    if members is None:
+        ack(response_action="errors", errors={"partner": slack_text("invite_me", state.language)})
+        return
     try:
         state = walks.start(db, state, context.user_id, now(), team_id=context.team_id, channel_id=channel)
     except PartnerExists:  # started by someone else since the check above
         ack(response_action="errors",
             errors={"partner": slack_text("field_error", state.language, code="partner_exists")})
         return
+    slack_store.replace_members(db, context.team_id, channel, members, now())
     ack()
-    sync_members(db, client, context.team_id, channel)
     outcome = walks.resume(db, state.id, context.user_id, now())
     post_item(db, client, context.team_id, channel, outcome.state, outcome.state.cursor,
               intro=slack_text("started", state.language, partner=state.partner, who=context.user_id))
@@ -86,7 +97,8 @@ def save_evidence(ack: Ack, view: dict, client: WebClient, context: BoltContext,
             errors={"evidence_date": slack_text("field_error", state.language, code=result.reason)})
         return
     ack()
-    if metadata.get("ts"):
+    # The form may come from a reminder, whose message (and its Snooze) stays as it is.
+    if metadata.get("ts") and slack_store.item_message(db, context.team_id, metadata["c"], metadata["ts"]):
         update_item(client, metadata["c"], metadata["ts"], result.state, item_id)
     call(client, "chat_postMessage", channel=metadata["c"], thread_ts=metadata.get("ts") or None,
          text=say_messages(result.messages, state.language))
