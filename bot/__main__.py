@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("web", help="serve Slack over HTTP on $PORT (the Procfile's web: line)")
     commands.add_parser("socket", help="connect to Slack in Socket Mode (development)")
 
+    erase = commands.add_parser("erase", help="erase a Slack workspace's data (after it uninstalled the app)")
+    erase.add_argument("--team", required=True, help="the workspace's id (T…)")
+    erase.add_argument("--yes", action="store_true", help="really erase: without it, nothing is changed")
     tokens = commands.add_parser("tokens", help="stored Slack tokens")
     tokens.add_argument("action", choices=["rotate"],
                         help="re-encrypt every stored token with the first key of TOKEN_ENCRYPTION_KEY")
@@ -201,25 +204,15 @@ def cmd_db(args: argparse.Namespace) -> int:
     from storage.db import Database, current_revision, head_revision, upgrade
 
     database = Database(database_url())
-    if args.action == "backup":
-        from storage.db import backup_sqlite
+    if args.action in ("backup", "restore"):
+        from storage.db import backup_sqlite, restore_sqlite
 
         if not args.path:
-            raise UsageError(say("backup_needs_path"))
+            raise UsageError(say(f"{args.action}_needs_path"))
         if not database.is_sqlite:
-            raise UsageError(say("backup_needs_sqlite"))
-        backup_sqlite(database, args.path)
-        print(say("backed_up", path=args.path))
-        return 0
-    if args.action == "restore":
-        from storage.db import restore_sqlite
-
-        if not args.path:
-            raise UsageError(say("restore_needs_path"))
-        if not database.is_sqlite:
-            raise UsageError(say("restore_needs_sqlite"))
-        restore_sqlite(database, args.path)
-        print(say("restored", path=args.path))
+            raise UsageError(say(f"{args.action}_needs_sqlite"))
+        (backup_sqlite if args.action == "backup" else restore_sqlite)(database, args.path)
+        print(say("backed_up" if args.action == "backup" else "restored", path=args.path))
         return 0
     if args.action == "upgrade":
         upgrade(database)
@@ -284,6 +277,15 @@ def cmd_tokens(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_erase(args: argparse.Namespace) -> int:
+    from storage.slack import erase_workspace
+
+    if not args.yes:
+        raise UsageError(say("erase_needs_yes", team=args.team))
+    print(say("erased", team=args.team, count=erase_workspace(_database(), args.team)))
+    return 0
+
+
 def cmd_web(args: argparse.Namespace) -> int:
     from bot.config import SlackSettings
     from bot.slack.server import serve_http
@@ -320,6 +322,7 @@ def _database():
 COMMANDS = {
     "checklist": cmd_checklist, "chat": cmd_chat, "list": cmd_list, "export": cmd_export, "db": cmd_db,
     "web": cmd_web, "socket": cmd_socket, "remind": cmd_remind, "clock": cmd_clock, "tokens": cmd_tokens,
+    "erase": cmd_erase,
     "digest": cmd_digest,
 }
 

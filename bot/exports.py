@@ -21,7 +21,6 @@ from flows.evidence import local_today
 from flows.export import CASE_STUDY_COLUMNS, MET_CHOICES, part_rows, self_assessment
 from flows.text import clean_all
 from storage import case_studies as case_study_store
-from storage import walks
 from storage.db import Database
 
 if TYPE_CHECKING:
@@ -45,13 +44,6 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 LINKED_SCHEMES = frozenset({"http", "https", "mailto"})
 # Markdown's inline syntax (and the table's cell separator): escaped in every text.
 MARKDOWN_SYNTAX = re.compile(r"([\\`*_\[\]|~])")
-
-
-def export_application(db: Database, partner: str, fmt: str, now: datetime) -> str | bytes | None:
-    state = walks.find(db, partner)
-    if state is None:
-        return None
-    return render_export(db, state, fmt, now)
 
 
 def render_export(db: Database, state: ApplicationState, fmt: str, now: datetime) -> str | bytes:

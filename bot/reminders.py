@@ -138,7 +138,7 @@ def _outcome(key: str, ok: bool) -> store.Outcome:
 
 
 # A claim older than this is taken for an interrupted send. It must outlast the longest
-# send, retries included (bot.slack.reminders.SlackNotifier.longest_send, 4.5 minutes):
+# send, retries included (bot.slack.reminders.SlackNotifier.longest_send, under 7 minutes):
 # a send still under way must never be sent again by the next pass.
 STALE_CLAIM = timedelta(minutes=10)
 

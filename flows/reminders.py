@@ -123,7 +123,11 @@ class Reminder:
     @property
     def skipped_keys(self) -> tuple[ReminderKey, ...]:
         """Keys to record without sending (built on demand: a pass may skip many)."""
-        return tuple(ReminderKey(self.evidence_id, lead) for lead in self.skipped_leads)
+        return _keys(self.evidence_id, self.skipped_leads)
+
+
+def _keys(evidence_id: int, leads: tuple[int, ...]) -> tuple[ReminderKey, ...]:
+    return tuple(ReminderKey(evidence_id, lead) for lead in leads)
 
 
 @dataclass(slots=True)
@@ -143,7 +147,7 @@ class ExpiryFlip:
 
     @property
     def skipped_keys(self) -> tuple[ReminderKey, ...]:
-        return tuple(ReminderKey(self.evidence_id, lead) for lead in self.skipped_leads)
+        return _keys(self.evidence_id, self.skipped_leads)
 
 
 @dataclass(slots=True)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, delete, select, update
+from sqlalchemy import and_, bindparam, delete, select, text, update
 from sqlalchemy.orm import Session
 
 from storage import models
@@ -203,6 +203,27 @@ def take_pending_text(db: Database, key: str, team_id: str, user_id: str) -> str
         if found is not None:
             session.execute(delete(table).where(table.c.key == key))
     return found
+
+
+def erase_workspace(db: Database, team_id: str) -> int:
+    """Every application of workspace ``team_id``, with all that hangs on it (answers,
+    evidence, history, case studies, reminders, item messages: deleted by cascade), and
+    the workspace's own records (members, people, PDM channels, digests, pending texts), in
+    one transaction. Its tokens are deleted when it uninstalls the app; this is the
+    operator's erasure of its data. Returns how many applications went."""
+    team_tables = (models.ChannelMember, models.ChannelSync, models.PendingText, models.SlackUser,
+                   models.PdmChannel, models.DigestLog)
+    with db.session() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            # History refuses DELETE (migration 0005); erasing is the one exception, and the
+            # trigger is back on when this transaction ends, whatever happens.
+            session.execute(text("ALTER TABLE history DISABLE TRIGGER history_append_only"))
+        erased = session.execute(delete(models.Application).where(models.Application.team_id == team_id)).rowcount
+        for model in team_tables:
+            session.execute(delete(model).where(model.team_id == team_id))
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("ALTER TABLE history ENABLE TRIGGER history_append_only"))
+    return erased
 
 
 TOKEN_COLUMNS = ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token")

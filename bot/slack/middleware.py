@@ -24,6 +24,7 @@ from slack_sdk import WebClient
 
 from bot.config import DigestSettings
 from bot.slack import blocks
+from bot.slack.client import as_slack_client
 from bot.slack.texts import slack_text
 from bot.slack.web_api import call, now, sync_members
 from flows.application import DEFAULT_LANGUAGE
@@ -52,6 +53,7 @@ def provide_services(db: Database, digests: DigestSettings) -> Callable:
     def provide(context: BoltContext, next_: Callable[[], None]) -> None:
         context["db"] = db
         context["digests"] = digests
+        context["client"] = as_slack_client(context.client)  # posts that appear once (bot.slack.client)
         next_()
 
     return provide

@@ -9,19 +9,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
-from slack_sdk.http_retry import RetryState
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
-from slack_sdk.http_retry.request import HttpRequest
-from slack_sdk.http_retry.response import HttpResponse
 
 from bot.reminders import Notice
 from bot.render import render
 from bot.slack import blocks
 from bot.slack.case_studies import EDIT_ACTION
+from bot.slack.client import LONGEST_WAIT, RETRIES
 from bot.slack.web_api import call, call_pages
 from storage import reminders as store
 from storage.db import Database
@@ -29,37 +22,13 @@ from storage.reminders import ApplicationTarget
 
 log = logging.getLogger(__name__)
 METADATA_EVENT = "competency_reminder"
-# A send is at most two Web API calls (conversations.open for a DM, chat.postMessage), each
-# tried at most RETRIES + 1 times, each try bounded by the client's timeout, with at most
-# LONGEST_WAIT seconds (plus a second of jitter) between tries. The reminder pass's claim
-# lease (bot.reminders.STALE_CLAIM) must outlast the sum: a send still under way is then
-# never taken for an interrupted one and sent again.
-CALLS_PER_SEND = 2
-RETRIES = 3
-LONGEST_WAIT = 30
-
-
-class RetryAfterAtMost(RateLimitErrorRetryHandler):
-    """slack_sdk's rate-limit handler, honouring ``Retry-After`` only up to ``seconds``: a
-    send that would have to wait longer fails now, and the next pass sends it."""
-
-    def __init__(self, max_retry_count: int, seconds: int):
-        super().__init__(max_retry_count=max_retry_count)
-        self.seconds = seconds
-
-    def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
-                   error: Exception | None = None) -> bool:
-        if not super()._can_retry(state=state, request=request, response=response, error=error):
-            return False
-        wait = next((values[0] for name, values in response.headers.items() if name.lower() == "retry-after"), "1")
-        return wait.isdigit() and int(wait) <= self.seconds
-
-
-def bounded_retries() -> list:
-    """The retries of bot.slack.web_api's client (RETRIES is the most any of them allows),
-    with Retry-After capped."""
-    return [RetryAfterAtMost(RETRIES, LONGEST_WAIT), ServerErrorRetryHandler(max_retry_count=2),
-            ConnectionErrorRetryHandler(max_retry_count=2)]
+# A send is at most three Web API calls (conversations.open for a DM, chat.postMessage, and
+# conversations.history before a post is repeated), each tried at most RETRIES + 1 times,
+# each try bounded by the client's timeout, with at most LONGEST_WAIT seconds (plus a
+# second of jitter) between tries (bot.slack.client). The reminder pass's claim lease
+# (bot.reminders.STALE_CLAIM) must outlast the sum: a send still under way is then never
+# taken for an interrupted one and sent again.
+CALLS_PER_SEND = 3
 
 
 def say(macro: str, language: str, **params) -> str:
@@ -110,15 +79,7 @@ class SlackNotifier:
     """Sends what the reminder pass decides, through one Web API client per workspace."""
 
     def __init__(self, client_for: Callable[[str], WebClient | None]):
-        self._client_for = client_for
-
-    def client_for(self, team_id: str) -> WebClient | None:
-        """The workspace's client, its retries bounded so that every send ends within
-        :meth:`longest_send`."""
-        client = self._client_for(team_id)
-        if client is not None:
-            client.retry_handlers = bounded_retries()
-        return client
+        self.client_for = client_for
 
     def longest_send(self, team_id: str) -> timedelta:
         """The longest one send can take with this workspace's client, every retry included:

@@ -15,14 +15,10 @@ from typing import TypeVar
 from slack_bolt import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
 
 from bot.config import SlackSettings
 from bot.slack import blocks
+from bot.slack.client import SlackClient, retry_handlers
 from bot.slack.texts import slack_text
 from flows.application import DEFAULT_LANGUAGE, ApplicationState
 from flows.checklist import get_checklist
@@ -40,17 +36,9 @@ def now() -> datetime:
 
 
 def web_client(settings: SlackSettings, token: str | None = None) -> WebClient:
-    """The one Web API client configuration: base URL override and retries with Retry-After."""
-    return WebClient(
-        token=token,
-        base_url=settings.api_url,
-        timeout=10,
-        retry_handlers=[
-            RateLimitErrorRetryHandler(max_retry_count=3),
-            ServerErrorRetryHandler(max_retry_count=2),
-            ConnectionErrorRetryHandler(max_retry_count=2),
-        ],
-    )
+    """The one Web API client configuration: the base URL (tests, proxies) and the retries
+    of :mod:`bot.slack.client`."""
+    return SlackClient(token=token, base_url=settings.api_url, timeout=10, retry_handlers=retry_handlers())
 
 
 def client_factory(settings: SlackSettings, db: Database) -> Callable[[str], WebClient | None]:

@@ -327,8 +327,8 @@ class Summary(HTMLParser):
             self.in_header = False
         if tag == "section":
             self.in_summary = False
-        if tag in ("p", "div") and self._block:
-            self._block = None if tag == "div" or self._block == "verdict" else self._block
+        if tag in ("p", "div"):  # the summary's blocks hold neither
+            self._block = None
 
     def handle_data(self, data):
         if self.in_summary and self._block and data.strip():

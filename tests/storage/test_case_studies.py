@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from bot.exports import export_application
+from bot.exports import render_export
 from flows.application import EXPIRED, MET, NOT_MET, ApplicationState
 from flows.case_studies import DEPLOYMENT_GUIDE, OVERALL_DIAGRAM, CaseStudy
 from storage import applications, case_studies, walks
@@ -139,7 +139,7 @@ def test_editing_another_applications_case_study_is_refused(db, now):
 def test_export_markdown_lays_out_the_case_studies(db, now):
     state = new_application(db, now)
     add_four(db, state.id, now)
-    markdown = export_application(db, "Acme Retail", "md", now)
+    markdown = render_export(db, walks.load(db, state.id), "md", now)
     assert "## Case studies" in markdown
     assert "### Case study 1: Customer 1" in markdown
     assert "| Customer website | <https://customer1.example.com> |" in markdown

@@ -78,6 +78,7 @@ class FakeSlackAPI:
         self.delay = 0.0  # seconds each post takes, to widen race windows in fault tests
         self.failures: dict[str, list[tuple[int, dict]]] = {}
         self.refusals: dict[str, list[str]] = {}
+        self.lost_answers: list[str] = []
         self.uploads: dict[str, bytes] = {}  # file id → uploaded bytes
         self.used_triggers: set[str] = set()
         self.lock = threading.Lock()
@@ -173,7 +174,12 @@ class FakeSlackAPI:
             self.calls.append((method if error is None else f"{method}!{error}", params))
         if error is not None:
             return 200, {"ok": False, "error": error}, {}
-        return 200, {"ok": True, **self.result(method, params)}, {}
+        result = {"ok": True, **self.result(method, params)}
+        with self.lock:
+            if method in self.lost_answers:
+                self.lost_answers.remove(method)
+                return 500, {"ok": False, "error": "fatal_error"}, {}
+        return 200, result, {}
 
     def refusal(self, method: str, params: dict) -> str | None:
         """Slack's documented error for this call, or None when Slack would accept it."""
@@ -304,6 +310,11 @@ class FakeSlackAPI:
 
     def fail_next(self, method: str, status: int, headers: dict | None = None) -> None:
         self.failures.setdefault(method, []).append((status, headers or {}))
+
+    def lose_next_answer(self, method: str) -> None:
+        """The next call of ``method`` is carried out, but its answer is a 500, as when
+        Slack posts a message and then fails to say so."""
+        self.lost_answers.append(method)
 
     def refuse_next(self, method: str, error: str) -> None:
         """The next call of ``method`` gets ``{"ok": false, "error": error}``, as Slack answers."""

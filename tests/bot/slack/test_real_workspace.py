@@ -355,3 +355,61 @@ def test_the_test_stand_in_refuses_what_slack_refuses(slack_api):
     with pytest.raises(SlackApiError, match="user_not_in_channel"):
         client.chat_postEphemeral(channel="CTEAM", user="UMALLORY", text="x")
     slack_api.calls.clear()  # these refusals were the point
+
+
+# -- 12. rate limits and retried posts -------------------------------------------------------------------
+
+
+def test_a_post_slack_made_but_answered_500_appears_once(started, server, slack_api, db):
+    slack_api.lose_next_answer("chat.postMessage")
+    send_interaction(server, block_action("walk_met", f"{started}|P1.1", message_ts=item_message_ts(db, "P1.1")))
+    slack_api.wait_for("conversations.history")  # the client looked before posting again
+    send_form(server, slash_command("status"))  # a later request, answered after the first settled
+    items = [m for m in slack_api.sent("chat.postMessage") if "P1.2" in m.get("text", "")]
+    assert len(items) == 1
+    assert item_message_ts(db, "P1.2") == items[0]["ts"]  # remembered from the message Slack has
+
+
+def test_a_rate_limited_workspace_holds_at_most_two_waiting_threads(slack_api):
+    from slack_sdk.errors import SlackApiError
+
+    from bot.slack.client import WAITING_PER_WORKSPACE
+    from bot.slack.web_api import web_client
+
+    client = web_client(settings_for(slack_api), BOT_TOKEN)
+    for _ in range(4):
+        slack_api.fail_next("chat.update", 429, {"Retry-After": "2"})
+    outcomes: list[str] = []
+
+    def update() -> None:
+        try:
+            client.chat_update(channel="CTEAM", ts="1700000000.000001", text="x")
+            outcomes.append("updated after waiting")
+        except SlackApiError as error:
+            outcomes.append(error.response["error"])
+
+    threads = [threading.Thread(target=update) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["ratelimited"] * 2 + ["updated after waiting"] * WAITING_PER_WORKSPACE
+    slack_api.calls.clear()  # the refused calls were the point
+
+
+def test_an_operator_erases_a_workspace_that_left(db, now):
+    from tests.support.cli import bot
+
+    acme = walks.start(db, ApplicationState(partner="Acme", delivery_type="saas",
+                                            checklist_id="aws-retail-competency", language="en"),
+                       "UALICE", now, team_id="T0GONE", channel_id="CGONE")
+    walks.step(db, acme.id, "yes", "UALICE", now)
+    stays = walks.start(db, ApplicationState(partner="Beta", delivery_type="saas",
+                                             checklist_id="aws-retail-competency", language="en"),
+                        "UBOB", now, team_id=TEAM, channel_id="CTEAM")
+    url = db.url.replace("postgresql+psycopg://", "postgresql://")
+    refused = bot(url, "erase", "--team", "T0GONE")
+    assert refused.returncode == 2 and "--yes" in refused.stderr and walks.find(db, "Acme", "T0GONE") is not None
+    done = bot(url, "erase", "--team", "T0GONE", "--yes")
+    assert done.returncode == 0 and "1 application" in done.stdout
+    assert walks.find(db, "Acme", "T0GONE") is None and walks.load(db, stays.id).partner == "Beta"
