@@ -95,27 +95,27 @@ def create_web_app(settings: SlackSettings, db: Database) -> Flask:
                 200, {"Content-Type": "text/plain; version=0.0.4"})
 
     cipher = TokenCipher(settings.token_keys) if settings.oauth else None
-
-    @web.get("/healthz")
-    def healthz() -> Response | tuple[Response, int]:
-        """What serving needs: a database that answers and stores, and (many workspaces) a
-        key that decrypts the stored tokens. 503 names the first that fails, and why."""
-        try:
-            db.ping()
-        except DatabaseUnavailable as error:
-            return jsonify(status="database unavailable", reason=_first_line(error)), 503
-        try:
-            slack_store.check_writes(db, now())
-        except DatabaseUnavailable as error:
-            return jsonify(status="database refuses writes", reason=_first_line(error)), 503
-        if cipher is not None:
-            try:
-                check_token_key(db, cipher)
-            except TokenKeyMismatch as error:
-                return jsonify(status="token key cannot decrypt stored tokens", reason=str(error)), 503
-        return jsonify(status="ok")
-
+    web.add_url_rule("/healthz", "healthz", lambda: health(db, cipher))
     return web
+
+
+def health(db: Database, cipher: TokenCipher | None) -> Response | tuple[Response, int]:
+    """``/healthz``, what serving needs: a database that answers and stores, and (many
+    workspaces) a key that decrypts the stored tokens. 503 names the first that fails, and why."""
+    try:
+        db.ping()
+    except DatabaseUnavailable as error:
+        return jsonify(status="database unavailable", reason=_first_line(error)), 503
+    try:
+        slack_store.check_writes(db, now())
+    except DatabaseUnavailable as error:
+        return jsonify(status="database refuses writes", reason=_first_line(error)), 503
+    if cipher is not None:
+        try:
+            check_token_key(db, cipher)
+        except TokenKeyMismatch as error:
+            return jsonify(status="token key cannot decrypt stored tokens", reason=str(error)), 503
+    return jsonify(status="ok")
 
 
 def _first_line(error: Exception) -> str:
