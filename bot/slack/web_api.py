@@ -70,6 +70,19 @@ def call_or_tell(respond: Respond, language: str, client: WebClient, method: str
     return result
 
 
+def post_or_tell(client: WebClient, user: str, language: str, **params) -> None:
+    """A post after a form was submitted (the form is closed by then): if Slack refuses it,
+    the person who submitted is told, in the channel, in a message only they see."""
+    tell_user_if_refused(client, params["channel"], user, language,
+                         attempt("chat_postMessage", lambda: client.chat_postMessage(**params).data)[1])
+
+
+def tell_user_if_refused(client: WebClient, channel: str, user: str, language: str, error: str | None) -> None:
+    if error is not None:
+        call(client, "chat_postEphemeral", channel=channel, user=user,
+             text=slack_text("slack_refused", language, error=error))
+
+
 def call_pages(client: WebClient, method: str, key: str, **params) -> list | None:
     """Every page of a paginated Web API method (slack_sdk follows ``next_cursor``): the
     items under ``key``, or None when a page failed."""

@@ -413,3 +413,13 @@ def test_an_operator_erases_a_workspace_that_left(db, now):
     done = bot(url, "erase", "--team", "T0GONE", "--yes")
     assert done.returncode == 0 and "1 application" in done.stdout
     assert walks.find(db, "Acme", "T0GONE") is None and walks.load(db, stays.id).partner == "Beta"
+
+
+@pytest.mark.slack_refusals
+def test_a_post_slack_refuses_after_a_form_is_told_to_who_submitted_it(started, server, slack_api):
+    slack_api.refuse_next("chat.postMessage", "msg_too_long")
+    metadata = {"a": started, "i": "P1.2", "c": "CTEAM", "ts": ""}
+    values = {"link": {"value": {"value": "https://partner.example.com/apn"}}, "note": {"value": {"value": ""}}}
+    assert send_interaction(server, view_submission("evidence_modal", values, metadata)) == (200, "")
+    told = slack_api.wait_for("chat.postEphemeral")[0]
+    assert told["user"] == "UALICE" and "Slack refused that (msg_too_long)" in told["text"]

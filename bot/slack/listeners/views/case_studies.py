@@ -21,7 +21,7 @@ from bot.slack.case_studies import (
     submitted_value,
 )
 from bot.slack.middleware import members_only, of_view
-from bot.slack.web_api import call, now
+from bot.slack.web_api import now, post_or_tell
 from flows.case_studies import document_problem, validate_case_study
 from flows.checklist import get_checklist
 from flows.evidence import local_today
@@ -56,7 +56,8 @@ def save_case_study(ack: Ack, view: dict, client: WebClient, context: BoltContex
         overview, number = case_studies.update(db, application_id, stored.id, case_study, context.user_id, now())
     ack()
     text = say("saved", language, overview=overview, number=number, editing=stored is not None)
-    call(client, "chat_postMessage", channel=metadata["c"], text=changed_by(text, language, context.user_id))
+    post_or_tell(client, context.user_id, language, channel=metadata["c"],
+                 text=changed_by(text, language, context.user_id))
 
 
 def save_document(ack: Ack, view: dict, client: WebClient, context: BoltContext, db: Database) -> None:
@@ -75,4 +76,5 @@ def save_document(ack: Ack, view: dict, client: WebClient, context: BoltContext,
     overview = case_studies.set_document(db, application_id, kind, link, file_id, context.user_id, now())
     ack()
     text = say("document_saved", language, kind=kind, overview=overview)
-    call(client, "chat_postMessage", channel=view_metadata(view)["c"], text=changed_by(text, language, context.user_id))
+    post_or_tell(client, context.user_id, language, channel=view_metadata(view)["c"],
+                 text=changed_by(text, language, context.user_id))

@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 from bot.slack.blocks import view_metadata
 from bot.slack.middleware import members_only, of_view
 from bot.slack.texts import say_messages, slack_text
-from bot.slack.web_api import call, call_pages, now, post_item, update_item
+from bot.slack.web_api import call_pages, now, post_item, post_or_tell, tell_user_if_refused, update_item
 from flows.application import DEFAULT_LANGUAGE, ApplicationState, new_application_problems
 from flows.checklist import DEFAULT_CHECKLIST, get_checklist
 from flows.evidence import DateProblem
@@ -56,8 +56,9 @@ def start_application(ack: Ack, view: dict, client: WebClient, context: BoltCont
     slack_store.replace_members(db, context.team_id, channel, members, now())
     ack()
     outcome = walks.resume(db, state.id, context.user_id, now())
-    post_item(db, client, context.team_id, channel, outcome.state, outcome.state.cursor,
-              intro=slack_text("started", state.language, partner=state.partner, who=context.user_id))
+    error = post_item(db, client, context.team_id, channel, outcome.state, outcome.state.cursor,
+                      intro=slack_text("started", state.language, partner=state.partner, who=context.user_id))
+    tell_user_if_refused(client, channel, context.user_id, state.language, error)
 
 
 def submitted_application(view: dict) -> ApplicationState:
@@ -100,5 +101,5 @@ def save_evidence(ack: Ack, view: dict, client: WebClient, context: BoltContext,
     # The form may come from a reminder, whose message (and its Snooze) stays as it is.
     if metadata.get("ts") and slack_store.item_message(db, context.team_id, metadata["c"], metadata["ts"]):
         update_item(client, metadata["c"], metadata["ts"], result.state, item_id)
-    call(client, "chat_postMessage", channel=metadata["c"], thread_ts=metadata.get("ts") or None,
-         text=say_messages(result.messages, state.language))
+    post_or_tell(client, context.user_id, state.language, channel=metadata["c"], thread_ts=metadata.get("ts") or None,
+                 text=say_messages(result.messages, state.language))
