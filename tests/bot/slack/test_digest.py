@@ -18,9 +18,11 @@ from bot.slack.web_api import web_client
 from flows.application import ApplicationState
 from flows.digest import DigestChannel
 from storage import applications, digests, models, walks
+from storage import slack as slack_store
 from tests.support.cli import ROOT
 from tests.support.seed import seed
 from tests.support.slack import BOT_TOKEN, TEAM, FakeSlackAPI, send_form, slash_command, texts
+from tests.support.wait import wait_until
 
 MONDAY = datetime(2026, 11, 30, 9, 5, tzinfo=timezone.utc)  # five minutes after the default slot
 SETTINGS = DigestSettings(pdm_channel="")
@@ -193,7 +195,8 @@ def test_pdm_command_is_for_members_only(started, server, slack_api, db):
 def test_digest_command_sends_the_pdm_a_dm(started, server, slack_api, db):
     slack_api.members["CPDM"] = ["UPAM"]
     send_form(server, slash_command("pdm <#CPDM|retail-pdms>"))
-    slack_api.wait_for("conversations.members", 2)
+    # The PDM channel's members are stored after Slack answers: wait for them, not for the call.
+    wait_until(lambda: "CPDM" in slack_store.channels_of(db, TEAM, "UPAM"), "the PDM channel's members stored")
     posted_before = len(slack_api.sent("chat.postMessage"))
     status, body = send_form(server, slash_command("digest", user="UPAM", channel="CELSEWHERE"))
     assert status == 200 and "Sending you the digest of <#CPDM> by direct message." in body
