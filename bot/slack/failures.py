@@ -8,7 +8,7 @@ import logging
 from slack_bolt import BoltContext, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
-from bot.slack.listeners.events.messages import in_direct_message, in_thread, is_typed
+from bot.slack.message_kinds import in_direct_message, in_thread, is_typed
 from bot.slack.texts import slack_text
 from bot.slack.web_api import call
 from flows.application import DEFAULT_LANGUAGE

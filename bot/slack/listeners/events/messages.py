@@ -9,6 +9,7 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
 from bot.slack import blocks
+from bot.slack.message_kinds import in_direct_message, in_thread, is_file_share, is_typed
 from bot.slack.middleware import members_only, of_item_thread, once_per_event
 from bot.slack.texts import slack_text
 from bot.slack.walk import applications_of_user, direct_step, reply_in_thread
@@ -26,24 +27,6 @@ def register(app: App) -> None:
     app.event("message", matchers=[is_typed, in_direct_message], middleware=[once_per_event])(reply_to_dm)
     # Slack sends every message of every channel the bot is in; the rest are not for it.
     app.event("message")(ignore_message)
-
-
-def is_typed(event: dict) -> bool:
-    """Typed by a person ("also send to channel" included): not an edit, a join notice, a
-    file share, nor a bot's message."""
-    return event.get("subtype") in (None, "thread_broadcast") and not event.get("bot_id")
-
-
-def is_file_share(event: dict) -> bool:
-    return event.get("subtype") == "file_share" and not event.get("bot_id")
-
-
-def in_thread(event: dict) -> bool:
-    return event.get("channel_type") != "im" and bool(event.get("thread_ts")) and event["thread_ts"] != event.get("ts")
-
-
-def in_direct_message(event: dict) -> bool:
-    return event.get("channel_type") == "im"
 
 
 def reply_to_item(event: dict, client: WebClient, context: BoltContext, db: Database) -> None:
