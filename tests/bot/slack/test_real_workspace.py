@@ -176,7 +176,7 @@ def test_two_presses_on_one_item_post_the_next_item_once(started, server, slack_
         thread.start()
     for thread in threads:
         thread.join()
-    slack_api.wait_for("chat.update", 2)
+    slack_api.wait_for("chat.update")
     send_form(server, slash_command("status"))  # a later request: both presses are done by its answer
     items = [m for m in slack_api.sent("chat.postMessage") if m.get("blocks") and "P1.2" in m.get("text", "")]
     assert len(items) == 1
