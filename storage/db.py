@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import select
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import ExceptionContext
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.errors import BackupRefused, DatabaseUnavailable
@@ -38,9 +39,8 @@ def normalise_url(url: str) -> str:
 def _unavailable(context: ExceptionContext) -> DatabaseUnavailable | None:
     """Every engine's ``handle_error`` hook: an OperationalError (no connection, a dropped
     one, a locked SQLite file) leaves storage as :class:`DatabaseUnavailable`, whichever
-    statement, session or Alembic migration met it. A failed pre-ping is left alone: the
-    pool reconnects."""
-    if context.is_pre_ping or not isinstance(context.sqlalchemy_exception, OperationalError):
+    statement, session or Alembic migration met it."""
+    if not isinstance(context.sqlalchemy_exception, OperationalError):
         return None
     return DatabaseUnavailable(context.original_exception)
 
@@ -82,8 +82,24 @@ def _make_engine(url: str, pool_size: int) -> Engine:
         event.listen(engine, "checkout", lambda *_: turns.acquire())
         event.listen(engine, "checkin", lambda *_: turns.release())
         return engine
-    # pool_pre_ping: a restarted database must not leave broken pooled connections.
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    event.listen(engine, "checkout", _replace_if_closed_by_server)
+    return engine
+
+
+def _replace_if_closed_by_server(dbapi_connection, _record, _proxy) -> None:
+    """A restarted database must not leave broken pooled connections. Instead of the pool's
+    pre-ping (a query, that is a round trip, on every checkout: one in ten of an answer's),
+    look at the idle connection's socket: it has something to read only when the server
+    sent its termination notice or closed it (a restart, a crash, an idle timeout).
+    Raising DisconnectionError makes the pool open a fresh connection instead. A connection
+    lost silently (a network cut) fails its first statement, which invalidates the pool."""
+    if dbapi_connection.closed:
+        raise DisconnectionError("the connection is closed")
+    idle_socket = select.poll()
+    idle_socket.register(dbapi_connection.fileno(), select.POLLIN)
+    if idle_socket.poll(0):
+        raise DisconnectionError("the server closed the connection")
 
 
 # Alembic is imported inside these functions: with Mako, which it loads, it would cost a

@@ -180,6 +180,12 @@ def test_database_restart_while_serving(slack_api):
                 time.sleep(1)
             assert status == 200
             assert walks.load(db, application_id).answer("P1.3").status == "met"
+            # A restart between two requests: the pooled connections it closed are replaced
+            # before use, so the next answer does not fail.
+            cluster.stop()
+            cluster.start()
+            assert send_interaction(web, block_action("walk_met", f"{application_id}|P1.4", channel="C0"))[0] == 200
+            assert walks.load(db, application_id).answer("P1.4").status == "met"
         finally:
             web.stop()
     finally:
