@@ -25,12 +25,27 @@ read). Two paths feed it:
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import cache
 from types import SimpleNamespace
 
-from sqlalchemy import JSON, Row, Text, and_, bindparam, cast, delete, insert, select, true, update
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Row,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    insert,
+    select,
+    true,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -117,6 +132,12 @@ def _read_states(session: Session, by: str, params: dict,
                  lock: bool = False) -> list[tuple[domain.ApplicationState, Row]]:
     """One statement (:func:`_state_query`): each application's state and its row (every
     column of its table, for what the state leaves out), oldest first."""
+    return _states_of_rows(session.connection().execute(_state_query(by, lock), params))
+
+
+def _states_of_rows(rows) -> list[tuple[domain.ApplicationState, Row]]:
+    """The rows of :func:`_state_query`, or of a statement that adds columns to it, as
+    states, each with its first row (which holds the added columns)."""
     found: list[tuple[domain.ApplicationState, Row]] = []
     first: Row | None = None
     answers: dict[str, domain.Answer] = {}
@@ -134,7 +155,7 @@ def _read_states(session: Session, by: str, params: dict,
             first,
         ))
 
-    for row in session.connection().execute(_state_query(by, lock), params):
+    for row in rows:
         if first is None or row.id != first.id:
             if first is not None:
                 finish()
@@ -241,7 +262,8 @@ def _text(value: object) -> str | None:
 
 # Built once; executed with the values as parameters, whose names set the columns written
 # (the WHERE parameters are named so as not to clash with them).
-_UPDATE_APPLICATION = update(_APPLICATIONS).where(_APPLICATIONS.c.id == bindparam("where_id"))
+_UPDATE_APPLICATION = (update(_APPLICATIONS).where(_APPLICATIONS.c.id == bindparam("where_id"))
+                       .values(version=_APPLICATIONS.c.version + 1))
 _UPDATE_ANSWER = (
     update(_ANSWERS)
     .where(_ANSWERS.c.application_id == bindparam("where_application"), _ANSWERS.c.item_id == bindparam("where_item"))
@@ -254,6 +276,68 @@ _DELETE_EVIDENCE = delete(_EVIDENCE).where(_EVIDENCE.c.id == bindparam("where_id
 _INSERT_HISTORY = insert(models.HistoryEntry.__table__)
 
 
+@dataclass
+class _Differences:
+    """What a step changed, as rows: the application's columns, each changed answer's
+    columns (with whether its row exists), and the history rows."""
+
+    application: dict[str, object] = field(default_factory=dict)
+    answers: list[tuple[str, dict[str, object], bool]] = field(default_factory=list)
+    history: list[dict] = field(default_factory=list)
+    evidence_changed: bool = False
+
+
+def _differences(application_id: int, before: domain.ApplicationState, after: domain.ApplicationState, actor: str,
+                 now: datetime) -> _Differences:
+    """The one place that says what a step wrote and which history rows tell it, evidence
+    aside (its rows need the answer's id: :func:`_save_evidence`)."""
+    found = _Differences()
+
+    def record(item_id: str | None, field_name: str, old: object, new: object) -> None:
+        found.history.append(dict(application_id=application_id, item_id=item_id, field=field_name,
+                                  old_value=_text(old), new_value=_text(new), actor=actor, at=now))
+
+    values = found.application
+    for name in ("partner", "delivery_type", "language", "target_audit_date", "timezone"):
+        old, new = getattr(before, name), getattr(after, name)
+        if old != new:
+            values["partner_name" if name == "partner" else name] = new
+            if name == "partner":
+                values["partner_key"] = partner_key(new)
+            record(None, name, old, new)
+    if before.pdm_channel != after.pdm_channel:
+        values["pdm_channel_id"] = after.pdm_channel
+        record(None, "pdm_channel", before.pdm_channel, after.pdm_channel)
+    if before.lead_times != after.lead_times:
+        values["lead_times"] = list(after.lead_times) if after.lead_times is not None else None
+        record(None, "lead_times", _days(before.lead_times), _days(after.lead_times))
+    if before.categories != after.categories:
+        values["categories"] = list(after.categories)
+        record(None, "categories", ",".join(before.categories), ",".join(after.categories))
+    values.update(
+        cursor_item=after.cursor, finished=after.finished, updated_at=now,
+        pending={"item_id": after.pending.item_id, "awaiting": after.pending.awaiting} if after.pending else None,
+    )
+    for item_id, new_answer in after.answers.items():
+        old_answer = before.answer(item_id)
+        if new_answer == old_answer:
+            continue
+        # An answer given again (Bob presses Met where Alice had) changes who and when
+        # but not the status: still one status row, so the history says who answered last.
+        if (old_answer.status, old_answer.answered_by, old_answer.answered_at) != (
+                new_answer.status, new_answer.answered_by, new_answer.answered_at):
+            record(item_id, "status", old_answer.status, new_answer.status)
+        for name in ("note", "assignee"):
+            old, new = getattr(old_answer, name), getattr(new_answer, name)
+            if old != new:
+                record(item_id, name, old, new)
+        found.answers.append((item_id, dict(
+            status=new_answer.status, note=new_answer.note, assignee=new_answer.assignee,
+            answered_by=new_answer.answered_by, answered_at=new_answer.answered_at), item_id in before.answers))
+        found.evidence_changed |= new_answer.evidence != old_answer.evidence
+    return found
+
+
 def _save(
     session: Session,
     application_id: int,
@@ -264,58 +348,22 @@ def _save(
 ) -> domain.ApplicationState:
     """Write what changed between ``before`` and ``after``; returns the stored state.
 
-    Plain statements, not the ORM's unit of work (every answer takes this path): one
-    UPDATE of the application, one statement per changed answer and per new or re-dated
-    piece of evidence, one INSERT of all history rows. ``before`` must be the state as
-    stored: its answers are the rows that exist."""
+    Plain statements, not the ORM's unit of work: one UPDATE of the application, one
+    statement per changed answer and per new or re-dated piece of evidence, one INSERT of
+    all history rows. ``before`` must be the state as stored (read under its lock): its
+    answers are the rows that exist."""
     session.flush()  # the caller's pending ORM changes go first, in order
     connection = session.connection()
-    history: list[dict] = []
+    changed = _differences(application_id, before, after, actor, now)
+    connection.execute(_UPDATE_APPLICATION, dict(where_id=application_id, **changed.application))
 
-    def record(item_id: str | None, field: str, old: object, new: object) -> None:
-        history.append(dict(application_id=application_id, item_id=item_id, field=field,
-                            old_value=_text(old), new_value=_text(new), actor=actor, at=now))
-
-    values: dict[str, object] = {}
-    for field in ("partner", "delivery_type", "language", "target_audit_date", "timezone"):
-        old, new = getattr(before, field), getattr(after, field)
-        if old != new:
-            values["partner_name" if field == "partner" else field] = new
-            if field == "partner":
-                values["partner_key"] = partner_key(new)
-            record(None, field, old, new)
-    if before.pdm_channel != after.pdm_channel:
-        values["pdm_channel_id"] = after.pdm_channel
-        record(None, "pdm_channel", before.pdm_channel, after.pdm_channel)
-    if before.lead_times != after.lead_times:
-        values["lead_times"] = list(after.lead_times) if after.lead_times is not None else None
-        record(None, "lead_times", _days(before.lead_times), _days(after.lead_times))
-    if before.categories != after.categories:
-        values["categories"] = list(after.categories)
-        record(None, "categories", ",".join(before.categories), ",".join(after.categories))
-    connection.execute(_UPDATE_APPLICATION, dict(
-        where_id=application_id, cursor_item=after.cursor,
-        pending={"item_id": after.pending.item_id, "awaiting": after.pending.awaiting} if after.pending else None,
-        finished=after.finished, updated_at=now, **values,
-    ))
+    def record(item_id: str | None, field_name: str, old: object, new: object) -> None:
+        changed.history.append(dict(application_id=application_id, item_id=item_id, field=field_name,
+                                    old_value=_text(old), new_value=_text(new), actor=actor, at=now))
 
     stored_answers = dict(after.answers)
-    for item_id, new_answer in after.answers.items():
-        old_answer = before.answer(item_id)
-        if new_answer == old_answer:
-            continue
-        # An answer given again (Bob presses Met where Alice had) changes who and when
-        # but not the status: still one status row, so the history says who answered last.
-        if (old_answer.status, old_answer.answered_by, old_answer.answered_at) != (
-                new_answer.status, new_answer.answered_by, new_answer.answered_at):
-            record(item_id, "status", old_answer.status, new_answer.status)
-        for field in ("note", "assignee"):
-            old, new = getattr(old_answer, field), getattr(new_answer, field)
-            if old != new:
-                record(item_id, field, old, new)
-        answer_values = dict(status=new_answer.status, note=new_answer.note, assignee=new_answer.assignee,
-                             answered_by=new_answer.answered_by, answered_at=new_answer.answered_at)
-        if item_id in before.answers:
+    for item_id, answer_values, exists in changed.answers:
+        if exists:
             answer_id = connection.execute(
                 _UPDATE_ANSWER, dict(where_application=application_id, where_item=item_id, **answer_values)
             ).scalar_one()
@@ -323,11 +371,88 @@ def _save(
             answer_id = connection.execute(
                 _INSERT_ANSWER, dict(application_id=application_id, item_id=item_id, **answer_values)
             ).scalar_one()
-        stored_answers[item_id] = _save_evidence(connection, answer_id, item_id, old_answer, new_answer,
-                                                 record, now)
-    if history:
-        connection.execute(_INSERT_HISTORY, history)
+        stored_answers[item_id] = _save_evidence(connection, answer_id, item_id, before.answer(item_id),
+                                                 after.answers[item_id], record, now)
+    if changed.history:
+        connection.execute(_INSERT_HISTORY, changed.history)
     return replace(after, answers=stored_answers)
+
+
+# The outcomes of :func:`_write_unless_changed`.
+WRITTEN, ALREADY_APPLIED, CHANGED_MEANWHILE = "written", "already applied", "changed meanwhile"
+_DELIVERIES, _HISTORY = models.ProcessedDelivery.__table__, models.HistoryEntry.__table__
+_ANSWER_VALUES = ("status", "note", "assignee", "answered_by", "answered_at")
+_HISTORY_VALUES = ("application_id", "item_id", "field", "old_value", "new_value", "actor", "at")
+
+
+def _write_unless_changed(connection: Connection, before: domain.ApplicationState, version: int,
+                          after: domain.ApplicationState, actor: str, now: datetime, delivery_key: str) -> str | None:
+    """A step applied to a state read without a lock, in one statement on PostgreSQL: it
+    claims ``delivery_key`` and writes what changed only if the application is still at
+    ``version`` and the key unclaimed. Returns :data:`WRITTEN`, :data:`ALREADY_APPLIED`
+    (the key was claimed before) or :data:`CHANGED_MEANWHILE` (nothing written), or None
+    when this cannot be one statement (SQLite, which has no round trips to save, or new
+    evidence, whose rows need their answer's id): the caller then takes the lock."""
+    if connection.dialect.name != "postgresql":
+        return None
+    changed = _differences(before.id, before, after, actor, now)
+    if changed.evidence_changed:
+        return None
+    statement = _unlocked_write(tuple(changed.application), tuple(exists for *_, exists in changed.answers),
+                                len(changed.history))
+    params: dict[str, object] = {"where_id": before.id, "where_version": version, "claim_key": delivery_key,
+                                 "claim_at": now}
+    params.update((f"a_{name}", value) for name, value in changed.application.items())
+    for n, (item_id, values, _) in enumerate(changed.answers):
+        params[f"n{n}_item_id"] = item_id
+        params.update((f"n{n}_{name}", value) for name, value in values.items())
+    for n, row in enumerate(changed.history):
+        params.update((f"h{n}_{name}", row[name]) for name in _HISTORY_VALUES)
+    outcome = connection.execute(statement, params).one()
+    return WRITTEN if outcome.written else ALREADY_APPLIED if outcome.already else CHANGED_MEANWHILE
+
+
+@cache
+def _unlocked_write(application_columns: tuple[str, ...], answers_exist: tuple[bool, ...], history_rows: int):
+    """The statement of :func:`_write_unless_changed`, built once per shape: the
+    application's UPDATE (guarded by its version and the unclaimed key) is a CTE that the
+    claim, the answers' and the history's writes each require to have written a row.
+    PostgreSQL runs every data-modifying CTE once, on one snapshot: ``already`` sees only
+    claims committed before the statement."""
+
+    def bound(prefix: str, table, name: str):
+        return bindparam(f"{prefix}{name}", type_=table.c[name].type)
+
+    claimed_before = select(_DELIVERIES.c.key).where(_DELIVERIES.c.key == bindparam("claim_key")).exists()
+    written = (
+        update(_APPLICATIONS)
+        .where(_APPLICATIONS.c.id == bindparam("where_id"), _APPLICATIONS.c.version == bindparam("where_version"),
+               ~claimed_before)
+        .values(version=_APPLICATIONS.c.version + 1,
+                **{name: bound("a_", _APPLICATIONS, name) for name in application_columns})
+        .returning(_APPLICATIONS.c.id)
+        .cte("written")
+    )
+    if_written = select(written.c.id).exists()
+    claim = select(bound("claim_", _DELIVERIES, "key"), bound("claim_", _DELIVERIES, "at")).where(if_written)
+    writes = [pg_insert(_DELIVERIES).from_select(["key", "at"], claim).on_conflict_do_nothing()]
+    for n, exists in enumerate(answers_exist):
+        values = {name: bound(f"n{n}_", _ANSWERS, name) for name in _ANSWER_VALUES}
+        if exists:
+            writes.append(update(_ANSWERS).where(_ANSWERS.c.application_id == written.c.id,
+                                                 _ANSWERS.c.item_id == bound(f"n{n}_", _ANSWERS, "item_id"))
+                          .values(**values))
+        else:
+            writes.append(insert(_ANSWERS).from_select(
+                ["application_id", "item_id", *values],
+                select(written.c.id, bound(f"n{n}_", _ANSWERS, "item_id"), *values.values())))
+    if history_rows:
+        rows = [select(*(bound(f"h{n}_", _HISTORY, name) for name in _HISTORY_VALUES)).where(if_written)
+                for n in range(history_rows)]
+        writes.append(insert(_HISTORY).from_select(list(_HISTORY_VALUES), rows[0] if history_rows == 1
+                                                   else union_all(*rows)))
+    return select(if_written.label("written"), claimed_before.label("already")).add_cte(
+        *(write.cte(f"write_{n}") for n, write in enumerate(writes)))
 
 
 def _save_evidence(connection, answer_id: int, item_id: str, old_answer: domain.Answer,

@@ -71,6 +71,9 @@ class Application(Base):
     overall_diagram_file_id: Mapped[str] = mapped_column(String(32), default="", server_default="")
     deployment_guide: Mapped[str] = mapped_column(Text, default="", server_default="")
     deployment_guide_file_id: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    # Counts every saved change: an answer read without a lock is written only if this is
+    # still the number it read (storage.applications._write_unless_changed).
+    version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     answers: Mapped[list[Answer]] = relationship(
         back_populates="application", cascade="all, delete-orphan", order_by="Answer.id"

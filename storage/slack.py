@@ -10,8 +10,14 @@ from datetime import datetime
 from sqlalchemy import and_, bindparam, delete, select, text, update
 from sqlalchemy.orm import Session
 
-from storage import models
+from flows.application import ApplicationState
+from storage import applications, models
 from storage.db import Database, insert_unless_present
+
+
+def _stored_key(key: str) -> str:
+    """A delivery key as stored (at most the column's length)."""
+    return key[:models.ProcessedDelivery.key.type.length]
 
 
 def _claim_delivery(session: Session, key: str, now: datetime) -> bool:
@@ -20,7 +26,7 @@ def _claim_delivery(session: Session, key: str, now: datetime) -> bool:
     connection = session.connection()  # a plain statement: the ORM's insert machinery cost more than the insert
     inserted = connection.execute(
         insert_unless_present(connection.dialect.name, models.ProcessedDelivery, returning="key"),
-        {"key": key[:200], "at": now},
+        {"key": _stored_key(key), "at": now},
     ).first()
     return inserted is not None
 
@@ -75,22 +81,33 @@ def member_left(db: Database, team_id: str, channel_id: str, user_id: str) -> No
 
 @dataclass(frozen=True)
 class Membership:
-    """An application as its workspace's members meet it: its language (for a refusal),
-    its channel, when that channel's members were last read from Slack (None: never), and
-    whether the user may change it (is a member of its channel)."""
+    """An application as a workspace member meets it: its channel, when that channel's
+    members were last read from Slack (None: never), whether the user may change it (is
+    a member of its channel), and its state as read, with the version that state is
+    (:func:`storage.walks.answer_from_slack` writes it without a lock)."""
 
-    application_id: int
-    language: str
+    state: ApplicationState
+    version: int
     channel_id: str
     synced_at: datetime | None
     may_change: bool
 
+    @property
+    def application_id(self) -> int:
+        return self.state.id
+
+    @property
+    def language(self) -> str:
+        """For a refusal."""
+        return self.state.language
+
 
 _APPLICATIONS, _MEMBERS = models.Application.__table__, models.ChannelMember.__table__
 _SYNCS = models.ChannelSync.__table__
-# Built once: every request naming an application runs it.
-_MEMBERSHIP = select(
-    _APPLICATIONS.c.id, _APPLICATIONS.c.language, _APPLICATIONS.c.channel_id, _SYNCS.c.synced_at,
+# Built once: every request naming an application runs it. The application's whole state
+# comes with it, saving the listener a second statement (every answer takes this path).
+_MEMBERSHIP = applications._state_query(applications._BY_ID, lock=False).add_columns(
+    _SYNCS.c.synced_at.label("members_synced_at"),
     and_(
         _APPLICATIONS.c.team_id == bindparam("team_id"),
         select(_MEMBERS.c.user_id)
@@ -98,23 +115,21 @@ _MEMBERSHIP = select(
                _MEMBERS.c.user_id == bindparam("user_id"))
         .exists(),
     ).label("is_member"),
-).select_from(
-    _APPLICATIONS.outerjoin(_SYNCS, and_(_SYNCS.c.team_id == _APPLICATIONS.c.team_id,
-                                         _SYNCS.c.channel_id == _APPLICATIONS.c.channel_id))
-).where(_APPLICATIONS.c.id == bindparam("application_id"))
+).outerjoin(_SYNCS, and_(_SYNCS.c.team_id == _APPLICATIONS.c.team_id,
+                         _SYNCS.c.channel_id == _APPLICATIONS.c.channel_id))
 
 
 def membership(db: Database, team_id: str, application_id: int, user_id: str) -> Membership | None:
-    """In one statement: application ``application_id`` and whether ``user_id`` may change
+    """In one statement: application ``application_id``, and whether ``user_id`` may change
     it, that is, is a member of its channel in its own workspace ``team_id``; None when
-    there is no such application. The language is for the refusal."""
+    there is no such application."""
     with db.single_statement() as connection:
-        row = connection.execute(
-            _MEMBERSHIP, {"application_id": application_id, "team_id": team_id, "user_id": user_id}
-        ).first()
-    if row is None:
+        found = applications._states_of_rows(connection.execute(
+            _MEMBERSHIP, {"application_id": application_id, "team_id": team_id, "user_id": user_id}))
+    if not found:
         return None
-    return Membership(row.id, row.language, row.channel_id, row.synced_at, bool(row.is_member))
+    state, row = found[0]
+    return Membership(state, row.version, row.channel_id, row.members_synced_at, bool(row.is_member))
 
 
 def in_application_channel(db: Database, application_id: int, user_id: str) -> bool:

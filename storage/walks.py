@@ -76,18 +76,32 @@ def every_application(db: Database) -> list[Listed]:
 
 
 def answer_from_slack(
-    db: Database, application_id: int, item_id: str, line: str, actor: str, delivery_key: str, now: datetime,
+    db: Database, before: ApplicationState, version: int, item_id: str, line: str, actor: str, delivery_key: str,
+    now: datetime,
 ) -> walk.Outcome | None:
-    """A button press: claim the delivery and apply, in one transaction and a handful of
-    statements (this is the path every answer takes). None when the delivery was already
-    applied. Who may press is the caller's business (checked before, see
-    :func:`storage.slack.membership`)."""
+    """A button press, applied to ``before``, the state at ``version`` as the membership
+    check read it (:func:`storage.slack.membership`; who may press is checked there). None
+    when the delivery was already applied.
+
+    This is the path every answer takes. On PostgreSQL one statement claims the delivery
+    and writes the step, unless the application changed since it was read; then, and on
+    SQLite, the delivery is claimed and the step applied to the state read again under the
+    application's lock, in one transaction."""
+    checklist = get_checklist(before.checklist_id)
+    key = slack_store._stored_key(delivery_key)
+    outcome = walk.on_item(checklist, before, item_id, line, actor, now)
+    with db.single_statement() as connection:
+        written = applications._write_unless_changed(connection, before, version, outcome.state, actor, now, key)
+    if written == applications.ALREADY_APPLIED:
+        return None
+    if written == applications.WRITTEN:
+        return outcome
     with db.session() as session:
-        if not slack_store._claim_delivery(session, delivery_key, now):
+        if not slack_store._claim_delivery(session, key, now):
             return None
-        before = applications._load_state(session, application_id, lock=True)
-        outcome = walk.on_item(get_checklist(before.checklist_id), before, item_id, line, actor, now)
-        stored = applications._save(session, application_id, before, outcome.state, actor, now)
+        before = applications._load_state(session, before.id, lock=True)
+        outcome = walk.on_item(checklist, before, item_id, line, actor, now)
+        stored = applications._save(session, before.id, before, outcome.state, actor, now)
     return walk.Outcome(stored, outcome.messages, outcome.quit)
 
 

@@ -8,7 +8,8 @@
   language and the subcommand's argument into the context.
 - :func:`members_only` (every listener that changes an application) finds the application
   a request names and refuses anyone who is not a member of its channel, in its own
-  workspace. The refusal reaches the person where they are: an error in the form, the
+  workspace; it puts the application's ``state`` (and its ``state_version``) into the
+  context. The refusal reaches the person where they are: an error in the form, the
   slash command's answer, the action's ``response_url`` (which reaches people previewing a
   channel, unlike ``chat.postEphemeral``), or an ephemeral reply in an item's thread.
 """
@@ -97,6 +98,8 @@ def members_only(locate: Locator) -> Callable:
         context["application_id"] = application_id
         context["application_channel"] = membership.channel_id
         context["language"] = membership.language
+        # The state as the check read it; an answer writes on it unless it changed since.
+        context["state"], context["state_version"] = membership.state, membership.version
         return next_()
 
     return check

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flows.application import ApplicationState
 from storage import slack as slack_store
 from storage import walks
+from storage.applications import history
 
 TEAM = "T0TEAM"
 
@@ -17,8 +18,12 @@ def start(db, now, partner="Acme", channel="CTEAM"):
 def test_membership_says_who_may_change_an_application(db, now):
     state = start(db, now)
     slack_store.replace_members(db, TEAM, "CTEAM", ["UALICE"], now)
-    assert slack_store.membership(db, TEAM, state.id, "UALICE") == slack_store.Membership(
+    alice = slack_store.membership(db, TEAM, state.id, "UALICE")
+    assert (alice.application_id, alice.language, alice.channel_id, alice.synced_at, alice.may_change) == (
         state.id, "en", "CTEAM", now, True)
+    assert alice.state == walks.load(db, state.id)  # the state comes with the check, as stored
+    walks.step(db, state.id, "yes", "alice", now)
+    assert slack_store.membership(db, TEAM, state.id, "UALICE").version == alice.version + 1
     assert slack_store.membership(db, TEAM, state.id, "UMALLORY").may_change is False
     elsewhere = slack_store.membership(db, "T0OTHER", state.id, "UALICE")  # another workspace's member
     assert elsewhere is None or not elsewhere.may_change
@@ -35,9 +40,47 @@ def test_an_item_message_is_plain_values(db, now):
     assert slack_store.item_message(db, TEAM, "CTEAM", "1700000000.000200") is None
 
 
+def read(db, state):
+    """The state and version as the membership check reads them for a button press."""
+    found = slack_store.membership(db, TEAM, state.id, "UALICE")
+    return found.state, found.version
+
+
 def test_a_delivery_is_applied_once(db, now):
     state = start(db, now)
-    first = walks.answer_from_slack(db, state.id, "P1.1", "yes", "UALICE", "action:1", now)
+    first = walks.answer_from_slack(db, *read(db, state), "P1.1", "yes", "UALICE", "action:1", now)
     assert first.state.answer("P1.1").status == "met"
-    assert walks.answer_from_slack(db, state.id, "P1.1", "no", "UALICE", "action:1", now) is None
+    assert walks.answer_from_slack(db, *read(db, state), "P1.1", "no", "UALICE", "action:1", now) is None
     assert walks.load(db, state.id).answer("P1.1").status == "met"
+
+
+def test_a_press_on_a_state_read_before_another_change_keeps_both(db, now):
+    state = start(db, now)
+    stale = read(db, state)
+    walks.answer_from_slack(db, *read(db, state), "P1.2", "no", "UBOB", "action:0", now)  # Bob, in between
+    assert walks.answer_from_slack(db, *stale, "P1.1", "yes", "UALICE", "action:1", now) is not None
+    stored = walks.load(db, state.id)
+    assert (stored.answer("P1.1").status, stored.answer("P1.2").status) == ("met", "not_met")
+    # The same press again, on a state read before it: still applied once.
+    assert walks.answer_from_slack(db, *stale, "P1.1", "no", "UALICE", "action:1", now) is None
+    assert walks.load(db, state.id).answer("P1.1").status == "met"
+
+
+def test_a_press_writes_the_same_rows_and_history_as_a_typed_answer(db, now):
+    """The one-statement write of a press and the locked write of a line agree."""
+    pressed, typed = start(db, now, "Pressed", "CPRESSED"), start(db, now, "Typed", "CTYPED")
+    slack_store.replace_members(db, TEAM, "CPRESSED", ["UALICE"], now)
+    for item_id, word in (("P1.1", "yes"), ("P1.2", "no"), ("P1.1", "no"), ("P1.3", "yes")):
+        found = slack_store.membership(db, TEAM, pressed.id, "UALICE")
+        assert walks.answer_from_slack(db, found.state, found.version, item_id, word, "UALICE", f"k{item_id}{word}",
+                                       now) is not None
+        walks.on_item(db, typed.id, item_id, word, "UALICE", now)
+    assert walks.load(db, pressed.id).answers == walks.load(db, typed.id).answers
+    assert walks.load(db, pressed.id).cursor == walks.load(db, typed.id).cursor
+
+    def told(application_id):
+        return [(change.item_id, change.field, change.old_value, change.new_value, change.actor)
+                for change in history(db, application_id)[1:]]  # after "created"
+
+    assert told(pressed.id) == told(typed.id)
+    assert [change.field for change in history(db, pressed.id)].count("status") == 4

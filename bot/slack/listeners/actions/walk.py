@@ -36,7 +36,8 @@ def answer(ack: Ack, body: dict, action: dict, client: WebClient, context: BoltC
     word = ACTION_WORDS[ANSWER_ACTIONS.match(action["action_id"]).group(1)]
     # Slack may deliver a press twice: the key makes the second one a no-op.
     key = f"action:{context.team_id}:{context.user_id}:{action['action_ts']}:{action['action_id']}:{action['value']}"
-    outcome = walks.answer_from_slack(db, context["application_id"], item_id, word, context.user_id, key, now())
+    outcome = walks.answer_from_slack(db, context["state"], context["state_version"], item_id, word, context.user_id,
+                                      key, now())
     ack()
     if outcome is not None:
         ts = (body.get("message") or {}).get("ts")
