@@ -45,7 +45,13 @@ def _unavailable(context: ExceptionContext) -> DatabaseUnavailable | None:
     return DatabaseUnavailable(context.original_exception)
 
 
-def make_engine(url: str, pool_size: int = 5) -> Engine:
+# Connections a process keeps: one for each thread that may use one at once (the web
+# process's ten request threads and Bolt's five listener threads). Fewer made the pool open
+# and close a connection on many answers, each a new PostgreSQL backend.
+POOL_SIZE = 15
+
+
+def make_engine(url: str, pool_size: int = POOL_SIZE) -> Engine:
     engine = _make_engine(normalise_url(url), pool_size)
     event.listen(engine, "handle_error", _unavailable)
     return engine
@@ -82,7 +88,7 @@ def _make_engine(url: str, pool_size: int) -> Engine:
         event.listen(engine, "checkout", lambda *_: turns.acquire())
         event.listen(engine, "checkin", lambda *_: turns.release())
         return engine
-    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=5)
     event.listen(engine, "checkout", _replace_if_closed_by_server)
     return engine
 
@@ -202,7 +208,7 @@ class Database:
     """One engine and its session factory; sessions are scoped to one unit of work.
     ``url`` comes from the caller (the bot reads ``DATABASE_URL`` in :mod:`bot.config`)."""
 
-    def __init__(self, url: str, pool_size: int = 5):
+    def __init__(self, url: str, pool_size: int = POOL_SIZE):
         self.url = normalise_url(url)
         self.engine = make_engine(self.url, pool_size)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)

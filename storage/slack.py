@@ -176,25 +176,28 @@ class ItemMessage:
     item_id: str
 
 
+_ITEM_MESSAGES = models.ItemMessage.__table__
+# Built once: every answer reads the live message after its acknowledgement.
+_ITEM_MESSAGE = select(_ITEM_MESSAGES.c.application_id, _ITEM_MESSAGES.c.item_id).where(
+    _ITEM_MESSAGES.c.team_id == bindparam("team_id"), _ITEM_MESSAGES.c.channel_id == bindparam("channel_id"),
+    _ITEM_MESSAGES.c.ts == bindparam("ts"))
+_LIVE_ITEM_MESSAGE = select(_ITEM_MESSAGES.c.ts, _ITEM_MESSAGES.c.item_id).where(
+    _ITEM_MESSAGES.c.team_id == bindparam("team_id"), _ITEM_MESSAGES.c.channel_id == bindparam("channel_id"),
+    _ITEM_MESSAGES.c.application_id == bindparam("application_id"),
+).order_by(_ITEM_MESSAGES.c.ts.desc()).limit(1)
+
+
 def item_message(db: Database, team_id: str, channel_id: str, ts: str) -> ItemMessage | None:
-    table = models.ItemMessage.__table__
     with db.single_statement() as connection:
-        row = connection.execute(
-            select(table.c.application_id, table.c.item_id)
-            .where(table.c.team_id == team_id, table.c.channel_id == channel_id, table.c.ts == ts)
-        ).first()
+        row = connection.execute(_ITEM_MESSAGE, {"team_id": team_id, "channel_id": channel_id, "ts": ts}).first()
     return None if row is None else ItemMessage(team_id, channel_id, ts, row.application_id, row.item_id)
 
 
 def live_item_message(db: Database, team_id: str, channel_id: str, application_id: int) -> ItemMessage | None:
     """The application's newest item message in a channel: the one whose buttons answer."""
-    table = models.ItemMessage.__table__
     with db.single_statement() as connection:
         row = connection.execute(
-            select(table.c.ts, table.c.item_id)
-            .where(table.c.team_id == team_id, table.c.channel_id == channel_id,
-                   table.c.application_id == application_id)
-            .order_by(table.c.ts.desc()).limit(1)
+            _LIVE_ITEM_MESSAGE, {"team_id": team_id, "channel_id": channel_id, "application_id": application_id}
         ).first()
     return None if row is None else ItemMessage(team_id, channel_id, row.ts, application_id, row.item_id)
 
