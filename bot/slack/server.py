@@ -186,13 +186,24 @@ class WholeRequests(WSGIContainer):
 
 
 class GunicornServer(BaseApplication):
-    """gunicorn, one worker, its requests read by tornado and handled by ``threads``
-    threads (ten, the number of Bolt's Heroku example)."""
+    """gunicorn with ``workers`` worker processes, each reading requests with tornado and
+    handling them in ``threads`` threads (ten, the number of Bolt's Heroku example). The
+    app is built once, in the master, after the schema check: the workers never race to
+    migrate."""
 
-    def __init__(self, app: Flask, bind: str, threads: int = 10):
+    def __init__(self, app: Flask, bind: str, workers: int = 2, threads: int = 10, db: Database | None = None):
         self.application = WholeRequests(app, threads)
-        self.options = {"bind": bind, "workers": 1, "worker_class": "tornado",
-                        "accesslog": None, "timeout": 30, "pre_fork": _freeze_startup_objects}
+
+        def forget_the_masters_connections(_server: Arbiter, _worker: Worker) -> None:
+            # A connection opened before the fork (the schema check's) would be shared by
+            # every worker: two using one socket fail ("prepared statement already
+            # exists"). Each worker opens its own; the master's stay the master's.
+            if db is not None:
+                db.engine.dispose(close=False)
+
+        self.options = {"bind": bind, "workers": workers, "worker_class": "tornado", "accesslog": None,
+                        "timeout": 30, "pre_fork": _freeze_startup_objects,
+                        "post_fork": forget_the_masters_connections}
         super().__init__()
 
     def load_config(self) -> None:
@@ -205,7 +216,8 @@ class GunicornServer(BaseApplication):
 
 def serve_http(settings: SlackSettings, db: Database, web: WebSettings | None = None) -> None:
     web = web or WebSettings.from_env()
-    GunicornServer(create_web_app(settings, db), bind=f"0.0.0.0:{web.port}", threads=web.threads).run()
+    GunicornServer(create_web_app(settings, db), bind=f"0.0.0.0:{web.port}", workers=web.workers,
+                   threads=web.threads, db=db).run()
 
 
 def serve_socket_mode(settings: SlackSettings, db: Database) -> None:

@@ -12,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -208,3 +209,39 @@ def test_two_processes_post_a_digest_once(db, slack_api):
     assert len(parents) == 1
     replies = [m for m in slack_api.sent("chat.postMessage") if m.get("thread_ts")]
     assert len(replies) == 3
+
+
+def test_two_workers_answer_at_once_each_on_connections_of_its_own(db, slack_api, tmp_path):
+    """As the Procfile serves: two worker processes forked from one master, which checked
+    the schema (on a connection of its own) before the fork."""
+    ids = applications(db, 8)
+    items = [i.id for i in get_checklist().applicable_items("saas") if not i.derived_from][:8]
+    log = (tmp_path / "web.log").open("w+")
+    web = WebProcess(web_env(db, slack_api, WEB_WORKERS="2"), stdout=log, stderr=log)
+    try:
+        workers = Path(f"/proc/{web.process.pid}/task/{web.process.pid}/children").read_text().split()
+        assert len(workers) == 2
+        statuses: list[int] = []
+        lock = threading.Lock()
+
+        def answer(application_id: int, item_id: str) -> None:
+            status, _ = send_interaction(web, block_action("walk_not_met", f"{application_id}|{item_id}",
+                                                           channel=f"C{application_id - ids[0]}"))
+            with lock:
+                statuses.append(status)
+
+        threads = [threading.Thread(target=answer, args=(application_id, item_id))
+                   for item_id in items for application_id in ids]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert statuses == [200] * len(threads)
+        for application_id in ids:
+            for item_id in items:
+                assert status_changes(db, application_id, item_id) == 1, (application_id, item_id)
+    finally:
+        web.stop()
+    log.seek(0)
+    written = log.read()
+    assert "Traceback" not in written and "prepared statement" not in written
