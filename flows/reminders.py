@@ -321,6 +321,83 @@ class _Clock:
         return found
 
 
+class _Leads:
+    """The lead days of a row, computed once per (item, override) for a whole pass. Lead
+    days: the application's own (``lead_override``) win; else ``checklist_leads``; else the
+    defaults of :func:`lead_times`. Only a met answer is reminded: () otherwise."""
+
+    def __init__(self, checklist_items: Mapping[str, Item], checklist_leads: tuple[int, ...] | None) -> None:
+        self.items = checklist_items
+        self.checklist_leads = checklist_leads
+        self.cache: dict[tuple[str, tuple[int, ...] | None], tuple[int, ...]] = {}
+
+    def __call__(self, row: TrackedEvidence) -> tuple[int, ...]:
+        if row.status != MET:
+            return ()
+        override = row.lead_override if row.lead_override is not None else self.checklist_leads
+        cache_key = (row.item_id, override)
+        leads = self.cache.get(cache_key)
+        if leads is None:
+            item = self.items.get(row.item_id)
+            leads = self.cache[cache_key] = () if item is None else lead_times(item, override)
+        return leads
+
+
+def next_checks(
+    evidence: Iterable[TrackedEvidence],
+    checklist_items: Mapping[str, Item],
+    now: datetime,
+    already: set[ReminderKey],
+    grace: timedelta = DEFAULT_GRACE,
+    checklist_leads: tuple[int, ...] | None = None,
+) -> dict[int, datetime]:
+    """Per application, the earliest moment at which :func:`due_actions` can return an
+    action for these rows that ``already`` does not record: a pass needs to look at the
+    application again only then (or when something it depends on changes). Applications
+    for which nothing can fall due are left out.
+
+    The moments are those of :func:`due_actions`: each unrecorded lead time at 09:00
+    recipient-local on its day (its snooze end when later), the flip at 09:00 application
+    time the day after expiry, the escalation seven days later. A lead time whose moment
+    is older than ``grace`` never goes out by itself (the next one records it as skipped),
+    so it sets no moment. A moment at or before ``now`` (a failed send) means the next
+    pass looks again."""
+    _require_aware(now)
+    oldest = now - grace
+    leads_of = _Leads(checklist_items, checklist_leads)
+    found: dict[int, datetime] = {}
+    for row in newest_per_answer(evidence):
+        status = row.status
+        if status != MET and status != EXPIRED:
+            continue
+        evidence_id, expires_on = row.evidence_id, row.expires_on
+        app_zone = recipient_zone(None, row.app_tz)
+        moments = []
+        leads = leads_of(row)
+        if leads:
+            zone = recipient_zone(row.recipient_tz, row.app_tz)
+            last_day = last_reminder_day(expires_on, app_zone, zone)
+            for lead in leads:  # largest first: earliest first
+                if (evidence_id, lead) in already:
+                    continue
+                at = send_moment(last_day - timedelta(days=lead), zone)
+                if row.snoozed_until is not None:
+                    at = max(at, min(row.snoozed_until, send_moment(last_day, zone)))
+                if at >= oldest:
+                    moments.append(at)
+                    break
+        if status == MET and (evidence_id, FLIP_LEAD) not in already:
+            moments.append(send_moment(expires_on + timedelta(days=-FLIP_LEAD), app_zone))
+        if (evidence_id, ESCALATION_LEAD) not in already:
+            moments.append(send_moment(expires_on + timedelta(days=-ESCALATION_LEAD), app_zone))
+        if moments:
+            earliest = min(moments)
+            kept = found.get(row.application_id)
+            if kept is None or earliest < kept:
+                found[row.application_id] = earliest
+    return found
+
+
 def due_actions(
     evidence: Iterable[TrackedEvidence],
     checklist_items: Mapping[str, Item],
@@ -330,12 +407,10 @@ def due_actions(
     checklist_leads: tuple[int, ...] | None = None,
 ) -> list[Action]:
     """Everything due at ``now`` that ``already`` does not record; one pass, O(n).
-
-    Lead days: the application's own (``lead_override``) win; else ``checklist_leads``;
-    else the defaults of :func:`lead_times`."""
+    Lead days: see :class:`_Leads`."""
     _require_aware(now)
     clock = _Clock(now, grace)
-    leads_cache: dict[tuple[str, tuple[int, ...] | None], tuple[int, ...]] = {}
+    leads_of = _Leads(checklist_items, checklist_leads)
     actions: list[Action] = []
     apps = clock.apps
     for row in newest_per_answer(evidence):
@@ -343,14 +418,7 @@ def due_actions(
         if status != MET and status != EXPIRED:
             continue
         app = apps.get(row.app_tz) or clock.app(row.app_tz)
-        leads: tuple[int, ...] = ()
-        if status == MET:
-            override = row.lead_override if row.lead_override is not None else checklist_leads
-            cache_key = (row.item_id, override)
-            leads = leads_cache.get(cache_key)
-            if leads is None:
-                item = checklist_items.get(row.item_id)
-                leads = leads_cache[cache_key] = () if item is None else lead_times(item, override)
+        leads = leads_of(row)
         if app.today > row.expires_on:
             _past_expiry(row, leads, app, already, actions)
             continue
