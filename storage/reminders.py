@@ -24,8 +24,9 @@ CLAIMED, SENT, FAILED, SKIPPED = "claimed", "sent", "failed", "skipped"
 EVIDENCE, CASE_STUDY = "e", "c"
 
 
-# History rows are read again this far below the last pass's newest: a transaction still
-# open when that pass read may commit a lower id afterwards (ids are handed out before commit).
+# A history id can commit after a higher one (ids are handed out before commit), so the
+# feed stops before the lowest id not seen yet; a gap left by a rolled-back transaction
+# never fills, so it holds the feed back by this many ids at most.
 FEED_OVERLAP = 200
 
 
@@ -48,16 +49,32 @@ def pass_scope(db: Database, now: datetime) -> Scope:
     history: answers, evidence, assignees, snoozes, lead times, time zones, case studies):
     what a pass reads grows with what is due and what changed, not with what is stored."""
     with db.engine.connect() as connection:
-        newest = connection.scalar(select(func.coalesce(func.max(models.HistoryEntry.id), 0)))
         feed = connection.scalar(select(models.ReminderFeed.history_id).where(models.ReminderFeed.id == 1))
-        if feed is None:
-            return Scope(None, newest)
+        if feed is None:  # the first pass: everything, and the feed starts at the newest history
+            newest = connection.scalar(select(func.coalesce(func.max(models.HistoryEntry.id), 0)))
+            start = max(newest - FEED_OVERLAP, 0)
+            recent = connection.scalars(select(models.HistoryEntry.id).where(models.HistoryEntry.id > start)
+                                        .order_by(models.HistoryEntry.id)).all()
+            return Scope(None, _seen_up_to(start, list(recent)))
         due = connection.scalars(
             select(models.ReminderCheck.application_id).where(models.ReminderCheck.check_at <= now)).all()
-        changed = connection.scalars(
-            select(models.HistoryEntry.application_id).distinct()
-            .where(models.HistoryEntry.id > feed - FEED_OVERLAP)).all()
-    return Scope(frozenset(due) | frozenset(changed), newest)
+        changed = connection.execute(
+            select(models.HistoryEntry.id, models.HistoryEntry.application_id)
+            .where(models.HistoryEntry.id > feed).order_by(models.HistoryEntry.id)).all()
+    return Scope(frozenset(due) | frozenset(application_id for _, application_id in changed),
+                 _seen_up_to(feed, [ident for ident, _ in changed]))
+
+
+def _seen_up_to(feed: int, ids: list[int]) -> int:
+    """The new feed position after reading ``ids`` (ascending) above ``feed``: just below
+    the first gap, which a transaction still open may fill, but no more than
+    :data:`FEED_OVERLAP` below the newest id."""
+    if not ids:
+        return feed
+    for expected, ident in enumerate(ids, start=feed + 1):
+        if ident != expected:
+            return max(expected - 1, ids[-1] - FEED_OVERLAP)
+    return ids[-1]
 
 
 def save_checks(db: Database, scope: Scope, checks: dict[int, datetime]) -> None:
