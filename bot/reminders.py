@@ -93,6 +93,21 @@ class Observed:
         return found
 
 
+    def updated(self, newer: Observed, application_ids: frozenset[int]) -> Observed:
+        """These observations with those of ``application_ids`` replaced by ``newer``'s.
+        Recorded keys only grow within a pass (a failed send was not recorded before it
+        either), so they are joined."""
+        def merged(old: dict[str, list[TrackedEvidence]], new: dict[str, list[TrackedEvidence]]):
+            rows = {checklist_id: [row for row in found if row.application_id not in application_ids]
+                    for checklist_id, found in old.items()}
+            for checklist_id, found in new.items():
+                rows.setdefault(checklist_id, []).extend(found)
+            return rows
+
+        return Observed(merged(self.evidence, newer.evidence), merged(self.case_studies, newer.case_studies),
+                        self.recorded | newer.recorded, self.recorded_case_studies | newer.recorded_case_studies)
+
+
 def observe(db: Database, scope: store.Scope) -> Observed:
     case_studies: dict[str, list[TrackedEvidence]] = {}
     for checklist_id, row in store.tracked_case_studies(db, scope):
@@ -170,9 +185,13 @@ def run_pass(db: Database, notifier: Notifier, now: datetime, *, dry_run: bool =
     finally:
         if previous is not None:
             store.finish(db, previous, now)
-    # What was sent, flipped or claimed changed what is recorded: read again before
-    # judging when the applications next need a pass (not needed when nothing was due).
-    reschedule(db, scope, observe(db, scope) if report.due else observed, now, grace)
+    # What was sent, flipped or claimed changed what is recorded for the applications that
+    # had something due: those are read again before judging when each application next
+    # needs a pass.
+    acted = frozenset(notice.action.application_id for notice in report.due)
+    if acted:
+        observed = observed.updated(observe(db, replace(scope, application_ids=acted)), acted)
+    reschedule(db, scope, observed, now, grace)
     return report
 
 

@@ -365,37 +365,52 @@ def next_checks(
     _require_aware(now)
     oldest = now - grace
     leads_of = _Leads(checklist_items, checklist_leads)
+    # Rows share expiry days, zones and lead days: each combination's moments once per call.
+    schedules: dict[tuple, tuple[tuple[tuple[int, datetime], ...], datetime, datetime, datetime]] = {}
     found: dict[int, datetime] = {}
     for row in newest_per_answer(evidence):
         status = row.status
         if status != MET and status != EXPIRED:
             continue
-        evidence_id, expires_on = row.evidence_id, row.expires_on
-        app_zone = recipient_zone(None, row.app_tz)
-        moments = []
+        evidence_id = row.evidence_id
         leads = leads_of(row)
-        if leads:
-            zone = recipient_zone(row.recipient_tz, row.app_tz)
-            last_day = last_reminder_day(expires_on, app_zone, zone)
-            for lead in leads:  # largest first: earliest first
-                if (evidence_id, lead) in already:
-                    continue
-                at = send_moment(last_day - timedelta(days=lead), zone)
-                if row.snoozed_until is not None:
-                    at = max(at, min(row.snoozed_until, send_moment(last_day, zone)))
-                if at >= oldest:
-                    moments.append(at)
-                    break
-        if status == MET and (evidence_id, FLIP_LEAD) not in already:
-            moments.append(send_moment(expires_on + timedelta(days=-FLIP_LEAD), app_zone))
-        if (evidence_id, ESCALATION_LEAD) not in already:
-            moments.append(send_moment(expires_on + timedelta(days=-ESCALATION_LEAD), app_zone))
-        if moments:
-            earliest = min(moments)
+        shape = (row.expires_on, row.app_tz, row.recipient_tz, leads)
+        schedule = schedules.get(shape)
+        if schedule is None:
+            schedule = schedules[shape] = _moments(row.expires_on, row.app_tz, row.recipient_tz, leads)
+        lead_moments, last_moment, flip_at, escalation_at = schedule
+        earliest = None
+        for lead, at in lead_moments:  # largest lead first: earliest first
+            if (evidence_id, lead) in already:
+                continue
+            if row.snoozed_until is not None:
+                at = max(at, min(row.snoozed_until, last_moment))
+            if at >= oldest:
+                earliest = at
+                break
+        if status == MET and (evidence_id, FLIP_LEAD) not in already and (earliest is None or flip_at < earliest):
+            earliest = flip_at
+        if (evidence_id, ESCALATION_LEAD) not in already and (earliest is None or escalation_at < earliest):
+            earliest = escalation_at
+        if earliest is not None:
             kept = found.get(row.application_id)
             if kept is None or earliest < kept:
                 found[row.application_id] = earliest
     return found
+
+
+def _moments(expires_on: date, app_tz: str, recipient_tz: str | None, leads: tuple[int, ...]
+             ) -> tuple[tuple[tuple[int, datetime], ...], datetime, datetime, datetime]:
+    """When each lead time falls due (09:00 recipient-local, counted back from their last
+    reminder day), the last reminder day's 09:00 (where snoozes end at the latest), the
+    flip's and the escalation's moments (09:00 application time)."""
+    app_zone = recipient_zone(None, app_tz)
+    zone = recipient_zone(recipient_tz, app_tz)
+    last_day = last_reminder_day(expires_on, app_zone, zone)
+    return (tuple((lead, send_moment(last_day - timedelta(days=lead), zone)) for lead in leads),
+            send_moment(last_day, zone),
+            send_moment(expires_on + timedelta(days=-FLIP_LEAD), app_zone),
+            send_moment(expires_on + timedelta(days=-ESCALATION_LEAD), app_zone))
 
 
 def due_actions(
