@@ -1,7 +1,11 @@
 """The yardstick: a Bolt app whose only listener acknowledges, served exactly like the
-bot (Flask under the same gunicorn configuration). Run by bench/web_bench.py.
+bot (Flask under the Procfile's server configuration). Run by bench/web_bench.py.
 
     PORT=3100 SLACK_SIGNING_SECRET=… SLACK_BOT_TOKEN=… SLACK_API_URL=… python bench/bare_app.py
+
+``bolt_web_app`` is also the shell of the other candidates (bench/lean_app.py,
+bench/tutorial_app.py): one Bolt listener for every button, Flask in front, as Bolt's
+Flask example has it.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -18,20 +23,17 @@ from slack_bolt import App
 from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_sdk import WebClient
 
-from bot.slack.server import GunicornServer
+from bench.support import serve
 
 
-def bare_web_app() -> Flask:
+def bolt_web_app(name: str, listener: Callable) -> Flask:
+    """A Flask app serving a Bolt app whose ``listener`` takes every block action."""
     token = os.environ["SLACK_BOT_TOKEN"]
     bolt = App(signing_secret=os.environ["SLACK_SIGNING_SECRET"], token=token, token_verification_enabled=False,
                client=WebClient(token=token, base_url=os.environ["SLACK_API_URL"]))
-
-    @bolt.action(re.compile(".*"))
-    def only_ack(ack):
-        ack()
-
+    bolt.action(re.compile(".*"))(listener)
     handler = SlackRequestHandler(bolt)
-    web = Flask("bare")
+    web = Flask(name)
 
     @web.post("/slack/events")
     def events():
@@ -44,5 +46,9 @@ def bare_web_app() -> Flask:
     return web
 
 
+def only_ack(ack) -> None:
+    ack()
+
+
 if __name__ == "__main__":
-    GunicornServer(bare_web_app(), bind=f"127.0.0.1:{os.environ['PORT']}").run()
+    serve(bolt_web_app("bare", only_ack), os.environ["PORT"])

@@ -1,15 +1,15 @@
 """Benchmark: the PDM digest over many applications — time and SQL queries.
 
-    .venv/bin/python bench/digest_bench.py [--applications 1000] [--channels 10]
+    .venv/bin/python bench/digest_bench.py [--applications 10 1000 10000] [--channels 10]
                                            [--database-url postgresql://…] [--repeat 5]
 
-Seeds N applications with realistic answers, evidence, case studies and a week of
-history into a fresh SQLite file (and PostgreSQL when ``--database-url`` or
-``TEST_DATABASE_URL`` is given — its ``public`` schema is dropped and recreated), then
-times what the clock does for every PDM channel before posting: load everything, judge
-readiness, render every Slack message. Prints the best of ``--repeat`` runs and the
-number of SQL statements, for 10 applications and for N, so a count that grows with
-the number of applications shows at once.
+Seeds applications with realistic answers, evidence, case studies and a week of history
+into a fresh SQLite file (and, when ``--database-url`` or ``TEST_DATABASE_URL`` is given,
+a fresh database of its own on that PostgreSQL server, dropped at the end), size after
+size, then times what the clock does for every PDM channel before posting: load
+everything, judge readiness, render every Slack message. Prints the best of ``--repeat``
+runs and the number of SQL statements per size, so a count that grows with the number
+of applications shows at once.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.support import fresh_database, header
+from bench.support import drop_database, fresh_database, header
 from bot.config import DigestSettings
 from bot.digest import build_digests, pdm_channels
 from bot.slack.digest import digest_messages
@@ -57,14 +57,16 @@ def measure(db: Database, repeat: int) -> tuple[float, int, int]:
     return best, statements, messages
 
 
-def run(url: str, applications: int = 1000, channels: int = 10, repeat: int = 5) -> list[tuple[int, float, int, int]]:
-    """Seed a fresh database at ``url`` with 10, then ``applications``; for each size: the
-    best seconds of ``repeat`` digests, SQL statements and Slack messages per digest."""
+def run(url: str, sizes: list[int] = (10, 1000), channels: int = 10,
+        repeat: int = 5) -> list[tuple[int, float, int, int]]:
+    """Seed a fresh database at ``url`` with the smallest of ``sizes`` applications, then
+    up to each next one; for each size: the best seconds of ``repeat`` digests, SQL
+    statements and Slack messages per digest."""
     db = fresh_database(url)
     results = []
     try:
         seeded = 0
-        for size in sorted({10, applications}):
+        for size in sorted(set(sizes)):
             seed(db, size - seeded, channels=channels, rng_seed=size)
             seeded = size
             if not db.is_sqlite:
@@ -74,13 +76,14 @@ def run(url: str, applications: int = 1000, channels: int = 10, repeat: int = 5)
                     connection.execute(text("ANALYZE"))
             results.append((size, *measure(db, repeat)))
     finally:
-        db.engine.dispose()
+        drop_database(db)
     return results
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--applications", type=int, default=1000)
+    parser.add_argument("--applications", type=int, nargs="+", default=[10, 1000, 10000],
+                        help="sizes, seeded one after the other into the same database")
     parser.add_argument("--channels", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--database-url", default=os.environ.get("TEST_DATABASE_URL"))

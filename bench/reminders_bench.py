@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import insert, text
 
-from bench.support import fresh_database, header
+from bench.support import drop_database, fresh_database, header
 from bot.reminders import run_pass
 from flows.checklist import get_checklist
 from storage import models
@@ -120,7 +120,7 @@ def run(url: str, evidence: int = 100_000, applications: int = 2_000) -> tuple[i
         rows = build(db, evidence, applications)
         return rows, [(label, *measure(db, now)) for label, now in PASSES]
     finally:
-        db.engine.dispose()
+        drop_database(db)
 
 
 def main() -> None:

@@ -1,15 +1,27 @@
-"""Benchmark: answering checklist items through the bot, against a bare Bolt app.
+"""Benchmark: answering checklist items through the bot, against the same work done leanly.
 
-    .venv/bin/python bench/web_bench.py [--requests 300] [--postgres URL]
+    .venv/bin/python bench/web_bench.py [--postgres URL] [--quick] [--rounds 5] [--requests 300] [--skip-jobs]
 
-Starts `python -m bot web` exactly as the Procfile does (same gunicorn settings) on SQLite,
-then on PostgreSQL when a URL is given (or TEST_DATABASE_URL is set), and a bare Bolt app
-(bench/bare_app.py) that only acknowledges, all pointing at a local stand-in Web API.
-A separate driver process sends signed `block_actions` requests over loopback at
-concurrency 1, 8 and 32, a fixed number each, bounded in time. For the bot every request
-answers a real item of a real application and is really stored. Prints requests/s,
-acknowledgement latency percentiles, errors, peak RSS of the server processes, SQL
-statements per request (from the bot's /metrics) and the bot/bare throughput ratio.
+PostgreSQL is the case that matters (``--postgres`` or ``TEST_DATABASE_URL``; a database
+of its own is created on that server and dropped at the end). Four candidates, each
+served exactly as the Procfile serves the bot (bench/support.py ``serve``: the same
+server class, workers, threads and worker class), all against a local stand-in Web API:
+
+- bare Bolt (bench/bare_app.py): acknowledges only — a reference row;
+- lean (bench/lean_app.py): one psycopg transaction (claim the delivery, upsert the
+  answer, insert history), ack, ``chat.update`` + ``chat.postMessage`` — the yardstick;
+- tutorial (bench/tutorial_app.py): the same work as Bolt's and SQLAlchemy's tutorials do it;
+- the bot: ``python -m bot web``.
+
+A driver process sends signed ``block_actions``: each client answers, in its own channel
+(application), the item its walk posts next, alternating met and not met lap by lap, so
+every answer changes what is stored and walks advance; the one-application case (every
+client in one channel) is kept as a contention case. Rounds interleave the candidates
+(their order rotates), ratios to the lean app are taken within a round, and the report
+gives the median and range over the rounds. Then a counting stage per candidate, through
+a relay that reads the PostgreSQL protocol (bench/pg_wire.py), gives statements and round
+trips per answer; finally the rows stored are counted against the answers acknowledged.
+``--quick``: 2 rounds of 100 requests and the background jobs at 1× only.
 """
 
 from __future__ import annotations
@@ -17,11 +29,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,40 +43,46 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.support import cpu_seconds, header  # noqa: E402
+from bench.support import cpu_seconds, header, walk_items  # noqa: E402
 from tests.support.slack import BOT_TOKEN, SIGNING_SECRET, TEAM, FakeSlackAPI, signed_headers  # noqa: E402
 from tests.support.web import free_port, wait_healthy  # noqa: E402
 
-LEVELS = (1, 8, 32)
-APPLICATIONS = 64
+CANDIDATES = {
+    "bare Bolt (ack only)": [sys.executable, "bench/bare_app.py"],
+    "lean": [sys.executable, "bench/lean_app.py"],
+    "tutorial (Bolt + ORM)": [sys.executable, "bench/tutorial_app.py"],
+    "the bot": [sys.executable, "-m", "bot", "web"],
+}
+LEAN, BOT = "lean", "the bot"
+# (label, clients, whether each client has an application of its own). Every round and
+# case takes fresh applications (ids from 1), so no walk ends within a run: each answer
+# is to the item its walk posts next.
+CASES = (
+    ("8 clients, one application each", 8, True),
+    ("32 clients, one application each", 32, True),
+    ("8 clients, one application (contention)", 8, False),
+)
 MEMBERS = [f"UMEMBER{n}" for n in range(8)]
-TIME_LIMIT = 120  # seconds per level, whatever happens
+TIME_LIMIT = 120  # seconds per run, whatever happens
+WARM_UP = 40  # answers per candidate before the rounds
 
 
-def seed(database_url: str) -> list[tuple[int, str]]:
-    """Applications bound to channels with members; returns (application id, item id) pairs."""
-    from bench.support import fresh_database
+def seed(db, count: int) -> None:
+    """The bot's applications, each bound to its channel with members (ids 1…count)."""
     from flows.application import ApplicationState
-    from flows.checklist import get_checklist
     from storage import slack as slack_store
     from storage import walks
 
-    db = fresh_database(database_url)
     now = datetime.now(timezone.utc)
-    items = [item.id for item in get_checklist().applicable_items("saas") if not item.derived_from]
-    targets = []
-    for n in range(APPLICATIONS):
-        state = walks.start(db, ApplicationState(partner=f"Bench {n}", delivery_type="saas",
-                                                 checklist_id="aws-retail-competency", language="en"),
-                            "bench", now, team_id=TEAM, channel_id=f"CBENCH{n}")
-        slack_store.replace_members(db, TEAM, f"CBENCH{n}", MEMBERS, now)
-        targets += [(state.id, item) for item in items]
-    db.engine.dispose()
-    return targets
+    for n in range(1, count + 1):
+        walks.start(db, ApplicationState(partner=f"Bench {n}", delivery_type="saas",
+                                         checklist_id="aws-retail-competency", language="en"),
+                    "bench", now, team_id=TEAM, channel_id=channel(n))
+        slack_store.replace_members(db, TEAM, channel(n), MEMBERS, now)
 
 
-def start(command: list[str], env: dict) -> subprocess.Popen:
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def channel(application_id: int) -> str:
+    return f"CBENCH{application_id}"
 
 
 def server_pids(pid: int) -> list[int]:
@@ -87,12 +107,10 @@ def _proc_kb(path: str, field: str) -> int:
 
 
 class MemorySampler:
-    """Peak memory of the server's processes while it runs: each process's own peak RSS
-    (VmHWM, from the kernel), and the peak of their summed PSS, sampled every 0.2 s.
-
-    RSS counts the pages a forked worker shares with its master in both; PSS splits
-    shared pages between the processes that share them, so its sum is the memory the
-    server really holds."""
+    """Peak memory of a server's processes while it runs: each process's own peak RSS
+    (VmHWM, from the kernel), and the peak of their summed PSS (smaps_rollup), sampled
+    every 0.2 s. PSS splits the pages a forked worker shares with its master between
+    them, so its sum is the memory the server really holds."""
 
     def __init__(self, pid: int):
         self.pid = pid
@@ -116,47 +134,64 @@ class MemorySampler:
         self._sample()
         self._stop.set()
         self._thread.join()
-        master = self.peak_rss_kb.get(self.pid, 0)
         workers = [kb for pid, kb in self.peak_rss_kb.items() if pid != self.pid]
-        return {"master_rss": master / 1024, "worker_rss": max(workers, default=0) / 1024,
-                "pss": self.peak_pss_kb / 1024}
+        return {"worker_rss": max(workers, default=0) / 1024, "pss": self.peak_pss_kb / 1024}
 
 
-def metrics(port: int) -> dict[str, int]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-            return {k: int(v) for k, v in (line.split(" ") for line in response.read().decode().splitlines())}
-    except OSError:
-        return {}
+class Server:
+    """One candidate, started and healthy."""
+
+    def __init__(self, command: list[str], env: dict):
+        self.port = free_port()
+        self.process = subprocess.Popen(command, cwd=ROOT, env={**env, "PORT": str(self.port)},
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_healthy(f"http://127.0.0.1:{self.port}", self.process, timeout=60)
+
+    def cpu(self) -> float:
+        return sum(cpu_seconds(pid) for pid in server_pids(self.process.pid))
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=20)
 
 
-def drive(port: int, concurrency: int, requests: int, targets: list[tuple[int, str]], offset: int) -> dict:
-    """Run in its own process (see main): send requests, measure acknowledgement latency."""
+def drive(port: int, clients: int, requests: int, applications: list[int], positions: dict[str, int]) -> dict:
+    """Run in its own process (see main): ``clients`` connections send ``requests`` answers
+    between them; client n answers in ``applications[n % len]``, always the item that
+    application's walk posts next. Returns the figures and the walks' new positions."""
     import http.client
 
+    items = walk_items()
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
     counter = iter(range(requests))
     deadline = time.monotonic() + TIME_LIMIT
 
-    def worker() -> None:
+    def next_press(application: int) -> tuple[str, str]:
+        with lock:
+            position = positions.get(str(application), 0)
+            positions[str(application)] = position + 1
+        lap, index = divmod(position, len(items))
+        return items[index], "walk_met" if lap % 2 == 0 else "walk_not_met"  # each lap changes every answer
+
+    def client(number: int) -> None:
+        application = applications[number % len(applications)]
+        user = MEMBERS[number % len(MEMBERS)]
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         while time.monotonic() < deadline:
             with lock:
                 n = next(counter, None)
             if n is None:
                 return
-            application_id, item_id = targets[(offset + n) % len(targets)]
+            item, action_id = next_press(application)
             payload = {
-                "type": "block_actions", "team": {"id": TEAM},
-                "user": {"id": MEMBERS[n % len(MEMBERS)], "team_id": TEAM},
-                "api_app_id": "A1", "token": "x", "trigger_id": "t", "channel": {"id": f"CBENCH{application_id - 1}"},
-                "container": {"type": "message", "message_ts": "1.1", "channel_id": f"CBENCH{application_id - 1}"},
+                "type": "block_actions", "team": {"id": TEAM}, "user": {"id": user, "team_id": TEAM},
+                "api_app_id": "A1", "token": "x", "trigger_id": "t", "channel": {"id": channel(application)},
+                "container": {"type": "message", "message_ts": "1.1", "channel_id": channel(application)},
                 "message": {"type": "message", "ts": "1.1", "text": "", "blocks": []},
-                "actions": [{"action_id": "walk_met" if n % 2 else "walk_not_met", "block_id": "b",
-                             "value": f"{application_id}|{item_id}", "type": "button",
-                             "action_ts": f"{time.time():.6f}{n}"}],
+                "actions": [{"action_id": action_id, "block_id": "b", "value": f"{application}|{item}",
+                             "type": "button", "action_ts": f"{time.time():.6f}.{os.getpid()}.{n}"}],
             }
             body = "payload=" + urllib.parse.quote(json.dumps(payload))
             headers = {"Content-Type": "application/x-www-form-urlencoded", **signed_headers(body)}
@@ -177,7 +212,7 @@ def drive(port: int, concurrency: int, requests: int, targets: list[tuple[int, s
                     errors[0] += 1
 
     started = time.perf_counter()
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -188,121 +223,223 @@ def drive(port: int, concurrency: int, requests: int, targets: list[tuple[int, s
     def percentile(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else float("nan")
 
-    return {"rps": len(latencies) / wall, "p50": percentile(0.50), "p95": percentile(0.95),
-            "p99": percentile(0.99), "errors": errors[0], "done": len(latencies)}
+    return {"rps": len(latencies) / wall, "p50": percentile(0.50), "p99": percentile(0.99),
+            "errors": errors[0], "done": len(latencies), "positions": positions}
 
 
-def run_level(port: int, concurrency: int, requests: int, targets_file: str, offset: int) -> dict:
-    output = subprocess.run(
-        [sys.executable, __file__, "--drive", str(port), str(concurrency), str(requests), targets_file, str(offset)],
-        cwd=ROOT, capture_output=True, text=True, timeout=TIME_LIMIT + 60,
-    )
-    return json.loads(output.stdout)
+def run(server: Server, clients: int, requests: int, applications: list[int], positions: dict[str, int],
+        api: FakeSlackAPI | None = None) -> dict:
+    """One driver run against ``server``, with its CPU per answer; ``positions`` advance.
+    With ``api``: whether each application's last posted item is the one its client
+    answers next (``posted``: applications where it is, of ``checked``)."""
+    cpu_before = server.cpu()
+    arguments = json.dumps([server.port, clients, requests, applications, positions])
+    output = subprocess.run([sys.executable, __file__, "--drive", arguments], cwd=ROOT, capture_output=True,
+                            text=True, timeout=TIME_LIMIT + 60, check=True)
+    result = json.loads(output.stdout)
+    positions.update(result.pop("positions"))
+    time.sleep(0.3)  # the work after the acknowledgement (Web API calls) belongs to the answer
+    result["cpu_ms"] = (server.cpu() - cpu_before) * 1000 / max(result["done"], 1)
+    if api is not None:
+        items = walk_items()
+        with api.lock:
+            calls = list(api.calls)
+        posted = [last_posted_item(calls, application) for application in applications]
+        expected = [f"{a}|{items[positions.get(str(a), 0) % len(items)]}" for a in applications]
+        result["checked"] = len(applications)
+        result["posted"] = sum(p == e for p, e in zip(posted, expected, strict=True))
+    return result
 
 
-def bench_server(name: str, command: list[str], env: dict, requests: int, targets_file: str) -> dict:
-    port = free_port()
-    process = start(command, {**env, "PORT": str(port)})
+def last_posted_item(calls: list[tuple[str, dict]], application: int) -> str | None:
+    """The value of the answer buttons of the last message posted to the application's channel."""
+    for name, params in reversed(calls):
+        if name == "chat.postMessage" and params.get("channel") == channel(application):
+            for block in params.get("blocks") or []:
+                for element in block.get("elements", []):
+                    if element.get("action_id") == "walk_met":
+                        return element.get("value")
+            return None
+    return None
+
+
+def stored_answers(db) -> dict[str, int]:
+    """Answers stored by each candidate: its history rows of status changes."""
+    from sqlalchemy import text
+
+    with db.engine.connect() as connection:
+        def count(sql: str) -> int:
+            return connection.execute(text(sql)).scalar_one()
+        return {LEAN: count("SELECT count(*) FROM lean_history"),
+                "tutorial (Bolt + ORM)": count("SELECT count(*) FROM tutorial_history"),
+                BOT: count("SELECT count(*) FROM history WHERE field = 'status'")}
+
+
+def wire_counts(command: list[str], env: dict, url: str, requests: int, applications: list[int],
+                positions: dict[str, int]) -> dict:
+    """Statements and round trips per answer of one candidate, through the counting relay."""
+    from sqlalchemy.engine import make_url
+
+    from bench.pg_wire import WireCounter, relayed_url
+
+    target = make_url(url)
+    counter = WireCounter(target.host or "127.0.0.1", target.port or 5432)
+    server = Server(command, {**env, "DATABASE_URL": relayed_url(url, counter)})
     try:
-        wait_healthy(f"http://127.0.0.1:{port}", process, timeout=60)
-        memory = MemorySampler(process.pid)
-        results = {}
-        offset = 0
-        for level in LEVELS:
-            before = metrics(port).get("sql_statements_total", 0)
-            cpu_before = sum(cpu_seconds(pid) for pid in server_pids(process.pid))
-            result = run_level(port, level, requests, targets_file, offset)
-            offset += requests
-            time.sleep(0.5)  # let post-acknowledgement work finish before reading the counters
-            after = metrics(port).get("sql_statements_total", 0)
-            cpu_after = sum(cpu_seconds(pid) for pid in server_pids(process.pid))
-            result["sql_per_request"] = (after - before) / max(result["done"], 1) if after else None
-            result["cpu_ms"] = (cpu_after - cpu_before) * 1000 / max(result["done"], 1)
-            results[level] = result
-        results["memory"] = memory.stop()
-        return results
+        before, texts = counter.counts(), counter.texts.copy()
+        result = run(server, len(applications), requests, applications, positions)
+        statements, control, trips = (after - was for after, was in zip(counter.counts(), before, strict=True))
+        texts = counter.texts - texts
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        server.stop()
+        counter.close()
+    done = max(result["done"], 1)
+    return {"done": result["done"], "statements": statements / done, "control": control / done,
+            "round_trips": trips / done, "texts": {text: n / done for text, n in texts.most_common(12)}}
+
+
+def spread(values: list[float], digits: int = 0) -> str:
+    return (f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}–{max(values):.{digits}f})"
+            if len(values) > 1 else f"{values[0]:.{digits}f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--postgres", default=os.environ.get("TEST_DATABASE_URL"))
+    parser.add_argument("--quick", action="store_true", help="2 rounds of 100 requests; jobs at 1× only")
+    parser.add_argument("--rounds", type=int)
+    parser.add_argument("--requests", type=int, help="requests per candidate, case and round")
     parser.add_argument("--skip-jobs", action="store_true", help="skip the digest and reminder timings")
-    parser.add_argument("--drive", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--skip-web", action="store_true", help="only the digest and reminder timings")
+    parser.add_argument("--drive", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.drive:
-        port, concurrency, requests, targets_file, offset = args.drive
-        targets = [tuple(t) for t in json.loads(Path(targets_file).read_text())]
-        print(json.dumps(drive(int(port), int(concurrency), int(requests), targets, int(offset))))
+        print(json.dumps(drive(*json.loads(args.drive))))
         return
+    if not args.postgres:
+        parser.error("needs PostgreSQL: --postgres postgresql://user@host:port/db or TEST_DATABASE_URL")
+    rounds = args.rounds or (2 if args.quick else 5)
+    requests = args.requests or (100 if args.quick else 300)
+    if not args.skip_web:
+        web(args.postgres, rounds, requests)
+    if not args.skip_jobs:
+        background_jobs(args.postgres, (1,) if args.quick else (1, 10))
+
+
+def web(postgres: str, rounds: int, requests: int) -> None:
+    from bench.support import drop_database, fresh_database, plain_url
 
     api = FakeSlackAPI()
-    base_env = {**os.environ, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_BOT_TOKEN": BOT_TOKEN,
-                "SLACK_API_URL": api.url, "LOG_LEVEL": "WARNING"}
-    databases = [("SQLite", f"sqlite:///{tempfile.mkdtemp()}/bench.db")]
-    if args.postgres:
-        databases.append(("PostgreSQL", args.postgres))
-    print(header(f"web benchmark, {args.requests} requests per level"))
-    print("| server | database | concurrency | req/s | p50 ms | p95 ms | p99 ms | errors | SQL/request "
-          "| server CPU ms/request | bot/bare |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    bare = bench_server("bare", [sys.executable, "bench/bare_app.py"], base_env, args.requests,
-                        _targets_file([(1, "P1.1")]))
-    for level in LEVELS:
-        r = bare[level]
-        print(f"| bare Bolt | — | {level} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} | "
-              f"{r['errors']} | — | {r['cpu_ms']:.1f} | — |")
-    memory = {"bare Bolt": bare["memory"]}
-    for label, url in databases:
-        targets_file = _targets_file(seed(url))
-        env = {**base_env, "DATABASE_URL": url}
-        bot = bench_server("bot", [sys.executable, "-m", "bot", "web"], env, args.requests, targets_file)
-        for level in LEVELS:
-            r = bot[level]
-            sql = f"{r['sql_per_request']:.1f}" if r["sql_per_request"] is not None else "?"
-            print(f"| bot | {label} | {level} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} | "
-                  f"{r['errors']} | {sql} | {r['cpu_ms']:.1f} | {r['rps'] / bare[level]['rps']:.2f} |")
-        memory[f"bot ({label})"] = bot["memory"]
-    api.close()
+    db = fresh_database(postgres)
+    ids = iter(range(1, 10**6))
+    plan = [[(label, clients, [next(ids) for _ in range(clients if own else 1)]) for label, clients, own in CASES]
+            for _ in range(rounds)]
+    counting = [next(ids) for _ in range(CASES[0][1])]  # the counting stage's, one per client
+    warming = [next(ids) for _ in range(CASES[0][1])]  # a first run per candidate, not counted
+    try:
+        seed(db, warming[-1])
+        env = {**os.environ, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_BOT_TOKEN": BOT_TOKEN,
+               "SLACK_API_URL": api.url, "LOG_LEVEL": "WARNING", "DATABASE_URL": plain_url(db)}
+        print(header(f"web benchmark, PostgreSQL, {rounds} rounds of {requests} answers per candidate and case"))
+        servers = {name: Server(command, env) for name, command in CANDIDATES.items()}
+        memory = {name: MemorySampler(server.process.pid) for name, server in servers.items()}
+        positions: dict[str, dict[str, int]] = {name: {} for name in CANDIDATES}
+        results: dict[tuple[str, str], list[dict]] = {}
+        names = list(CANDIDATES)
+        try:
+            # The first requests of a process build its caches: a run per candidate, not reported.
+            warmed = {name: run(server, len(warming), WARM_UP, warming, positions[name])["done"]
+                      for name, server in servers.items()}
+            for number, cases in enumerate(plan):
+                for label, clients, applications in cases:
+                    order = names[number % len(names):] + names[:number % len(names)]
+                    for name in order:
+                        check = api if name != names[0] and len(applications) == clients else None
+                        results.setdefault((label, name), []).append(
+                            run(servers[name], clients, requests, applications, positions[name], check))
+        finally:
+            peaks = {name: sampler.stop() for name, sampler in memory.items()}
+            for server in servers.values():
+                server.stop()
+        acknowledged = {name: warmed[name] + sum(r["done"] for (_, each), runs in results.items()
+                                                 if each == name for r in runs)
+                        for name in CANDIDATES}
+        counted = {name: wire_counts(CANDIDATES[name], env, plain_url(db), requests, counting, positions[name])
+                   for name in CANDIDATES if name != names[0]}
+        for name, figures in counted.items():
+            acknowledged[name] += figures["done"]
+        stored = stored_answers(db)
+    finally:
+        api.close()
+        drop_database(db)
+
     print()
-    print("| server | worker peak RSS (MB) | master peak RSS (MB) | peak PSS, master + worker (MB) |")
-    print("|---|---|---|---|")
-    for name, m in memory.items():
-        print(f"| {name} | {m['worker_rss']:.0f} | {m['master_rss']:.0f} | {m['pss']:.0f} |")
-    if not args.skip_jobs:
-        background_jobs(databases)
+    print("| case | app | answers/s | ÷ lean | p50 ms | p99 ms | errors | server CPU ms/answer |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, _, _ in CASES:
+        lean = results[(label, LEAN)]
+        for name in CANDIDATES:
+            runs = results[(label, name)]
+            ratios = [r["rps"] / base["rps"] for r, base in zip(runs, lean, strict=True)]
+            print(f"| {label} | {name} | {spread([r['rps'] for r in runs])} | {spread(ratios, 2)} | "
+                  f"{statistics.median(r['p50'] for r in runs):.1f} | "
+                  f"{statistics.median(r['p99'] for r in runs):.1f} | "
+                  f"{sum(r['errors'] for r in runs)} | {spread([r['cpu_ms'] for r in runs], 1)} |")
+    print()
+    print("(median over the rounds, range in brackets; ÷ lean within each round; p50 and p99: medians of the rounds')")
+    print()
+    print("| app | peak PSS, master + worker (MB) | worker peak RSS (MB) | statements/answer "
+          "| BEGIN/COMMIT/answer | round trips/answer | answers acknowledged | stored | next item posted |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name in CANDIDATES:
+        m = peaks[name]
+        c = counted.get(name)
+        wire = (f"{c['statements']:.1f} | {c['control']:.1f} | {c['round_trips']:.1f}" if c else "— | — | —")
+        saved = stored.get(name)
+        check = "—" if saved is None else (f"{saved} ✓" if saved == acknowledged[name] else f"**{saved} ✗**")
+        runs = [r for (_, each), rs in results.items() if each == name for r in rs if "checked" in r]
+        checked, posted = sum(r["checked"] for r in runs), sum(r["posted"] for r in runs)
+        walked = "—" if not checked else f"{posted} of {checked}" + (" ✓" if posted == checked else " ✗")
+        print(f"| {name} | {m['pss']:.0f} | {m['worker_rss']:.0f} | {wire} | {acknowledged[name]} | {check} "
+              f"| {walked} |")
+    print()
+    print()
+    print(f"| what {BOT} sends PostgreSQL per answer (transaction control apart) | times |")
+    print("|---|---|")
+    for text, times in counted[BOT]["texts"].items():
+        print(f"| `{text[:110]}` | {times:.2f} |")
+    print()
+    print("(statements and round trips counted on the PostgreSQL wire, in a separate stage of "
+          f"{requests} answers at 8 clients; stored: the history rows of status changes, one per answer; "
+          "next item posted: after each run, the applications whose last posted item is the one their "
+          "client answers next)")
 
 
-def background_jobs(databases: list[tuple[str, str]]) -> None:
-    """The clock's two big jobs, in the same run: the digest over 1,000 applications and
-    the reminder pass over 100,000 pieces of evidence, each in a fresh database."""
+def background_jobs(postgres: str, sizes: tuple[int, ...]) -> None:
+    """The clock's two big jobs, each in a fresh database per backend: the digest over
+    1,000 applications per size unit, the reminder pass over 2,000 applications and
+    112,000 pieces of evidence per size unit."""
     from bench import digest_bench, reminders_bench
 
+    databases = [("SQLite", None), ("PostgreSQL", postgres)]
     print()
-    print("| job | database | time | SQL statements |")
-    print("|---|---|---|---|")
+    print("| job | size | database | time | SQL statements |")
+    print("|---|---|---|---|---|")
     for label, url in databases:
-        url = url if not url.startswith("sqlite") else f"sqlite:///{tempfile.mkdtemp()}/jobs.db"
-        for size, seconds, queries, messages in digest_bench.run(url):
-            print(f"| digest, {size} applications ({messages} Slack messages), best of 5 | {label} | "
+        for size, seconds, queries, messages in digest_bench.run(url or _sqlite(), [1000 * s for s in sizes]):
+            print(f"| digest ({messages:,} Slack messages), best of 5 | {size:,} applications | {label} | "
                   f"{seconds:.2f} s | {queries} |")
-        url = url if not url.startswith("sqlite") else f"sqlite:///{tempfile.mkdtemp()}/jobs.db"
-        rows, passes = reminders_bench.run(url)
-        for name, seconds, statements, actions in passes:
-            print(f"| reminder pass over {rows:,} evidence rows — {name} ({actions} sent) | {label} | "
-                  f"{seconds:.2f} s | {statements} |")
+    for label, url in databases:
+        for size in sizes:
+            rows, passes = reminders_bench.run(url or _sqlite(), 100_000 * size, 2_000 * size)
+            for name, seconds, statements, actions in passes:
+                print(f"| reminder pass — {name} ({actions} sent) | {rows:,} evidence rows | {label} | "
+                      f"{seconds:.2f} s | {statements} |")
 
 
-def _targets_file(targets: list[tuple[int, str]]) -> str:
-    path = Path(tempfile.mkdtemp()) / "targets.json"
-    path.write_text(json.dumps(targets))
-    return str(path)
+def _sqlite() -> str:
+    return f"sqlite:///{tempfile.mkdtemp()}/jobs.db"
 
 
 if __name__ == "__main__":
-    import urllib.parse  # used by the driver process
-
     main()

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from markupsafe import Markup
@@ -23,14 +26,30 @@ def pdm_channels(db: Database, settings: DigestSettings, only: list[str] | None 
     return [channel for channel in found if only is None or channel.channel_id in only]
 
 
+@contextmanager
+def cycle_collection_paused() -> Iterator[None]:
+    """Python's cycle collector off while a digest is built or rendered. A digest creates
+    millions of small objects that stay alive until it is posted and form no cycles
+    (reference counting frees them); every collection walked all of them again, a third
+    of the time over 10,000 applications. Left as it was when already off."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
 def build_digests(db: Database, channels: list[DigestChannel], settings: DigestSettings,
                   now: datetime) -> list[ChannelDigest]:
     """Every listed channel's digest at ``now``, from one load of the database."""
     checklists = all_checklists()
-    return [
-        build_digest(data.channel, data.applications, data.changes, now, data.since, checklists)
-        for data in digests.load(db, channels, settings.pdm_channel, now)
-    ]
+    with cycle_collection_paused():
+        return [
+            build_digest(data.channel, data.applications, data.changes, now, data.since, checklists)
+            for data in digests.load(db, channels, settings.pdm_channel, now)
+        ]
 
 
 def digest_text(digest: ChannelDigest, style: str = "text") -> tuple[str, list[str]]:
@@ -55,12 +74,13 @@ def digest_text(digest: ChannelDigest, style: str = "text") -> tuple[str, list[s
             progress[p] = Markup(render("common.j2", "progress_line", language, style, p=p))
         return progress[p]
 
-    return summary, [
-        render("digest.j2", "application", language, style, a=a,
-               progress=[progress_line(p) for p in a.readiness.parts],
-               findings=[finding(f) for f in a.readiness.case_study_gaps])
-        for a in digest.applications
-    ]
+    with cycle_collection_paused():
+        return summary, [
+            render("digest.j2", "application", language, style, a=a,
+                   progress=[progress_line(p) for p in a.readiness.parts],
+                   findings=[finding(f) for f in a.readiness.case_study_gaps])
+            for a in digest.applications
+        ]
 
 
 def printable(digest: ChannelDigest) -> str:

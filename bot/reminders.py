@@ -13,7 +13,16 @@ from typing import Protocol
 
 from flows.case_studies import window_item
 from flows.checklist import Checklist, Item, get_checklist
-from flows.reminders import DEFAULT_GRACE, Escalation, ExpiryFlip, Reminder, due_actions
+from flows.reminders import (
+    DEFAULT_GRACE,
+    Escalation,
+    ExpiryFlip,
+    Reminder,
+    ReminderKey,
+    TrackedEvidence,
+    due_actions,
+    next_checks,
+)
 from storage import case_studies as case_study_store
 from storage import reminders as store
 from storage.db import Database
@@ -58,18 +67,68 @@ class PassReport:
     due: list[Notice] = field(default_factory=list)
 
 
-def due_notices(db: Database, now: datetime, grace: timedelta = DEFAULT_GRACE) -> list[Notice]:
-    evidence_actions = []
-    already = store.recorded_keys(db, store.EVIDENCE)
-    for checklist_id, rows in store.tracked(db).items():
-        checklist = get_checklist(checklist_id)
-        items = {item.id: item for item in checklist.items}
-        evidence_actions += [(checklist, action) for action in
-                             due_actions(rows, items, now, already, grace, checklist.reminder_lead_days)]
-    applications_ids = {action.application_id for _, action in evidence_actions}
-    case_actions = _due_case_studies(db, now, grace)
+@dataclass(frozen=True)
+class Observed:
+    """What a pass reads of the applications in its scope: the tracked rows and recorded keys."""
+
+    evidence: dict[str, list[TrackedEvidence]]  # by checklist id
+    case_studies: dict[str, list[TrackedEvidence]]  # by checklist id, expiry set by the window item
+    recorded: set[ReminderKey]
+    recorded_case_studies: set[ReminderKey]
+
+    def judged(self, judge, now: datetime, grace: timedelta) -> list[tuple[Checklist, str, object]]:
+        """``judge`` (:func:`due_actions` or :func:`next_checks`) over every row, per
+        checklist and kind (evidence or case study)."""
+        found = []
+        for checklist_id, rows in self.evidence.items():
+            checklist = get_checklist(checklist_id)
+            items = {item.id: item for item in checklist.items}
+            found.append((checklist, store.EVIDENCE,
+                          judge(rows, items, now, self.recorded, grace, checklist.reminder_lead_days)))
+        for checklist_id, rows in self.case_studies.items():
+            checklist = get_checklist(checklist_id)
+            items = {row.item_id: window_item(checklist) for row in rows}
+            found.append((checklist, store.CASE_STUDY, judge(rows, items, now, self.recorded_case_studies, grace,
+                                                             checklist.reminder_lead_days)))
+        return found
+
+
+    def updated(self, newer: Observed, application_ids: frozenset[int]) -> Observed:
+        """These observations with those of ``application_ids`` replaced by ``newer``'s.
+        Recorded keys only grow within a pass (a failed send was not recorded before it
+        either), so they are joined."""
+        def merged(old: dict[str, list[TrackedEvidence]], new: dict[str, list[TrackedEvidence]]):
+            rows = {checklist_id: [row for row in found if row.application_id not in application_ids]
+                    for checklist_id, found in old.items()}
+            for checklist_id, found in new.items():
+                rows.setdefault(checklist_id, []).extend(found)
+            return rows
+
+        return Observed(merged(self.evidence, newer.evidence), merged(self.case_studies, newer.case_studies),
+                        self.recorded | newer.recorded, self.recorded_case_studies | newer.recorded_case_studies)
+
+
+def observe(db: Database, scope: store.Scope) -> Observed:
+    case_studies: dict[str, list[TrackedEvidence]] = {}
+    for checklist_id, row in store.tracked_case_studies(db, scope):
+        window = window_item(get_checklist(checklist_id))
+        # Case studies age like evidence, each against the window of the item that sets it.
+        case_studies.setdefault(checklist_id, []).append(replace(row, expires_on=window.expiry(row.evidence_date)))
+    return Observed(store.tracked(db, scope), case_studies, store.recorded_keys(db, store.EVIDENCE, scope),
+                    store.recorded_keys(db, store.CASE_STUDY, scope))
+
+
+def due_notices(db: Database, now: datetime, grace: timedelta = DEFAULT_GRACE,
+                observed: Observed | None = None) -> list[Notice]:
+    """What is due at ``now`` among the applications a pass looks at (see
+    :func:`storage.reminders.pass_scope`), or among ``observed``."""
+    observed = observed or observe(db, store.pass_scope(db, now))
+    evidence_actions, case_actions = [], []
+    for checklist, kind, actions in observed.judged(due_actions, now, grace):
+        (case_actions if kind == store.CASE_STUDY else evidence_actions).extend(
+            (checklist, action) for action in actions)
     applications = store.application_targets(
-        db, applications_ids | {action.application_id for _, action in case_actions})
+        db, {action.application_id for _, action in evidence_actions + case_actions})
     texts = store.evidence_text(db, {action.evidence_id for _, action in evidence_actions})
     customers = store.case_study_text(db, {action.evidence_id for _, action in case_actions})
     notices = [
@@ -84,21 +143,15 @@ def due_notices(db: Database, now: datetime, grace: timedelta = DEFAULT_GRACE) -
     return notices
 
 
-def _due_case_studies(db: Database, now: datetime, grace: timedelta) -> list:
-    """Case studies age like evidence, each against the window of the item that sets it."""
-    already = store.recorded_keys(db, store.CASE_STUDY)
-    by_checklist: dict[str, list] = {}
-    for checklist_id, row in store.tracked_case_studies(db):
-        by_checklist.setdefault(checklist_id, []).append(row)
-    found = []
-    for checklist_id, rows in by_checklist.items():
-        checklist = get_checklist(checklist_id)
-        window = window_item(checklist)
-        rows = [replace(row, expires_on=window.expiry(row.evidence_date)) for row in rows]
-        items = {row.item_id: window for row in rows}
-        found += [(checklist, action) for action in
-                  due_actions(rows, items, now, already, grace, checklist.reminder_lead_days)]
-    return found
+def reschedule(db: Database, scope: store.Scope, observed: Observed, now: datetime, grace: timedelta) -> None:
+    """Store when each application of ``scope`` next needs a pass (from ``observed``, read
+    after this pass's sends were recorded)."""
+    checks: dict[int, datetime] = {}
+    for _, _, found in observed.judged(next_checks, now, grace):
+        for application_id, moment in found.items():
+            if application_id not in checks or moment < checks[application_id]:
+                checks[application_id] = moment
+    store.save_checks(db, scope, checks)
 
 
 def run_pass(db: Database, notifier: Notifier, now: datetime, *, dry_run: bool = False,
@@ -107,7 +160,9 @@ def run_pass(db: Database, notifier: Notifier, now: datetime, *, dry_run: bool =
     if not dry_run:
         notifier.prepare(db, now)
         _settle_interrupted_sends(db, notifier, now)
-    report.due = due_notices(db, now, grace)
+    scope = store.pass_scope(db, now)
+    observed = observe(db, scope)
+    report.due = due_notices(db, now, grace, observed)
     if dry_run:
         return report
     _retry_failed_expiry_notices(db, notifier, now, report)
@@ -130,6 +185,13 @@ def run_pass(db: Database, notifier: Notifier, now: datetime, *, dry_run: bool =
     finally:
         if previous is not None:
             store.finish(db, previous, now)
+    # What was sent, flipped or claimed changed what is recorded for the applications that
+    # had something due: those are read again before judging when each application next
+    # needs a pass.
+    acted = frozenset(notice.action.application_id for notice in report.due)
+    if acted:
+        observed = observed.updated(observe(db, replace(scope, application_ids=acted)), acted)
+    reschedule(db, scope, observed, now, grace)
     return report
 
 

@@ -19,7 +19,15 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 
-from flows.application import EXPIRED, MET, NOT_APPLICABLE, SKIPPED, ApplicationState, effective_status
+from flows.application import (
+    EXPIRED,
+    MET,
+    NO_ANSWER,
+    NOT_APPLICABLE,
+    SKIPPED,
+    ApplicationState,
+    effective_status,
+)
 from flows.case_studies import Assessment, CaseStudy, Finding, SolutionDocuments, check
 from flows.checklist import Checklist, Item
 from flows.progress import Expiring, PartProgress, count_parts, expiring_within
@@ -100,8 +108,9 @@ def readiness(
     items = checklist.applicable_items(state.delivery_type)
     today_statuses = []
     gaps = []
+    answers = state.answers  # looked up directly: this loop runs for every item of every application
     for item in items:
-        answer = state.answer(item.id)
+        answer = answers.get(item.id, NO_ANSWER)
         status = effective_status(answer, today)
         today_statuses.append(status)
         on_audit_day = status if day == today else effective_status(answer, day)

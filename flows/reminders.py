@@ -321,6 +321,98 @@ class _Clock:
         return found
 
 
+class _Leads:
+    """The lead days of a row, computed once per (item, override) for a whole pass. Lead
+    days: the application's own (``lead_override``) win; else ``checklist_leads``; else the
+    defaults of :func:`lead_times`. Only a met answer is reminded: () otherwise."""
+
+    def __init__(self, checklist_items: Mapping[str, Item], checklist_leads: tuple[int, ...] | None) -> None:
+        self.items = checklist_items
+        self.checklist_leads = checklist_leads
+        self.cache: dict[tuple[str, tuple[int, ...] | None], tuple[int, ...]] = {}
+
+    def __call__(self, row: TrackedEvidence) -> tuple[int, ...]:
+        if row.status != MET:
+            return ()
+        override = row.lead_override if row.lead_override is not None else self.checklist_leads
+        cache_key = (row.item_id, override)
+        leads = self.cache.get(cache_key)
+        if leads is None:
+            item = self.items.get(row.item_id)
+            leads = self.cache[cache_key] = () if item is None else lead_times(item, override)
+        return leads
+
+
+def next_checks(
+    evidence: Iterable[TrackedEvidence],
+    checklist_items: Mapping[str, Item],
+    now: datetime,
+    already: set[ReminderKey],
+    grace: timedelta = DEFAULT_GRACE,
+    checklist_leads: tuple[int, ...] | None = None,
+) -> dict[int, datetime]:
+    """Per application, the earliest moment at which :func:`due_actions` can return an
+    action for these rows that ``already`` does not record: a pass needs to look at the
+    application again only then (or when something it depends on changes). Applications
+    for which nothing can fall due are left out.
+
+    The moments are those of :func:`due_actions`: each unrecorded lead time at 09:00
+    recipient-local on its day (its snooze end when later), the flip at 09:00 application
+    time the day after expiry, the escalation seven days later. A lead time whose moment
+    is older than ``grace`` never goes out by itself (the next one records it as skipped),
+    so it sets no moment. A moment at or before ``now`` (a failed send) means the next
+    pass looks again."""
+    _require_aware(now)
+    oldest = now - grace
+    leads_of = _Leads(checklist_items, checklist_leads)
+    # Rows share expiry days, zones and lead days: each combination's moments once per call.
+    schedules: dict[tuple, tuple[tuple[tuple[int, datetime], ...], datetime, datetime, datetime]] = {}
+    found: dict[int, datetime] = {}
+    for row in newest_per_answer(evidence):
+        status = row.status
+        if status != MET and status != EXPIRED:
+            continue
+        evidence_id = row.evidence_id
+        leads = leads_of(row)
+        shape = (row.expires_on, row.app_tz, row.recipient_tz, leads)
+        schedule = schedules.get(shape)
+        if schedule is None:
+            schedule = schedules[shape] = _moments(row.expires_on, row.app_tz, row.recipient_tz, leads)
+        lead_moments, last_moment, flip_at, escalation_at = schedule
+        earliest = None
+        for lead, at in lead_moments:  # largest lead first: earliest first
+            if (evidence_id, lead) in already:
+                continue
+            if row.snoozed_until is not None:
+                at = max(at, min(row.snoozed_until, last_moment))
+            if at >= oldest:
+                earliest = at
+                break
+        if status == MET and (evidence_id, FLIP_LEAD) not in already and (earliest is None or flip_at < earliest):
+            earliest = flip_at
+        if (evidence_id, ESCALATION_LEAD) not in already and (earliest is None or escalation_at < earliest):
+            earliest = escalation_at
+        if earliest is not None:
+            kept = found.get(row.application_id)
+            if kept is None or earliest < kept:
+                found[row.application_id] = earliest
+    return found
+
+
+def _moments(expires_on: date, app_tz: str, recipient_tz: str | None, leads: tuple[int, ...]
+             ) -> tuple[tuple[tuple[int, datetime], ...], datetime, datetime, datetime]:
+    """When each lead time falls due (09:00 recipient-local, counted back from their last
+    reminder day), the last reminder day's 09:00 (where snoozes end at the latest), the
+    flip's and the escalation's moments (09:00 application time)."""
+    app_zone = recipient_zone(None, app_tz)
+    zone = recipient_zone(recipient_tz, app_tz)
+    last_day = last_reminder_day(expires_on, app_zone, zone)
+    return (tuple((lead, send_moment(last_day - timedelta(days=lead), zone)) for lead in leads),
+            send_moment(last_day, zone),
+            send_moment(expires_on + timedelta(days=-FLIP_LEAD), app_zone),
+            send_moment(expires_on + timedelta(days=-ESCALATION_LEAD), app_zone))
+
+
 def due_actions(
     evidence: Iterable[TrackedEvidence],
     checklist_items: Mapping[str, Item],
@@ -330,12 +422,10 @@ def due_actions(
     checklist_leads: tuple[int, ...] | None = None,
 ) -> list[Action]:
     """Everything due at ``now`` that ``already`` does not record; one pass, O(n).
-
-    Lead days: the application's own (``lead_override``) win; else ``checklist_leads``;
-    else the defaults of :func:`lead_times`."""
+    Lead days: see :class:`_Leads`."""
     _require_aware(now)
     clock = _Clock(now, grace)
-    leads_cache: dict[tuple[str, tuple[int, ...] | None], tuple[int, ...]] = {}
+    leads_of = _Leads(checklist_items, checklist_leads)
     actions: list[Action] = []
     apps = clock.apps
     for row in newest_per_answer(evidence):
@@ -343,14 +433,7 @@ def due_actions(
         if status != MET and status != EXPIRED:
             continue
         app = apps.get(row.app_tz) or clock.app(row.app_tz)
-        leads: tuple[int, ...] = ()
-        if status == MET:
-            override = row.lead_override if row.lead_override is not None else checklist_leads
-            cache_key = (row.item_id, override)
-            leads = leads_cache.get(cache_key)
-            if leads is None:
-                item = checklist_items.get(row.item_id)
-                leads = leads_cache[cache_key] = () if item is None else lead_times(item, override)
+        leads = leads_of(row)
         if app.today > row.expires_on:
             _past_expiry(row, leads, app, already, actions)
             continue

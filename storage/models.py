@@ -222,13 +222,40 @@ class ReminderLog(Base):
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), index=True)
     item_id: Mapped[str] = mapped_column(String(16))
-    # claimed → sent, or failed (retried next pass), or skipped (a missed lead time not sent)
-    status: Mapped[str] = mapped_column(String(16))
+    # claimed → sent, or failed (retried next pass), or skipped (a missed lead time not sent);
+    # indexed: every pass looks for the few claimed or failed ones among all ever sent
+    status: Mapped[str] = mapped_column(String(16), index=True)
     recipient: Mapped[str] = mapped_column(String(64), default="")
     attempts: Mapped[int] = mapped_column(default=0)
     error: Mapped[str] = mapped_column(String(200), default="")
     claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
+
+
+class ReminderCheck(Base):
+    """When a reminder pass next has to look at an application: the earliest moment one of
+    its reminders, expiry flips or escalations can fall due and is not yet recorded
+    (:func:`flows.reminders.next_checks`). No row: nothing can fall due until the
+    application changes. A pass reads only the applications whose moment has come and
+    those changed since the last pass (:class:`ReminderFeed`), not everything stored."""
+
+    __tablename__ = "reminder_checks"
+
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"),
+                                                primary_key=True)
+    check_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ReminderFeed(Base):
+    """How far reminder passes have read the history (one row): every change to what
+    reminders depend on writes history, so the applications with history rows after
+    ``history_id`` are the ones whose :class:`ReminderCheck` may be out of date. No row:
+    no pass has run since the table exists, and the next one looks at everything."""
+
+    __tablename__ = "reminder_feed"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    history_id: Mapped[int]
 
 
 class SlackUser(Base):

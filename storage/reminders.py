@@ -24,14 +24,92 @@ CLAIMED, SENT, FAILED, SKIPPED = "claimed", "sent", "failed", "skipped"
 EVIDENCE, CASE_STUDY = "e", "c"
 
 
+# A history id can commit after a higher one (ids are handed out before commit), so the
+# feed stops before the lowest id not seen yet; a gap left by a rolled-back transaction
+# never fills, so it holds the feed back by this many ids at most.
+FEED_OVERLAP = 200
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The applications a reminder pass looks at: ``application_ids`` None means all (the
+    first pass, when no :class:`models.ReminderFeed` row exists yet); ``history_id`` is the
+    newest history row it has taken into account."""
+
+    application_ids: frozenset[int] | None
+    history_id: int
+
+
+EVERY_APPLICATION = Scope(None, 0)
+
+
+def pass_scope(db: Database, now: datetime) -> Scope:
+    """The applications whose :class:`models.ReminderCheck` moment has come, and those
+    with history since the last pass (every change that reminders depend on writes
+    history: answers, evidence, assignees, snoozes, lead times, time zones, case studies):
+    what a pass reads grows with what is due and what changed, not with what is stored."""
+    with db.engine.connect() as connection:
+        feed = connection.scalar(select(models.ReminderFeed.history_id).where(models.ReminderFeed.id == 1))
+        if feed is None:  # the first pass: everything, and the feed starts at the newest history
+            newest = connection.scalar(select(func.coalesce(func.max(models.HistoryEntry.id), 0)))
+            start = max(newest - FEED_OVERLAP, 0)
+            recent = connection.scalars(select(models.HistoryEntry.id).where(models.HistoryEntry.id > start)
+                                        .order_by(models.HistoryEntry.id)).all()
+            return Scope(None, _seen_up_to(start, list(recent)))
+        due = connection.scalars(
+            select(models.ReminderCheck.application_id).where(models.ReminderCheck.check_at <= now)).all()
+        changed = connection.execute(
+            select(models.HistoryEntry.id, models.HistoryEntry.application_id)
+            .where(models.HistoryEntry.id > feed).order_by(models.HistoryEntry.id)).all()
+    return Scope(frozenset(due) | frozenset(application_id for _, application_id in changed),
+                 _seen_up_to(feed, [ident for ident, _ in changed]))
+
+
+def _seen_up_to(feed: int, ids: list[int]) -> int:
+    """The new feed position after reading ``ids`` (ascending) above ``feed``: just below
+    the first gap, which a transaction still open may fill, but no more than
+    :data:`FEED_OVERLAP` below the newest id."""
+    if not ids:
+        return feed
+    for expected, ident in enumerate(ids, start=feed + 1):
+        if ident != expected:
+            return max(expected - 1, ids[-1] - FEED_OVERLAP)
+    return ids[-1]
+
+
+def save_checks(db: Database, scope: Scope, checks: dict[int, datetime]) -> None:
+    """Replace the check moments of the applications in ``scope`` (all, for a first pass)
+    with ``checks``, and record that history up to ``scope.history_id`` is taken into
+    account; one transaction."""
+    with db.session() as session:
+        connection = session.connection()
+        table = models.ReminderCheck.__table__
+        if scope.application_ids is None:
+            connection.execute(table.delete())
+        elif scope.application_ids:
+            connection.execute(table.delete().where(table.c.application_id.in_(scope.application_ids)))
+        if checks:
+            connection.execute(table.insert(), [dict(application_id=application_id, check_at=moment)
+                                                for application_id, moment in checks.items()])
+        feed = models.ReminderFeed.__table__
+        if connection.execute(feed.update().where(feed.c.id == 1).values(history_id=scope.history_id)).rowcount == 0:
+            connection.execute(insert_unless_present(connection.dialect.name, models.ReminderFeed),
+                               dict(id=1, history_id=scope.history_id))
+
+
 def key_text(kind: str, key: ReminderKey) -> str:
     return f"{kind}{key.evidence_id}:{key.lead_days}"
 
 
-def tracked(db: Database) -> dict[str, list[TrackedEvidence]]:
-    """The newest dated evidence of every met or expired answer, by checklist id, in one
-    query, with the assignee's cached time zone. Older evidence of the same answer no
-    longer counts, so the database drops it (a window function) rather than Python."""
+def tracked(db: Database, scope: Scope = EVERY_APPLICATION) -> dict[str, list[TrackedEvidence]]:
+    """The newest dated evidence of every met or expired answer of the applications in
+    ``scope``, by checklist id, in one query, with the assignee's cached time zone. Older
+    evidence of the same answer no longer counts, so the database drops it (a window
+    function) rather than Python."""
+    dated = models.Evidence.expires_on.is_not(None)
+    if scope.application_ids is not None:
+        dated = dated & models.Evidence.answer_id.in_(
+            select(models.Answer.id).where(models.Answer.application_id.in_(scope.application_ids)))
     ranked = (
         select(
             models.Evidence.id.label("evidence_id"), models.Evidence.answer_id,
@@ -41,7 +119,7 @@ def tracked(db: Database) -> dict[str, list[TrackedEvidence]]:
                 order_by=(models.Evidence.evidence_date.desc(), models.Evidence.id.desc()),
             ).label("rank"),
         )
-        .where(models.Evidence.expires_on.is_not(None))
+        .where(dated)
         .subquery()
     )
     statement = (
@@ -77,10 +155,11 @@ def tracked(db: Database) -> dict[str, list[TrackedEvidence]]:
     return by_checklist
 
 
-def tracked_case_studies(db: Database) -> list[tuple[str, TrackedEvidence]]:
-    """(checklist id, item id, row) per dated case study, in one query. Each case study is
-    its own piece of evidence of the item that sets the window (P2.1); the row's item id
-    is made unique per case study, since only the newest evidence of an answer counts."""
+def tracked_case_studies(db: Database, scope: Scope = EVERY_APPLICATION) -> list[tuple[str, TrackedEvidence]]:
+    """(checklist id, item id, row) per dated case study of the applications in ``scope``,
+    in one query. Each case study is its own piece of evidence of the item that sets the
+    window (P2.1); the row's item id is made unique per case study, since only the newest
+    evidence of an answer counts."""
     statement = (
         select(
             models.CaseStudy.id, models.CaseStudy.production_date, models.CaseStudy.snoozed_until,
@@ -90,6 +169,8 @@ def tracked_case_studies(db: Database) -> list[tuple[str, TrackedEvidence]]:
         .join(models.Application, models.CaseStudy.application_id == models.Application.id)
         .where(models.CaseStudy.production_date.is_not(None), models.CaseStudy.in_production.is_(True))
     )
+    if scope.application_ids is not None:
+        statement = statement.where(models.CaseStudy.application_id.in_(scope.application_ids))
     with db.engine.connect() as connection:
         result = connection.execute(statement).all()
     dates: dict[int, list[date]] = {}
@@ -124,14 +205,15 @@ def case_study_text(db: Database, ids: set[int]) -> dict[int, tuple[str, date | 
         }
 
 
-def recorded_keys(db: Database, kind: str) -> set[ReminderKey]:
-    """Keys claimed, sent or skipped (failed ones are retried, so they are left out)."""
+def recorded_keys(db: Database, kind: str, scope: Scope = EVERY_APPLICATION) -> set[ReminderKey]:
+    """Keys claimed, sent or skipped of the applications in ``scope`` (failed ones are
+    retried, so they are left out)."""
+    statement = select(models.ReminderLog.key).where(
+        models.ReminderLog.status != FAILED, models.ReminderLog.key.startswith(kind))
+    if scope.application_ids is not None:
+        statement = statement.where(models.ReminderLog.application_id.in_(scope.application_ids))
     with db.engine.connect() as connection:
-        texts = connection.scalars(
-            select(models.ReminderLog.key).where(
-                models.ReminderLog.status != FAILED, models.ReminderLog.key.startswith(kind)
-            )
-        ).all()
+        texts = connection.scalars(statement).all()
     found = set()
     for text in texts:
         ident, _, lead = text[len(kind):].partition(":")
@@ -321,8 +403,16 @@ def user_timezones(db: Database, team_id: str) -> dict[str, str]:
 
 
 def remember_timezone(db: Database, team_id: str, user_id: str, timezone: str, now: datetime) -> None:
+    """Keep a user's time zone. Their reminders' moments move with it, and a Slack user's
+    zone writes no history: the applications they are assignees in are looked at by the
+    next pass."""
     with db.session() as session:
         session.merge(models.SlackUser(team_id=team_id, user_id=user_id, timezone=timezone, fetched_at=now))
+        assigned = (select(models.Answer.application_id)
+                    .join(models.Application, models.Answer.application_id == models.Application.id)
+                    .where(models.Application.team_id == team_id, models.Answer.assignee == user_id))
+        session.execute(update(models.ReminderCheck)
+                        .where(models.ReminderCheck.application_id.in_(assigned)).values(check_at=now))
 
 
 def assignees_without_timezone(db: Database) -> list[tuple[str, str]]:

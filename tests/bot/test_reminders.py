@@ -126,6 +126,26 @@ def test_snooze_delays_and_new_evidence_cancels(db, slack_api):
     assert walks.load(db, application_id).answer("T1.24").status == "met"
 
 
+def test_a_pass_looks_only_at_applications_with_something_due_or_changed(db, slack_api):
+    quiet = application_with_drill(db, partner="Quiet", channel="CQUIET", drill_date="2026-09-01")
+    busy = application_with_drill(db, partner="Busy", channel="CBUSY")  # 60-day reminder on 2026-12-31
+    notifier = notifier_for(slack_api, db)
+    first = at_local(date(2026, 12, 1), 9, 5)
+    assert store.pass_scope(db, first).application_ids is None  # never a pass yet: everything
+    run_pass(db, notifier, first)
+    assert store.pass_scope(db, first).application_ids == frozenset()  # nothing due, nothing changed
+    day = at_local(date(2026, 12, 31), 9, 5)
+    assert store.pass_scope(db, day).application_ids == {busy}
+    run_pass(db, notifier, day)
+    assert [m["channel"] for m in slack_api.sent("chat.postMessage")] == ["CBUSY"]
+    assert store.pass_scope(db, day).application_ids == frozenset()
+    walks.record_evidence(db, quiet, "T1.24", "new drill", "2026-12-30", "", "alice", day)
+    assert store.pass_scope(db, day).application_ids == {quiet}  # its history says it changed
+    run_pass(db, notifier, day)
+    assert store.pass_scope(db, day).application_ids == frozenset()
+    assert len(slack_api.sent("chat.postMessage")) == 1
+
+
 def test_a_failed_send_does_not_stop_the_others_and_is_retried(db, slack_api):
     first = application_with_drill(db, partner="Acme", channel="CACME")
     application_with_drill(db, partner="Globex", channel="CGLOBEX")

@@ -22,6 +22,7 @@ from flows.reminders import (
     due_actions,
     lead_times,
     newest_per_answer,
+    next_checks,
     snooze_until,
     stale_by_audit,
     valid_case_study_count,
@@ -486,3 +487,53 @@ def test_lead_times_missed_until_expiry_are_recorded_as_skipped_with_the_flip():
     assert isinstance(flip, ExpiryFlip)
     assert flip.skipped_keys == (ReminderKey(10, 1), ReminderKey(10, 0))
     assert flip.skip_reason == "the evidence expired before it was sent"
+
+
+# --- a pass needs to look only when the next check moment has come ---------------------
+
+def passes(row, start, end, only_when_checked: bool, already=()):
+    """Passes every 15 minutes from ``start`` to ``end``; with ``only_when_checked``, a pass
+    judges the row only once :func:`next_checks`'s moment (computed at the last look) has
+    come. Returns (moment, key) of every action."""
+    already = set(already)
+    done = []
+    check = start
+    now = start
+    while now < end:
+        if not only_when_checked or now >= check:
+            for action in due_actions([row], ITEMS, now, already):
+                already.add(action.key)
+                done.append((now, action.key))
+                if isinstance(action, ExpiryFlip):
+                    row = replace(row, status=EXPIRED)
+            check = next_checks([row], ITEMS, now, already).get(row.application_id, datetime.max.replace(
+                tzinfo=timezone.utc))
+        now += timedelta(minutes=15)
+    return done
+
+
+@pytest.mark.parametrize("expires_on", EXPIRY_DAYS[:2])
+@pytest.mark.parametrize("app_tz", ZONES[::2])
+@pytest.mark.parametrize("recipient_tz", ZONES[1::2])
+def test_looking_only_at_the_check_moments_acts_exactly_as_looking_every_pass(recipient_tz, app_tz, expires_on):
+    row = tracked(app_tz=app_tz, recipient_tz=recipient_tz, expires_on=expires_on, lead_override=LEADS)
+    start = datetime.combine(expires_on - timedelta(days=10), time(0), tzinfo=timezone.utc)
+    end = datetime.combine(expires_on + timedelta(days=10), time(0), tzinfo=timezone.utc)
+    every_pass = passes(row, start, end, only_when_checked=False)
+    assert len(every_pass) == len(LEADS) + 2  # every reminder, the flip, the escalation
+    assert passes(row, start, end, only_when_checked=True) == every_pass
+
+
+def test_check_moments_follow_snoozes_missed_lead_times_and_failed_sends():
+    expires = DRILL.expiry(date(2025, 3, 30))
+    snoozed = tracked(snoozed_until=local(expires - timedelta(days=20)))  # over the 30-day reminder
+    start, end = local(expires - timedelta(days=70), 0), local(expires + timedelta(days=10), 0)
+    assert passes(snoozed, start, end, True) == passes(snoozed, start, end, False)
+    # The clock was down over the 60-day reminder: it is never sent by itself, so the
+    # next moment to look is the 30-day one's.
+    late = local(expires - timedelta(days=50))
+    assert next_checks([tracked()], ITEMS, late, set()) == {1: local(expires - timedelta(days=30))}
+    # A send that failed is not recorded: its moment has passed, so the next pass looks again.
+    due = local(expires - timedelta(days=30), 9, 15)
+    assert next_checks([tracked()], ITEMS, due, {ReminderKey(10, 60)}) == {1: local(expires - timedelta(days=30))}
+    assert next_checks([tracked(status=NOT_MET)], ITEMS, due, set()) == {}
