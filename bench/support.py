@@ -95,7 +95,8 @@ def serve(app, port: str) -> None:
     from bot.config import WebSettings
     from bot.slack.server import GunicornServer
 
-    GunicornServer(app, bind=f"127.0.0.1:{port}", threads=WebSettings.from_env().threads).run()
+    settings = WebSettings.from_env()
+    GunicornServer(app, bind=f"127.0.0.1:{port}", workers=settings.workers, threads=settings.threads).run()
 
 
 def press(body: dict, action: dict) -> tuple[str, int, str, str, str, str]:
