@@ -381,7 +381,6 @@ def _save(
 # The outcomes of :func:`_write_unless_changed`.
 WRITTEN, ALREADY_APPLIED, CHANGED_MEANWHILE = "written", "already applied", "changed meanwhile"
 _DELIVERIES, _HISTORY = models.ProcessedDelivery.__table__, models.HistoryEntry.__table__
-_ANSWER_VALUES = ("status", "note", "assignee", "answered_by", "answered_at")
 _HISTORY_VALUES = ("application_id", "item_id", "field", "old_value", "new_value", "actor", "at")
 
 
@@ -398,7 +397,8 @@ def _write_unless_changed(connection: Connection, before: domain.ApplicationStat
     changed = _differences(before.id, before, after, actor, now)
     if changed.evidence_changed:
         return None
-    statement = _unlocked_write(tuple(changed.application), tuple(exists for *_, exists in changed.answers),
+    statement = _unlocked_write(tuple(changed.application),
+                                tuple((exists, tuple(values)) for _, values, exists in changed.answers),
                                 len(changed.history))
     params: dict[str, object] = {"where_id": before.id, "where_version": version, "claim_key": delivery_key,
                                  "claim_at": now}
@@ -413,7 +413,8 @@ def _write_unless_changed(connection: Connection, before: domain.ApplicationStat
 
 
 @cache
-def _unlocked_write(application_columns: tuple[str, ...], answers_exist: tuple[bool, ...], history_rows: int):
+def _unlocked_write(application_columns: tuple[str, ...], answers: tuple[tuple[bool, tuple[str, ...]], ...],
+                    history_rows: int):
     """The statement of :func:`_write_unless_changed`, built once per shape: the
     application's UPDATE (guarded by its version and the unclaimed key) is a CTE that the
     claim, the answers' and the history's writes each require to have written a row.
@@ -436,8 +437,8 @@ def _unlocked_write(application_columns: tuple[str, ...], answers_exist: tuple[b
     if_written = select(written.c.id).exists()
     claim = select(bound("claim_", _DELIVERIES, "key"), bound("claim_", _DELIVERIES, "at")).where(if_written)
     writes = [pg_insert(_DELIVERIES).from_select(["key", "at"], claim).on_conflict_do_nothing()]
-    for n, exists in enumerate(answers_exist):
-        values = {name: bound(f"n{n}_", _ANSWERS, name) for name in _ANSWER_VALUES}
+    for n, (exists, columns) in enumerate(answers):
+        values = {name: bound(f"n{n}_", _ANSWERS, name) for name in columns}
         if exists:
             writes.append(update(_ANSWERS).where(_ANSWERS.c.application_id == written.c.id,
                                                  _ANSWERS.c.item_id == bound(f"n{n}_", _ANSWERS, "item_id"))
