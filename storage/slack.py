@@ -154,17 +154,6 @@ def channels_of(db: Database, team_id: str, user_id: str) -> list[str]:
         )
 
 
-def remember_item_message(
-    db: Database, team_id: str, channel_id: str, ts: str, application_id: int, item_id: str
-) -> None:
-    with db.single_statement() as connection:
-        connection.execute(
-            insert_unless_present(connection.dialect.name, models.ItemMessage),
-            {"team_id": team_id, "channel_id": channel_id, "ts": ts, "application_id": application_id,
-             "item_id": item_id},
-        )
-
-
 @dataclass(frozen=True)
 class ItemMessage:
     """The Slack message (workspace, channel, ts) that shows an application's item."""
@@ -177,7 +166,7 @@ class ItemMessage:
 
 
 _ITEM_MESSAGES = models.ItemMessage.__table__
-# Built once: every answer reads the live message after its acknowledgement.
+# Built once: every answer looks for the live message and remembers the one it posts.
 _ITEM_MESSAGE = select(_ITEM_MESSAGES.c.application_id, _ITEM_MESSAGES.c.item_id).where(
     _ITEM_MESSAGES.c.team_id == bindparam("team_id"), _ITEM_MESSAGES.c.channel_id == bindparam("channel_id"),
     _ITEM_MESSAGES.c.ts == bindparam("ts"))
@@ -185,6 +174,11 @@ _LIVE_ITEM_MESSAGE = select(_ITEM_MESSAGES.c.ts, _ITEM_MESSAGES.c.item_id).where
     _ITEM_MESSAGES.c.team_id == bindparam("team_id"), _ITEM_MESSAGES.c.channel_id == bindparam("channel_id"),
     _ITEM_MESSAGES.c.application_id == bindparam("application_id"),
 ).order_by(_ITEM_MESSAGES.c.ts.desc()).limit(1)
+# PostgreSQL runs both in one statement; its SELECT sees the table as it was before the INSERT.
+_REMEMBER_AND_FIND_LIVE = _LIVE_ITEM_MESSAGE.add_cte(
+    insert_unless_present("postgresql", models.ItemMessage).values(
+        {name: bindparam(name) for name in ("team_id", "channel_id", "ts", "application_id", "item_id")}
+    ).cte("remembered"))
 
 
 def item_message(db: Database, team_id: str, channel_id: str, ts: str) -> ItemMessage | None:
@@ -193,12 +187,18 @@ def item_message(db: Database, team_id: str, channel_id: str, ts: str) -> ItemMe
     return None if row is None else ItemMessage(team_id, channel_id, ts, row.application_id, row.item_id)
 
 
-def live_item_message(db: Database, team_id: str, channel_id: str, application_id: int) -> ItemMessage | None:
-    """The application's newest item message in a channel: the one whose buttons answer."""
+def remember_item_message(db: Database, team_id: str, channel_id: str, ts: str, application_id: int,
+                          item_id: str) -> ItemMessage | None:
+    """Remember an item message just posted (replies in its thread reach its item), and
+    return the application's message in that channel that was live (its newest) until then."""
+    message = {"team_id": team_id, "channel_id": channel_id, "ts": ts, "application_id": application_id,
+               "item_id": item_id}
     with db.single_statement() as connection:
-        row = connection.execute(
-            _LIVE_ITEM_MESSAGE, {"team_id": team_id, "channel_id": channel_id, "application_id": application_id}
-        ).first()
+        if connection.dialect.name == "postgresql":
+            row = connection.execute(_REMEMBER_AND_FIND_LIVE, message).first()
+        else:  # one transaction (single_statement on SQLite), two statements
+            row = connection.execute(_LIVE_ITEM_MESSAGE, message).first()
+            connection.execute(insert_unless_present("sqlite", models.ItemMessage), message)
     return None if row is None else ItemMessage(team_id, channel_id, row.ts, application_id, row.item_id)
 
 

@@ -148,13 +148,13 @@ def post_item(db: Database, client: WebClient, team_id: str, channel: str, state
     item_blocks = blocks.item_blocks(checklist, state, item)
     if intro:
         item_blocks = [blocks.section(chunk) for chunk in blocks.fold(intro)] + item_blocks
-    previous = None if thread_ts else slack_store.live_item_message(db, team_id, channel, state.id)
     posted, error = attempt("chat_postMessage", lambda: client.chat_postMessage(
         channel=channel, thread_ts=thread_ts, text=f"{item.id} {item.title(state.language)}",
         blocks=item_blocks[: blocks.MESSAGE_BLOCKS]).data)
     if posted is None or thread_ts:
         return error
-    slack_store.remember_item_message(db, team_id, posted.get("channel", channel), posted["ts"], state.id, item.id)
+    previous = slack_store.remember_item_message(db, team_id, posted.get("channel", channel), posted["ts"],
+                                                 state.id, item.id)
     if previous is not None and previous.ts not in (posted["ts"], shown):
         update_item(client, channel, previous.ts, state, previous.item_id, live=False)
     return None

@@ -34,10 +34,21 @@ def test_membership_says_who_may_change_an_application(db, now):
 
 def test_an_item_message_is_plain_values(db, now):
     state = start(db, now)
-    slack_store.remember_item_message(db, TEAM, "CTEAM", "1700000000.000100", state.id, "P1.1")
+    assert slack_store.remember_item_message(db, TEAM, "CTEAM", "1700000000.000100", state.id, "P1.1") is None
     found = slack_store.item_message(db, TEAM, "CTEAM", "1700000000.000100")
     assert found == slack_store.ItemMessage(TEAM, "CTEAM", "1700000000.000100", state.id, "P1.1")
     assert slack_store.item_message(db, TEAM, "CTEAM", "1700000000.000200") is None
+
+
+def test_remembering_an_item_message_says_which_was_live_until_then(db, now):
+    state, other = start(db, now), start(db, now, "Other", "CTEAM")
+    slack_store.remember_item_message(db, TEAM, "CTEAM", "1700000000.000100", state.id, "P1.1")
+    slack_store.remember_item_message(db, TEAM, "CTEAM", "1700000000.000150", other.id, "P1.1")  # not its own
+    live = slack_store.remember_item_message(db, TEAM, "CTEAM", "1700000000.000200", state.id, "P1.2")
+    assert live == slack_store.ItemMessage(TEAM, "CTEAM", "1700000000.000100", state.id, "P1.1")
+    assert slack_store.remember_item_message(db, TEAM, "CTEAM", "1700000000.000300", state.id, "P1.3").ts == (
+        "1700000000.000200")
+    assert slack_store.item_message(db, TEAM, "CTEAM", "1700000000.000300").item_id == "P1.3"
 
 
 def read(db, state):
