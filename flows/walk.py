@@ -30,7 +30,16 @@ from flows.evidence import DateProblem, expired_on_arrival, local_today, parse_e
 from flows.history import Change, undo
 from flows.progress import expiring_within, part_progress, stale_by_audit
 from flows.settings import SettingProblem, parse_value
-from flows.sign_off import APPROVED, CHANGES_REQUESTED, part_sign_offs, refusal, settle, waiting
+from flows.sign_off import (
+    APPROVED,
+    CHANGES_REQUESTED,
+    blocks_verdict,
+    part_sign_offs,
+    refusal,
+    settle,
+    unreviewed,
+    waiting,
+)
 from flows.sign_off import decide as sign_off_decide
 
 # Commands that answer an item or give its evidence: a derived item takes none of them.
@@ -63,6 +72,8 @@ def status_message(checklist: Checklist, state: ApplicationState, today: date, c
     return Message("status", {
         "parts": part_progress(checklist, state, today),
         "sign_offs": part_sign_offs(checklist, state, today) if state.reviewers else (),
+        "unreviewed": unreviewed(checklist, state, today),
+        "sign_off_required": blocks_verdict(state),
         "expiring": expiring_within(checklist, state, today, 90),
         "stale": stale_by_audit(checklist, state, today),
         "audit": state.target_audit_date,
