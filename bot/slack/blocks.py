@@ -127,8 +127,8 @@ def sign_off_blocks(state: ApplicationState, item: Item, answer: Answer) -> list
         "approve", "request_changes"]
     buttons = [{"type": "button", "action_id": f"signoff_{name}", "value": value, "text": dict(labels[name]),
                 **({"style": "primary"} if name == "approve" else {})} for name in names]
-    return [{"type": "context", "elements": [{"type": "mrkdwn", "text": _say("sign_off_state", language,
-                                                                              review=answer.review)}]},
+    state_text = render("common.j2", "sign_off_state", language, style="slack", review=answer.review)
+    return [{"type": "context", "elements": [{"type": "mrkdwn", "text": state_text}]},
             {"type": "actions", "block_id": f"signoff:{item.id}", "elements": buttons}]
 
 
