@@ -5,6 +5,7 @@ list, the reason form, and the DMs that tell the reviewer and the answerer."""
 from __future__ import annotations
 
 import json
+import time
 
 from storage import walks
 from storage.applications import history
@@ -17,6 +18,26 @@ from tests.support.slack import (
     texts,
     view_submission,
 )
+
+
+def matching(api, method: str, matches, count: int = 1) -> list[dict]:
+    """The calls of ``method`` that ``matches``, once there are ``count`` (10 s at most)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        found = [params for params in api.sent(method) if matches(params)]
+        if len(found) >= count:
+            return found
+        time.sleep(0.02)
+    raise AssertionError(f"fewer than {count} {method} calls matched")
+
+
+def first(api, method: str, matches) -> dict:
+    return matching(api, method, matches)[0]
+
+
+def after(api, method: str, count: int) -> dict:
+    """The call of ``method`` after the first ``count``, waiting for it."""
+    return api.wait_for(method, count + 1)[count]
 
 
 def actions_of(blocks: list[dict]) -> list[str]:
@@ -53,13 +74,17 @@ def test_the_item_message_is_approved_in_place(started, server, slack_api, db, n
     walks.change(db, started, "reviewers", ("UBOB",), "UALICE", now)
     send_form(server, slash_command("goto P1.2"))
     ts = item_message_ts(db, "P1.2")
+
+    def update_of_p12(count: int) -> dict:
+        return matching(slack_api, "chat.update", lambda update: update["ts"] == ts, count)[count - 1]
+
     send_interaction(server, block_action("walk_met", f"{started}|P1.2", message_ts=ts))
-    shown = slack_api.wait_for("chat.update")[-1]
+    shown = update_of_p12(1)
     assert "signoff_approve" not in actions_of(shown["blocks"])  # no evidence yet: nothing to sign off
     values = {"link": {"value": {"value": "https://x.example/tier.pdf"}}, "note": {"value": {"value": ""}}}
     send_interaction(server, view_submission("evidence_modal", values, {"a": started, "i": "P1.2", "c": "CTEAM",
                                                                         "ts": ts}))
-    shown = slack_api.wait_for("chat.update", 2)[-1]
+    shown = update_of_p12(2)
     assert {"signoff_approve", "signoff_request_changes"} <= set(actions_of(shown["blocks"]))
     assert "Waiting for sign-off by a reviewer." in texts(shown["blocks"])
 
@@ -67,8 +92,8 @@ def test_the_item_message_is_approved_in_place(started, server, slack_api, db, n
                                           response_url=slack_api.response_url))
     said = slack_api.wait_for("response_url")[0]
     assert said["text"] == "P1.2 is signed off by <@UBOB>." and said["replace_original"] is False
-    shown = slack_api.wait_for("chat.update", 3)[-1]
-    assert shown["ts"] == ts and "Signed off by <@UBOB>" in texts(shown["blocks"])
+    shown = update_of_p12(3)
+    assert "Signed off by <@UBOB>" in texts(shown["blocks"])
     assert actions_of(shown["blocks"])[-1:] == ["signoff_request_changes"]
     review = walks.load(db, started).answer("P1.2").review
     evidence_id = walks.load(db, started).answer("P1.2").evidence[0].id
@@ -85,7 +110,7 @@ def test_new_evidence_voids_the_sign_off_and_the_reviewer_is_told(started, serve
     values = {"link": {"value": {"value": "https://x.example/tier-2026.pdf"}}, "note": {"value": {"value": ""}}}
     send_interaction(server, view_submission("evidence_modal", values, {"a": started, "i": "P1.2", "c": "CTEAM",
                                                                         "ts": ""}))
-    dm = next(m for m in slack_api.wait_for("chat.postMessage", 2) if m["channel"] == "DUBOB")
+    dm = first(slack_api, "chat.postMessage", lambda m: m["channel"] == "DUBOB")
     assert "Your sign-off of P1.2 (Acme Retail) is void" in dm["text"]
     assert walks.load(db, started).answer("P1.2").review is None
     row = next(c for c in reversed(history(db, started)) if c.field == "sign_off")
@@ -97,15 +122,16 @@ def test_a_changed_answer_voids_the_sign_off_too(started, server, slack_api, db,
     met_with_evidence(db, started, now)
     walks.on_item(db, started, "P1.2", "approve", "UBOB", now)
     send_interaction(server, block_action("walk_not_met", f"{started}|P1.2"))
-    dm = next(m for m in slack_api.wait_for("chat.postMessage", 2) if m["channel"] == "DUBOB")
+    dm = first(slack_api, "chat.postMessage", lambda m: m["channel"] == "DUBOB")
     assert "Your sign-off of P1.2 (Acme Retail) is void" in dm["text"]
 
 
 def test_changes_are_requested_with_a_reason_and_the_answerer_is_told(started, server, slack_api, db, now):
     walks.change(db, started, "reviewers", ("UBOB",), "UALICE", now)
     met_with_evidence(db, started, now)
+    forms = len(slack_api.sent("views.open"))  # the start form
     send_interaction(server, block_action("signoff_request_changes", f"{started}|P1.2", user="UBOB"))
-    opened = slack_api.wait_for("views.open")[-1]["view"]
+    opened = after(slack_api, "views.open", forms)["view"]
     assert opened["callback_id"] == "signoff_changes_modal" and json.loads(opened["private_metadata"])["i"] == "P1.2"
     status, body = send_interaction(server, reason_form(started, "   "))
     assert json.loads(body)["errors"]["reason"] == "This field is required."
@@ -114,7 +140,7 @@ def test_changes_are_requested_with_a_reason_and_the_answerer_is_told(started, s
     assert status == 200 and body == ""
     review = walks.load(db, started).answer("P1.2").review
     assert (review.decision, review.by, review.reason) == ("changes_requested", "UBOB", "The tier letter is from 2019.")
-    dm = next(m for m in slack_api.wait_for("chat.postMessage", 1) if m["channel"] == "DUALICE")
+    dm = first(slack_api, "chat.postMessage", lambda m: m["channel"] == "DUALICE")
     assert "<@UBOB> requested changes to P1.2 (Acme Retail): The tier letter is from 2019." in dm["text"]
     told = slack_api.wait_for("chat.postEphemeral")[-1]
     assert told["user"] == "UBOB" and "requested changes to P1.2" in told["text"]
