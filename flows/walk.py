@@ -27,7 +27,7 @@ from flows.application import (
 from flows.checklist import Checklist, Item
 from flows.commands import parse_command, parse_setting
 from flows.evidence import DateProblem, expired_on_arrival, local_today, parse_evidence_date, zone
-from flows.history import Change, undo
+from flows.history import SIGN_OFF, Change, undo
 from flows.progress import expiring_within, part_progress, stale_by_audit
 from flows.settings import SettingProblem, parse_value
 from flows.sign_off import (
@@ -388,7 +388,8 @@ class Walk:
         self.state = result.state
         self.items = self.checklist.applicable_items(self.state.delivery_type)
         self.undone = result.reverted
-        self.say("undone", changes=result.reverted, checklist=self.checklist)
+        # A sign-off the step voided stays void: its row is marked undone with the step, not shown as put back.
+        self.say("undone", changes=[c for c in result.reverted if c.field != SIGN_OFF], checklist=self.checklist)
         target = next((self.checklist.item(c.item_id) for c in result.reverted if c.item_id), None)
         if target is not None and target in self.items:
             self.state = replace(self.state, finished=False)

@@ -34,6 +34,11 @@ def test_a_reviewer_signs_off_in_the_terminal_and_a_change_voids_it(database_url
     assert "alice  P1.2 sign_off: approved bob evidence=1 → —" in changed.stdout
     document = exported(database_url, "Acme")
     assert document["readiness"]["sign_off_required"] and "P1.2" in document["readiness"]["unreviewed"]
+    # Undoing the change takes the evidence back; the sign-off it voided stays void.
+    undone = run(database_url, "chat", "--partner", "Acme", "--user", "alice", stdin="undo\n")
+    assert "Undone:\n  P1.2 evidence: — → https://x.example/tier-2026.pdf\nThe undo is in" in undone.stdout
+    assert next(row for row in exported(database_url, "Acme")["parts"][0]["items"]
+                if row["id"] == "P1.2")["sign_off"] is None
 
 
 def test_sign_off_speaks_chinese(database_url):
