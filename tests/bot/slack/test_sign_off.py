@@ -12,6 +12,7 @@ from storage.applications import history
 from tests.support.slack import (
     block_action,
     item_message_ts,
+    send_event,
     send_form,
     send_interaction,
     slash_command,
@@ -184,3 +185,16 @@ def test_sign_off_speaks_chinese(started, server, slack_api, db, now):
     said = slack_api.wait_for("response_url")[0]["text"]
     assert "P1.2 是你自己回答的" in said
     assert walks.load(db, started).answer("P1.2").review is None
+
+
+def test_app_home_shows_the_sign_offs_per_part_and_what_is_not_signed_off(started, server, slack_api, db, now):
+    walks.change(db, started, "reviewers", ("UBOB",), "UALICE", now)
+    walks.change(db, started, "require_sign_off", True, "UALICE", now)
+    met_with_evidence(db, started, now, "P1.2")
+    met_with_evidence(db, started, now, "P1.3")
+    walks.on_item(db, started, "P1.2", "approve", "UBOB", now)
+    event = {"type": "app_home_opened", "user": "UALICE", "channel": "DUALICE", "tab": "home"}
+    assert send_event(server, event, "EvHomeSignOff")[0] == 200
+    shown = texts(slack_api.wait_for("views.publish")[-1]["view"]["blocks"])
+    assert "Signed off: Prerequisites 1/2 · Documents 0/0 · Technical validation 0/0" in shown
+    assert "Met, not signed off (1): P1.3 · *sign-off is required for the verdict*" in shown
