@@ -198,3 +198,21 @@ def test_app_home_shows_the_sign_offs_per_part_and_what_is_not_signed_off(starte
     shown = texts(slack_api.wait_for("views.publish")[-1]["view"]["blocks"])
     assert "Signed off: Prerequisites 1/2 · Documents 0/0 · Technical validation 0/0" in shown
     assert "Met, not signed off (1): P1.3 · *sign-off is required for the verdict*" in shown
+
+
+def test_the_words_work_in_an_items_thread_in_chinese(started, server, slack_api, db, now):
+    walks.change(db, started, "language", "zh", "UALICE", now)
+    walks.change(db, started, "reviewers", ("UBOB",), "UALICE", now)
+    met_with_evidence(db, started, now, "P1.1")  # P1.1 asks for no evidence: nothing to sign off
+    thread_ts = item_message_ts(db, "P1.1")
+
+    def reply(text: str, event_id: str) -> str:
+        event = {"type": "message", "channel": "CTEAM", "user": "UBOB", "text": text, "thread_ts": thread_ts,
+                 "ts": f"1700000400.{event_id[2:]}", "channel_type": "channel"}
+        before = len(slack_api.sent("chat.postMessage"))
+        assert send_event(server, event, event_id)[0] == 200
+        return first(slack_api, "chat.postMessage", lambda m: m.get("thread_ts") == thread_ts and
+                     slack_api.sent("chat.postMessage").index(m) >= before)["text"]
+
+    assert reply("批准", "Ev501") == "P1.1 不要求证明材料，无需签核。"
+    assert reply("需修改", "Ev502") == "需修改 后面要写原因，例如：需修改 T1.24 演练报告没有日期。"
