@@ -31,6 +31,7 @@ LABELS = "export/labels.j2"
 ITEM_COLUMNS = (
     "part", "id", "section", "title", "applies_saas", "applies_customer_deployed", "applicable",
     "status", "met", "evidence", "evidence_date", "expires_on", "note", "answered_by",
+    "reviewed_by", "review_decision", "reviewed_on", "review_reason",
 )
 SHEET_COLUMNS = ITEM_COLUMNS[1:]
 COVER_FIELDS = (
@@ -141,6 +142,11 @@ def _item_cells(document: dict, part: dict, row: dict) -> dict[str, str]:
         "expires_on": row["expires_on"] or "",
         "note": row["note"],
         "answered_by": row["answered_by"],
+        "reviewed_by": (row["sign_off"] or {}).get("reviewer", ""),
+        "review_decision": render("common.j2", "decision_label", language,
+                                  decision=(row["sign_off"] or {}).get("decision")),
+        "reviewed_on": (row["sign_off"] or {}).get("date", ""),
+        "review_reason": (row["sign_off"] or {}).get("reason", ""),
     }
 
 

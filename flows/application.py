@@ -10,8 +10,12 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from flows.checklist import Checklist, Item
+
+if TYPE_CHECKING:
+    from flows.sign_off import Review
 
 MET = "met"
 NOT_MET = "not_met"
@@ -52,6 +56,7 @@ class Answer:
     answered_at: datetime | None = None
     assignee: str = ""
     evidence: tuple[Evidence, ...] = ()
+    review: Review | None = None  # the standing sign-off decision (flows.sign_off)
 
     @property
     def latest_evidence(self) -> Evidence | None:
@@ -94,6 +99,9 @@ class ApplicationState:
     answers: dict[str, Answer] = field(default_factory=dict)
     pdm_channel: str = ""
     lead_times: tuple[int, ...] | None = None
+    # Who signs met items off (Slack user ids, or names in the terminal); none: sign-off is off.
+    reviewers: tuple[str, ...] = ()
+    require_sign_off: bool = False  # the audit-day verdict counts only signed-off items
     id: int | None = None
 
     def answer(self, item_id: str) -> Answer:

@@ -19,6 +19,9 @@ WORDS: dict[str, str] = {
     "undo": "undo", "撤销": "undo",
     # Also an argument word ("history P1.1"): alone, every change of the application.
     "history": "history", "历史": "history",
+    # Sign-off (flows.sign_off): also argument words ("approve T1.2", "changes T1.2 REASON").
+    "approve": "approve", "批准": "approve",
+    "review": "review", "待签核": "review",
 }
 # Commands that take the rest of the line as their argument.
 ARGUMENT_WORDS: dict[str, str] = {
@@ -29,6 +32,8 @@ ARGUMENT_WORDS: dict[str, str] = {
     "assign": "assign", "分配": "assign",
     "set": "set", "设置": "set",
     "history": "history", "历史": "history",
+    "approve": "approve", "批准": "approve",
+    "changes": "changes", "需修改": "changes",
 }
 
 # What ``set`` changes: ``set audit 2027-03-01``, ``设置 审核日期 2027-03-01``.
@@ -38,6 +43,8 @@ SETTING_WORDS: dict[str, str] = {
     "delivery": "delivery_type", "交付方式": "delivery_type", "交付": "delivery_type",
     "categories": "categories", "category": "categories", "类别": "categories",
     "language": "language", "lang": "language", "语言": "language",
+    "reviewers": "reviewers", "reviewer": "reviewers", "审阅人": "reviewers",
+    "sign-off": "require_sign_off", "signoff": "require_sign_off", "签核": "require_sign_off",
 }
 # Values typed for a setting, besides its ids and list numbers.
 DELIVERY_WORDS: dict[str, str] = {
@@ -46,6 +53,11 @@ DELIVERY_WORDS: dict[str, str] = {
 }
 LANGUAGE_WORDS: dict[str, str] = {
     "english": "en", "英文": "en", "英语": "en", "chinese": "zh", "中文": "zh", "汉语": "zh",
+}
+# Whether the verdict requires sign-off: ``set sign-off required`` / ``设置 签核 必需``.
+SIGN_OFF_WORDS: dict[str, bool] = {
+    "required": True, "require": True, "on": True, "yes": True, "必需": True, "需要": True, "是": True,
+    "optional": False, "off": False, "no": False, "可选": False, "不需要": False, "否": False,
 }
 # "No target audit date".
 NONE_WORDS = ("none", "no", "-", "无", "没有")
@@ -99,6 +111,8 @@ SUBCOMMANDS: dict[str, str] = {
     "digest": "digest", "摘要": "digest",
     "reminders": "reminders", "提醒": "reminders",
     "sync": "sync", "同步": "sync",
+    "reviewers": "reviewers", "审阅人": "reviewers",
+    "review": "review", "待签核": "review",
 }
 
 

@@ -17,6 +17,7 @@ from flows.application import (
 )
 from flows.case_studies import FIELDS, CaseStudy, SolutionDocuments, case_study_fields
 from flows.checklist import DELIVERY_TYPES, Checklist, Item
+from flows.evidence import zone
 from flows.readiness import Readiness, readiness
 
 # The seed's "met" column, and the choices the xlsx offers in it.
@@ -121,6 +122,9 @@ def _readiness(ready: Readiness, language: str) -> dict:
             for gap in ready.failing if gap.lapses_on is not None
         ],
         "not_answered": list(ready.unanswered_ids),
+        # Met but not signed off on the audit day; they block the verdict when sign-off is required.
+        "unreviewed": [item.id for item in ready.unreviewed],
+        "sign_off_required": ready.sign_off_required,
         "skipped": list(ready.skipped_ids),
         "case_study_findings": len(ready.case_study_gaps),
     }
@@ -155,6 +159,8 @@ def _row(item: Item, position: int, state: ApplicationState, today: date) -> dic
         "answered_at": answer.answered_at.isoformat() if answer.answered_at else None,
         "assignee": answer.assignee,
         "expires_on": answer.expires_on.isoformat() if answer.expires_on else None,
+        # The standing sign-off decision (flows.sign_off), or None.
+        "sign_off": _sign_off(answer, state.timezone),
         "evidence": [
             {
                 "text": e.text,
@@ -165,6 +171,15 @@ def _row(item: Item, position: int, state: ApplicationState, today: date) -> dic
             for e in answer.evidence
         ],
     }
+
+
+def _sign_off(answer: Answer, timezone: str) -> dict | None:
+    """Who decided what on the item's evidence, on which day (the application's), and why."""
+    review = answer.review
+    if review is None:
+        return None
+    return {"reviewer": review.by, "decision": review.decision, "approved": review.approved,
+            "date": review.at.astimezone(zone(timezone)).date().isoformat(), "reason": review.reason}
 
 
 def _met(status: str | None, applicable: bool) -> str:

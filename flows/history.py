@@ -18,6 +18,8 @@ from flows.checklist import Checklist
 # an undone step is never undone twice, and a second undo reaches the step before.
 UNDO = "undo"
 CREATED = "created"
+# A reviewer's decision (flows.sign_off), and its voiding by a later change.
+SIGN_OFF = "sign_off"
 # Fields an undo can put back. The others (a case study's fields, the PDM channel, reminder
 # lead times, the creation) are changed back with their own commands.
 ANSWER_FIELDS = ("status", "note", "assignee")
@@ -66,7 +68,9 @@ def undo(checklist: Checklist, state: ApplicationState, changes: tuple[Change, .
     if not candidates:
         return Undo(state, problem="nothing")
     step = candidates[-1]
-    unsupported = next((c for c in step if c.field not in REVERTIBLE), None)
+    # A sign-off voided by a step goes with it: undoing the step does not bring it back.
+    side_effects = (SIGN_OFF,) if any(c.field in REVERTIBLE for c in step) else ()
+    unsupported = next((c for c in step if c.field not in (*REVERTIBLE, *side_effects)), None)
     if unsupported is not None:
         return Undo(state, problem="unsupported", blocker=unsupported)
     later = next((c for c in changes if (c.id or 0) > (step[-1].id or 0) and c.field != UNDO
@@ -74,7 +78,8 @@ def undo(checklist: Checklist, state: ApplicationState, changes: tuple[Change, .
     if later is not None:
         return Undo(state, problem="changed_since", blocker=later)
     for change in reversed(step):
-        state = _revert(checklist, state, change)
+        if change.field in REVERTIBLE:
+            state = _revert(checklist, state, change)
     return Undo(state, reverted=step)
 
 

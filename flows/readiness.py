@@ -11,6 +11,8 @@ Pure: no SQL, no Slack, no clock — ``today`` is passed in. Decisions:
   expired by then), and every finding of :func:`flows.case_studies.check` judged with
   the audit day as its target date.
 * Progress per part and the expiring evidence are as of today, like ``status``.
+* With reviewers (:mod:`flows.sign_off`), the met items not signed off on the audit day
+  are listed apart; when the application requires sign-off they are blocking too.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from flows.application import (
 from flows.case_studies import Assessment, CaseStudy, Finding, SolutionDocuments, check
 from flows.checklist import Checklist, Item
 from flows.progress import Expiring, PartProgress, count_parts, expiring_within
+from flows.sign_off import PartSignOff, blocks_verdict, part_sign_offs, unreviewed
 
 SOON_DAYS = 30
 EXPIRING_DAYS = 90
@@ -54,11 +57,19 @@ class Readiness:
     case_study_gaps: tuple[Finding, ...]
     expiring: tuple[Expiring, ...]  # within EXPIRING_DAYS of today, soonest first
     case_studies: Assessment
+    sign_offs: tuple[PartSignOff, ...] = ()  # per part, as of today; empty without reviewers
+    unreviewed: tuple[Item, ...] = ()  # met on the audit day, not signed off
+
+    @property
+    def sign_off_required(self) -> bool:
+        return blocks_verdict(self.state)
 
     @property
     def ready(self) -> bool:
-        """Audit-ready on ``audit_day``: no blocking gap."""
-        return not self.item_gaps and not self.case_study_gaps
+        """Audit-ready on ``audit_day``: no blocking gap (unreviewed items are one when
+        the application requires sign-off)."""
+        return (not self.item_gaps and not self.case_study_gaps
+                and not (self.sign_off_required and self.unreviewed))
 
     # The gap lists below are cached: a digest reads each of them several times.
     @cached_property
@@ -84,7 +95,8 @@ class Readiness:
 
     @property
     def gap_count(self) -> int:
-        return len(self.item_gaps) + len(self.case_study_gaps)
+        return (len(self.item_gaps) + len(self.case_study_gaps)
+                + (len(self.unreviewed) if self.sign_off_required else 0))
 
     @cached_property
     def expiring_soon(self) -> tuple[Expiring, ...]:
@@ -128,4 +140,6 @@ def readiness(
         case_study_gaps=assessment.findings,
         expiring=tuple(expiring_within(checklist, state, today, EXPIRING_DAYS)),
         case_studies=assessment,
+        sign_offs=tuple(part_sign_offs(checklist, state, today)) if state.reviewers else (),
+        unreviewed=tuple(unreviewed(checklist, state, day)),
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 
 from flows.checklist import LANGUAGES, Checklist
-from flows.commands import DELIVERY_WORDS, LANGUAGE_WORDS, NONE_WORDS
+from flows.commands import DELIVERY_WORDS, LANGUAGE_WORDS, NONE_WORDS, SIGN_OFF_WORDS
 from flows.evidence import read_date
 
 SETTINGS = ("delivery_type", "categories", "language", "target_audit_date")
@@ -73,7 +73,33 @@ def parse_audit_date(text: str, today: date) -> date | None:
     return day
 
 
+def parse_reviewers(text: str) -> tuple[str, ...]:
+    """Names separated by commas (also "，", "、" or ";"); ``none`` for no reviewers."""
+    if text.strip().lower() in NONE_WORDS:
+        return ()
+    chosen: list[str] = []
+    for raw in text.replace("，", ",").replace("、", ",").replace(";", ",").split(","):
+        name = " ".join(raw.split())
+        if name and name.casefold() not in (c.casefold() for c in chosen):
+            chosen.append(name)
+    if not chosen:
+        raise SettingProblem("reviewers", "required", text.strip())
+    return tuple(chosen)
+
+
+def parse_require_sign_off(text: str) -> bool:
+    value = SIGN_OFF_WORDS.get(text.strip().lower())
+    if value is None:
+        raise SettingProblem("require_sign_off", "unknown", text.strip(),
+                             tuple(word for word in SIGN_OFF_WORDS if word.isascii()))
+    return value
+
+
 def parse_value(setting: str, text: str, checklist: Checklist, today: date) -> object:
+    if setting == "reviewers":
+        return parse_reviewers(text)
+    if setting == "require_sign_off":
+        return parse_require_sign_off(text)
     if setting == "delivery_type":
         return parse_delivery(text, checklist)
     if setting == "categories":

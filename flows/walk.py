@@ -27,14 +27,25 @@ from flows.application import (
 from flows.checklist import Checklist, Item
 from flows.commands import parse_command, parse_setting
 from flows.evidence import DateProblem, expired_on_arrival, local_today, parse_evidence_date, zone
-from flows.history import Change, undo
+from flows.history import SIGN_OFF, Change, undo
 from flows.progress import expiring_within, part_progress, stale_by_audit
 from flows.settings import SettingProblem, parse_value
+from flows.sign_off import (
+    APPROVED,
+    CHANGES_REQUESTED,
+    blocks_verdict,
+    part_sign_offs,
+    refusal,
+    settle,
+    unreviewed,
+    waiting,
+)
+from flows.sign_off import decide as sign_off_decide
 
 # Commands that answer an item or give its evidence: a derived item takes none of them.
 ANSWERING = ("met", "not_met", "not_applicable", "skip", "evidence", "date")
 # Commands that need no current item: they work after the last one too.
-ITEMLESS = ("status", "help", "quit", "goto", "back", "set", "history", "undo")
+ITEMLESS = ("status", "help", "quit", "goto", "back", "set", "history", "undo", "approve", "changes", "review")
 # How many changes ``history`` shows without an item id (the newest).
 HISTORY_LINES = 20
 
@@ -56,9 +67,13 @@ class Outcome:
 
 
 def status_message(checklist: Checklist, state: ApplicationState, today: date, current: Item | None) -> Message:
-    """Progress per part, what expires within 90 days, what will not last until the audit."""
+    """Progress per part, what expires within 90 days, what will not last until the audit,
+    and with reviewers the sign-offs per part."""
     return Message("status", {
         "parts": part_progress(checklist, state, today),
+        "sign_offs": part_sign_offs(checklist, state, today) if state.reviewers else (),
+        "unreviewed": unreviewed(checklist, state, today),
+        "sign_off_required": blocks_verdict(state),
         "expiring": expiring_within(checklist, state, today, 90),
         "stale": stale_by_audit(checklist, state, today),
         "audit": state.target_audit_date,
@@ -79,6 +94,7 @@ class Walk:
         self.items = checklist.applicable_items(state.delivery_type)
         self.messages: list[Message] = []
         self.history = history  # the application's history, given for history and undo
+        self.initial = state  # as stored: a sign-off is voided by what changed since
         self.undone: tuple[Change, ...] = ()
 
     # -- helpers -------------------------------------------------------------
@@ -87,6 +103,9 @@ class Walk:
         self.messages.append(Message(name, params))
 
     def outcome(self, stop: bool = False) -> Outcome:
+        self.state, voided = settle(self.checklist, self.initial, self.state)
+        for void in voided:
+            self.say("sign_off_voided", item=void.item, review=void.review)
         return Outcome(self.state, self.messages, stop, self.undone)
 
     def current(self) -> Item | None:
@@ -369,7 +388,8 @@ class Walk:
         self.state = result.state
         self.items = self.checklist.applicable_items(self.state.delivery_type)
         self.undone = result.reverted
-        self.say("undone", changes=result.reverted, checklist=self.checklist)
+        # A sign-off the step voided stays void: its row is marked undone with the step, not shown as put back.
+        self.say("undone", changes=[c for c in result.reverted if c.field != SIGN_OFF], checklist=self.checklist)
         target = next((self.checklist.item(c.item_id) for c in result.reverted if c.item_id), None)
         if target is not None and target in self.items:
             self.state = replace(self.state, finished=False)
@@ -381,6 +401,38 @@ class Walk:
             return
         self.update_answer(item, assignee=argument)
         self.say("assigned", item=item, assignee=argument)
+
+    def sign_off_target(self, item: Item | None, argument: str) -> tuple[Item | None, str]:
+        """``approve T1.2`` / ``changes T1.2 REASON`` name their item; without one, the current item."""
+        head, _, rest = argument.partition(" ")
+        named = self.checklist.item(head) if head else None
+        return (named, rest.strip()) if named is not None else (item, argument)
+
+    def on_approve(self, item: Item | None, argument: str) -> None:
+        self.decide(*self.sign_off_target(item, argument), APPROVED, "approve")
+
+    def on_changes(self, item: Item | None, argument: str) -> None:
+        self.decide(*self.sign_off_target(item, argument), CHANGES_REQUESTED, "changes")
+
+    def decide(self, item: Item | None, reason: str, decision: str, command: str) -> None:
+        if item is None or (decision == CHANGES_REQUESTED and not reason):
+            self.say("needs_argument", command=command)
+            return
+        if item not in self.items:
+            self.say("unknown_item", item_id=item.id)
+            return
+        problem = refusal(self.state, item, self.user, self.today)
+        if problem is not None:
+            self.say("sign_off_refused", item=item, problem=problem)
+            return
+        self.state = sign_off_decide(self.state, item, decision, self.user, self.now, reason)
+        answer = self.state.answer(item.id)
+        self.say("signed_off", item=item, review=answer.review, tell=answer.assignee or answer.answered_by)
+
+    def on_review(self, item: Item | None, _: str) -> None:
+        self.say("review_list", items=[(waiting_item, self.state.answer(waiting_item.id))
+                                       for waiting_item in waiting(self.checklist, self.state, self.today)],
+                 reviewers=self.state.reviewers)
 
     # -- entry points for adapters that address an item directly (Slack buttons, modals) --
 

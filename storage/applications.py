@@ -51,7 +51,9 @@ from sqlalchemy.orm import Session
 
 from flows import application as domain
 from flows.application import partner_key
-from flows.history import UNDO, Change
+from flows.checklist import get_checklist
+from flows.history import SIGN_OFF, UNDO, Change
+from flows.sign_off import Review, settle
 from storage import models
 from storage.db import Database
 from storage.errors import ApplicationNotFound, PartnerExists, PartnerInSeveralWorkspaces
@@ -78,11 +80,38 @@ def _to_state(row: Row | SimpleNamespace, answers: dict[str, domain.Answer]) -> 
         answers=answers,
         pdm_channel=row.pdm_channel_id,
         lead_times=tuple(row.lead_times) if row.lead_times is not None else None,
+        reviewers=tuple(row.reviewers or ()),
+        require_sign_off=bool(row.require_sign_off),
     )
 
 
+def _to_review(decision: str | None, by: str, at: datetime | None, reason: str,
+               evidence_ids: str) -> Review | None:
+    """The answer's sign-off columns as its standing decision (None: no decision)."""
+    if decision is None:
+        return None
+    return Review(decision, by, at, reason, tuple(int(i) for i in evidence_ids.split(",") if i))
+
+
+def _review_columns(review: Review | None) -> dict:
+    if review is None:
+        return dict(review_decision=None, reviewed_by="", reviewed_at=None, review_reason="", reviewed_evidence="")
+    return dict(review_decision=review.decision, reviewed_by=review.by, reviewed_at=review.at,
+                review_reason=review.reason, reviewed_evidence=",".join(str(i) for i in review.evidence_ids))
+
+
+def _review_text(review: Review | None) -> str | None:
+    """A decision as its history row shows it: who decided what, on which evidence, why."""
+    if review is None:
+        return None
+    seen = ",".join(str(i) for i in review.evidence_ids)
+    return " ".join(part for part in (review.decision, review.by, f"evidence={seen}" if seen else "",
+                                      review.reason) if part)
+
+
 _APPLICATIONS, _ANSWERS, _EVIDENCE = models.Application.__table__, models.Answer.__table__, models.Evidence.__table__
-_ANSWER_COLUMNS = ("id", "item_id", "status", "note", "answered_by", "answered_at", "assignee")
+_ANSWER_COLUMNS = ("id", "item_id", "status", "note", "answered_by", "answered_at", "assignee",
+                   "review_decision", "reviewed_by", "reviewed_at", "review_reason", "reviewed_evidence")
 _EVIDENCE_COLUMNS = ("id", "text", "evidence_date", "expires_on", "added_by", "added_at")
 _JSON_COLUMNS = frozenset(column.name for column in _APPLICATIONS.c if isinstance(column.type, JSON))
 
@@ -166,7 +195,10 @@ def _states_of_rows(rows) -> list[tuple[domain.ApplicationState, Row]]:
         if item_id not in answers:
             answers[item_id] = domain.Answer(status=row.answer_status, note=row.answer_note,
                                              answered_by=row.answer_answered_by, answered_at=row.answer_answered_at,
-                                             assignee=row.answer_assignee)
+                                             assignee=row.answer_assignee,
+                                             review=_to_review(row.answer_review_decision, row.answer_reviewed_by,
+                                                               row.answer_reviewed_at, row.answer_review_reason,
+                                                               row.answer_reviewed_evidence))
             evidence[item_id] = []
         if row.evidence_id is not None:
             evidence[item_id].append(domain.Evidence(
@@ -228,6 +260,8 @@ def _create(
         timezone=state.timezone,
         pdm_channel_id=state.pdm_channel,
         lead_times=list(state.lead_times) if state.lead_times is not None else None,
+        reviewers=list(state.reviewers),
+        require_sign_off=state.require_sign_off,
         created_by=actor,
         created_at=now,
         updated_at=now,
@@ -311,6 +345,12 @@ def _differences(application_id: int, before: domain.ApplicationState, after: do
     if before.lead_times != after.lead_times:
         values["lead_times"] = list(after.lead_times) if after.lead_times is not None else None
         record(None, "lead_times", _days(before.lead_times), _days(after.lead_times))
+    if before.reviewers != after.reviewers:
+        values["reviewers"] = list(after.reviewers)
+        record(None, "reviewers", ",".join(before.reviewers), ",".join(after.reviewers))
+    if before.require_sign_off != after.require_sign_off:
+        values["require_sign_off"] = after.require_sign_off
+        record(None, "require_sign_off", before.require_sign_off, after.require_sign_off)
     if before.categories != after.categories:
         values["categories"] = list(after.categories)
         record(None, "categories", ",".join(before.categories), ",".join(after.categories))
@@ -331,9 +371,12 @@ def _differences(application_id: int, before: domain.ApplicationState, after: do
             old, new = getattr(old_answer, name), getattr(new_answer, name)
             if old != new:
                 record(item_id, name, old, new)
+        if old_answer.review != new_answer.review:
+            record(item_id, SIGN_OFF, _review_text(old_answer.review), _review_text(new_answer.review))
         found.answers.append((item_id, dict(
             status=new_answer.status, note=new_answer.note, assignee=new_answer.assignee,
-            answered_by=new_answer.answered_by, answered_at=new_answer.answered_at), item_id in before.answers))
+            answered_by=new_answer.answered_by, answered_at=new_answer.answered_at,
+            **_review_columns(new_answer.review)), item_id in before.answers))
         found.evidence_changed |= new_answer.evidence != old_answer.evidence
     return found
 
@@ -354,6 +397,9 @@ def _save(
     answers are the rows that exist."""
     session.flush()  # the caller's pending ORM changes go first, in order
     connection = session.connection()
+    # Steps outside the walk (an expiry flip) void sign-offs by the walk's one rule; the
+    # walk's own steps arrive settled, and settling again changes nothing.
+    after = settle(get_checklist(after.checklist_id), before, after)[0]
     changed = _differences(application_id, before, after, actor, now)
     connection.execute(_UPDATE_APPLICATION, dict(where_id=application_id, **changed.application))
 
@@ -394,6 +440,7 @@ def _write_unless_changed(connection: Connection, before: domain.ApplicationStat
     evidence, whose rows need their answer's id): the caller then takes the lock."""
     if connection.dialect.name != "postgresql":
         return None
+    after = settle(get_checklist(after.checklist_id), before, after)[0]  # as _save does
     changed = _differences(before.id, before, after, actor, now)
     if changed.evidence_changed:
         return None

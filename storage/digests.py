@@ -5,8 +5,8 @@ queries (six, whatever the number of applications or channels): it filters by th
 applications' PDM channel in each query instead of loading application by application,
 and builds the states from plain rows. ``selectinload`` is not used here because it
 sends one more IN query per 500 parents. The states hold only what readiness reads:
-each answer's status and its dated evidence's dates (the newest dated evidence decides
-expiry); notes, who answered, evidence texts and undated evidence are left out, which
+each answer's status, its sign-off decision and its dated evidence's dates (the newest
+dated evidence decides expiry); notes, who answered, evidence texts and undated evidence are left out, which
 more than halves the time over a thousand applications.
 
 The states are built by :func:`storage.applications._to_state`, the one row→state
@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from flows import application as domain
 from flows.digest import FIRST_DIGEST_LOOKBACK, ApplicationInput, Change, DigestChannel, Schedule
+from flows.sign_off import Review
 from storage import applications, models
 from storage.case_studies import _case_studies_where, _to_documents
 from storage.db import Database, insert_unless_present
@@ -104,7 +105,8 @@ def load(db: Database, wanted: list[DigestChannel], default_channel: str, now: d
         # never hold "=" or ";"): tens of thousands of rows cost far more than the strings.
         answer_lists = connection.execute(
             select(models.Answer.application_id,
-                   func.aggregate_strings(models.Answer.item_id + "=" + func.coalesce(models.Answer.status, ""), ";"))
+                   func.aggregate_strings(models.Answer.item_id + "=" + func.coalesce(models.Answer.status, "")
+                                          + "=" + func.coalesce(models.Answer.review_decision, ""), ";"))
             .join(models.Application).where(in_channels).group_by(models.Answer.application_id)
         ).all()
         dated: dict[tuple[int, str], list[domain.Evidence]] = {}
@@ -131,18 +133,20 @@ def load(db: Database, wanted: list[DigestChannel], default_channel: str, now: d
 
     answers_by_application: dict[int, dict[str, domain.Answer]] = {row.id: {} for row in rows}
     # Answers without dated evidence are equal whenever their status is: one shared value each.
-    undated: dict[str, domain.Answer] = {}
+    undated: dict[tuple[str, str], domain.Answer] = {}
     for application_id, answer_list in answer_lists:
         answers = answers_by_application[application_id]
-        for pair in answer_list.split(";"):
-            item_id, status = pair.split("=")
+        for triple in answer_list.split(";"):
+            item_id, status, decision = triple.split("=")
+            # Readiness reads whether a decision stands, not who made it or when.
+            review = Review(decision, "", None) if decision else None
             evidence = dated.get((application_id, item_id))
             if evidence:
-                answers[item_id] = domain.Answer(status=status or None, evidence=tuple(evidence))
+                answers[item_id] = domain.Answer(status=status or None, evidence=tuple(evidence), review=review)
             else:
-                if status not in undated:
-                    undated[status] = domain.Answer(status=status or None)
-                answers[item_id] = undated[status]
+                if (status, decision) not in undated:
+                    undated[status, decision] = domain.Answer(status=status or None, review=review)
+                answers[item_id] = undated[status, decision]
     channel_of = {row.id: row.pdm_channel_id or default_channel for row in rows}
     inputs: dict[str, list[ApplicationInput]] = {channel_id: [] for channel_id in ids}
     for row in rows:

@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, String, Text, TypeDecorator, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from flows.application import DEFAULT_LANGUAGE
@@ -74,6 +74,9 @@ class Application(Base):
     # Counts every saved change: an answer read without a lock is written only if this is
     # still the number it read (storage.applications._write_unless_changed).
     version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Who signs met items off (flows.sign_off); None or empty: sign-off is off.
+    reviewers: Mapped[list[str] | None] = mapped_column(JSON)
+    require_sign_off: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     answers: Mapped[list[Answer]] = relationship(
         back_populates="application", cascade="all, delete-orphan", order_by="Answer.id"
@@ -92,6 +95,13 @@ class Answer(Base):
     answered_by: Mapped[str] = mapped_column(String(200), default="")
     answered_at: Mapped[datetime | None] = mapped_column()
     assignee: Mapped[str] = mapped_column(String(200), default="")
+    # The standing sign-off decision (flows.sign_off): approved / changes_requested, or None.
+    review_decision: Mapped[str | None] = mapped_column(String(24))
+    reviewed_by: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    reviewed_at: Mapped[datetime | None] = mapped_column()
+    review_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The ids of the evidence the decision saw, comma-separated.
+    reviewed_evidence: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     application: Mapped[Application] = relationship(back_populates="answers")
     evidence: Mapped[list[Evidence]] = relationship(

@@ -9,13 +9,15 @@ import json
 from functools import lru_cache, partial
 
 from bot.render import render, slack_escape
-from flows.application import Answer, ApplicationState
+from flows.application import MET, Answer, ApplicationState
 from flows.checklist import Checklist, Item, get_checklist
+from flows.sign_off import reviewable
 
 SECTION_LIMIT = 3000
 BUTTON_LIMIT = 75
 MESSAGE_BLOCKS = 50
 MODAL_TITLE = 24
+REVIEW_LIST_ITEMS = 20  # two blocks an item, within a message's 50
 _BREAKS = ("\n\n", "\n", "。", "；", ". ", "; ", "，", ", ", " ")
 
 
@@ -81,7 +83,7 @@ def _item_text_blocks(checklist_id: str, delivery_type: str, language: str, item
 @lru_cache(maxsize=64)
 def _button_labels(language: str) -> dict[str, dict]:
     return {name: plain(_say("button", language, name=name))
-            for name in ("met", "not_met", "not_applicable", "skip", "back", "evidence")}
+            for name in ("met", "not_met", "not_applicable", "skip", "back", "evidence", "approve", "request_changes")}
 
 
 def item_blocks(checklist: Checklist, state: ApplicationState, item: Item, live: bool = True) -> list[dict]:
@@ -110,7 +112,47 @@ def item_blocks(checklist: Checklist, state: ApplicationState, item: Item, live:
             button["style"] = "primary"
         buttons.append(button)
     blocks.append({"type": "actions", "block_id": f"item:{item.id}", "elements": buttons})
+    if state.reviewers and reviewable(item) and answer.status == MET and answer.evidence:
+        blocks += sign_off_blocks(state, item, answer)
     return blocks[:MESSAGE_BLOCKS]
+
+
+def sign_off_blocks(state: ApplicationState, item: Item, answer: Answer) -> list[dict]:
+    """Where the item stands with its reviewers, and their buttons: Approve (unless it is
+    approved) and Request changes."""
+    language = state.language
+    value = item_value(state.id, item.id)
+    labels = _button_labels(language)
+    names = ["request_changes"] if answer.review is not None and answer.review.approved else [
+        "approve", "request_changes"]
+    buttons = [{"type": "button", "action_id": f"signoff_{name}", "value": value, "text": dict(labels[name]),
+                **({"style": "primary"} if name == "approve" else {})} for name in names]
+    state_text = render("common.j2", "sign_off_state", language, style="slack", review=answer.review)
+    return [{"type": "context", "elements": [{"type": "mrkdwn", "text": state_text}]},
+            {"type": "actions", "block_id": f"signoff:{item.id}", "elements": buttons}]
+
+
+def review_blocks(state: ApplicationState, waiting: list[Item]) -> list[dict]:
+    """``/competency review``: each item waiting for sign-off, oldest first, with its
+    evidence and the sign-off buttons."""
+    language = state.language
+    blocks = [section(chunk) for chunk in fold(_say("review_heading", language, count=len(waiting),
+                                                    shown=min(len(waiting), REVIEW_LIST_ITEMS)))]
+    for item in waiting[:REVIEW_LIST_ITEMS]:
+        answer = state.answer(item.id)
+        blocks.append(section(fold(_say("review_entry", language, item=item, answer=answer))[0]))
+        blocks.append(sign_off_blocks(state, item, answer)[1])
+    return blocks[:MESSAGE_BLOCKS]
+
+
+def changes_modal(item: Item, state: ApplicationState, metadata: dict) -> dict:
+    """The reason for a request for changes."""
+    say = partial(_form_label, state.language)
+    return modal("signoff_changes_modal", metadata, say("changes_title"), say("submit"), say("cancel"), [
+        section(_say("item_heading", state.language, item=item, position=1, total=1).split("(1/1)")[0].strip()),
+        input_block("reason", say("reason"), {"type": "plain_text_input", "action_id": "value", "multiline": True,
+                                              "max_length": 3000}),
+    ])
 
 
 def answered_context(answer: Answer, language: str) -> dict:

@@ -10,6 +10,7 @@ from bot.slack.walk import applications_of_user
 from flows.checklist import get_checklist
 from flows.evidence import local_today
 from flows.progress import expiring_within, part_progress
+from flows.sign_off import part_sign_offs, unreviewed
 from storage.db import Database
 
 HOME_BLOCKS = 100
@@ -31,6 +32,8 @@ def home_view(db: Database, team_id: str, user: str, now: datetime, language: st
             assigned=[i for i in checklist.applicable_items(state.delivery_type)
                       if state.answer(i.id).assignee == user],
             expiring=expiring_within(checklist, state, today, 90),
+            sign_offs=part_sign_offs(checklist, state, today) if state.reviewers else (),
+            unreviewed=unreviewed(checklist, state, today),
         )
         chunks = [section(chunk) for chunk in fold(text)] + [{"type": "divider"}]
         if len(blocks) + len(chunks) > HOME_BLOCKS:

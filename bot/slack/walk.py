@@ -13,6 +13,7 @@ from bot.slack.web_api import call, now, open_dm, post_item, update_item
 from flows import walk
 from flows.application import MAX_TEXT, ApplicationState
 from flows.checklist import get_checklist
+from flows.sign_off import CHANGES_REQUESTED
 from storage import slack as slack_store
 from storage import walks
 from storage.db import Database
@@ -70,6 +71,7 @@ def show_answer(db: Database, client: WebClient, team_id: str, channel: str, mes
     message keeps its answer without buttons; an answer on an older message only shows
     there."""
     state = outcome.state
+    tell_about_sign_off(client, outcome)
     moved = _moved(outcome)
     if message is not None:
         update_item(client, message[0], message[1], state, item_id, live=False if moved else None)
@@ -80,6 +82,22 @@ def show_answer(db: Database, client: WebClient, team_id: str, channel: str, mes
         notes = [m for m in outcome.messages if m.name not in ("item", "saved", "finished")] if with_notes else []
         post_item(db, client, team_id, channel, state, state.cursor, intro=say_messages(notes, state.language),
                   shown=message[1] if message else None)
+
+
+def tell_about_sign_off(client: WebClient, outcome: walk.Outcome) -> None:
+    """After a stored step, by DM: a reviewer whose sign-off the step voided, and the
+    person a request for changes is for (the assignee, else who answered)."""
+    state = outcome.state
+    for message in outcome.messages:
+        review = message.params.get("review")
+        if message.name == "sign_off_voided":
+            call(client, "chat_postMessage", channel=open_dm(client, review.by),
+                 text=slack_text("sign_off_voided_dm", state.language, item=message.params["item"],
+                                 partner=state.partner))
+        elif message.name == "signed_off" and review.decision == CHANGES_REQUESTED and message.params["tell"]:
+            call(client, "chat_postMessage", channel=open_dm(client, message.params["tell"]),
+                 text=slack_text("changes_requested_dm", state.language, item=message.params["item"], review=review,
+                                 partner=state.partner))
 
 
 def reply_in_thread(db: Database, client: WebClient, team_id: str, channel: str, thread_ts: str,

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import unicodedata
+from dataclasses import replace
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
@@ -39,6 +40,7 @@ HOSTILE = '<script>alert("x")</script> & Co'
 EN_HEADER = [
     "Part", "Item", "Section", "Requirement", "SaaS", "Customer-deployed", "Applies to this application",
     "Status", "Met", "Evidence", "Evidence date", "Expires", "Note", "Answered by",
+    "Reviewer", "Decision", "Decision date", "Reason",
 ]
 SAAS_ONLY = [i.id for i in CHECKLIST.items if i.applies_to == ("saas",)]
 CUSTOMER_DEPLOYED_ONLY = [i.id for i in CHECKLIST.items if i.applies_to == ("customer_deployed",)]
@@ -133,6 +135,7 @@ def test_csv_has_a_bom_a_localised_header_and_one_row_per_item():
         "title": "Technology Partner Tier", "applies_saas": "Yes", "applies_customer_deployed": "Yes",
         "applicable": "Yes", "status": "met", "met": "Yes", "evidence": "https://partner.example/tier",
         "evidence_date": "2026-01-05", "expires_on": "", "note": "since 2024", "answered_by": "alice",
+        "reviewed_by": "", "review_decision": "", "reviewed_on": "", "review_reason": "",
     }
     assert (rows["T1.25"]["status"], rows["T1.25"]["expires_on"]) == ("met", "2027-06-01")
     assert (rows["T1.24"]["status"], rows["T1.24"]["answered_by"]) == ("does not apply to customer-deployed", "")
@@ -605,3 +608,38 @@ def test_cli_export_names_are_one_per_application_and_an_existing_file_is_kept_u
         == "Acme Retail"
     assert export("Acme Retail", "--format", "md", "--output", str(given), "--force").returncode == 0
     assert "Acme Retail" in given.read_text()
+
+
+# --- sign-off (issue 18) ----------------------------------------------------------------
+
+
+def test_every_format_holds_each_items_reviewer_decision_date_and_reason():
+    from datetime import datetime, timezone
+
+    from flows.sign_off import Review
+
+    decided = datetime(2026, 11, 27, 23, 30, tzinfo=timezone.utc)  # 28 November in Shanghai
+    given = answers()
+    given["P1.2"] = replace(given["P1.2"], review=Review("approved", "bob", decided, "", (1,)))
+    given["T1.25"] = replace(given["T1.25"], review=Review("changes_requested", "carol", decided,
+                                                           '=HYPERLINK("x") *old* <b>', (2,)))
+    state = ApplicationState(partner="Acme", delivery_type="saas", checklist_id=CHECKLIST.id, language="en",
+                             timezone="Asia/Shanghai", answers=given, reviewers=("bob", "carol"))
+    doc = {**self_assessment(CHECKLIST, state, TODAY), "case_study_report": "Case-study findings."}
+    rows = {row["id"]: row for part in doc["parts"] for row in part["items"]}
+    assert rows["P1.2"]["sign_off"] == {"reviewer": "bob", "decision": "approved", "approved": True,
+                                        "date": "2026-11-28", "reason": ""}
+    assert rows["P1.1"]["sign_off"] is None and json.loads(render_document(doc, "json"))["parts"][0]["items"][1][
+        "sign_off"]["reviewer"] == "bob"
+    table = {row[1]: dict(zip(EN_HEADER, row, strict=True))
+             for row in csv.reader(io.StringIO(render_document(doc, "csv")[1:]))}
+    assert [table["P1.2"][c] for c in EN_HEADER[-4:]] == ["bob", "approved", "2026-11-28", ""]
+    assert [table["T1.25"][c] for c in EN_HEADER[-4:]] == [
+        "carol", "changes requested", "2026-11-28", '\'=HYPERLINK("x") *old* <b>']  # no formula
+    assert "| approved by bob on 2026-11-28 |" in render_document(doc, "md")
+    assert "changes requested by carol on 2026-11-28: =HYPERLINK(&#34;x&#34;) *old* &lt;b&gt;" in render_document(
+        doc, "html")
+    book = load_workbook(io.BytesIO(render_document(doc, "xlsx")))
+    sheet = book.worksheets[3]  # technical validation
+    found = {r[0].value: [c.value for c in r[-4:]] for r in sheet.iter_rows(min_row=2)}
+    assert found["T1.25"][:3] == ["carol", "changes requested", "2026-11-28"]

@@ -145,3 +145,72 @@ def test_app_home(world, actor, sees):
     assert status == 200
     view = api.wait_for("views.publish")[-1]["view"]
     assert ("Acme" in json.dumps(view)) is sees
+
+
+# -- sign-off (issue 18): the reviewer joins the matrix ------------------------------------
+
+REVIEWER = "UREV"
+SIGNERS = {  # who: (user, workspace); the answerer is a reviewer too, judging their own item
+    "member": ("UBOB", TEAM),
+    "reviewer": (REVIEWER, TEAM),
+    "answerer": (MEMBER, TEAM),
+    "non-member": (OUTSIDER, TEAM),
+    "other workspace": (STRANGER, OTHER_TEAM),
+}
+SIGN_OFF_ALLOWED = [("member", False), ("reviewer", True), ("answerer", False), ("non-member", False),
+                    ("other workspace", False)]
+
+
+@pytest.fixture
+def reviewed(world):
+    """P1.2 met by the member, with the member's evidence; the reviewers are the member and UREV."""
+    server, api, db, application_id = world
+    api.members["CTEAM"].append(REVIEWER)
+    slack_store.replace_members(db, TEAM, "CTEAM", [MEMBER, "UBOB", REVIEWER], NOW)
+    walks.change(db, application_id, "reviewers", (MEMBER, REVIEWER), MEMBER, NOW)
+    walks.on_item(db, application_id, "P1.2", "yes", MEMBER, NOW)
+    walks.on_item(db, application_id, "P1.2", "evidence https://x.example/tier.pdf", MEMBER, NOW)
+    return world
+
+
+@pytest.mark.parametrize("actor,allowed", SIGN_OFF_ALLOWED)
+def test_approve(reviewed, actor, allowed):
+    server, api, db, application_id = reviewed
+    user, team = SIGNERS[actor]
+    action = block_action("signoff_approve", f"{application_id}|P1.2", user=user, response_url=api.response_url)
+    assert send_interaction(server, interaction(action, team))[0] == 200
+    review = walks.load(db, application_id).answer("P1.2").review
+    assert (review is not None and review.approved and review.by == user) is allowed
+    if actor in ("member", "answerer"):  # refused by the rules, with the reason
+        said = api.wait_for("response_url")[0]["text"]
+        assert ("Only a reviewer" if actor == "member" else "You answered P1.2 yourself") in said
+
+
+@pytest.mark.parametrize("actor,allowed", SIGN_OFF_ALLOWED)
+def test_request_changes(reviewed, actor, allowed):
+    server, api, db, application_id = reviewed
+    user, team = SIGNERS[actor]
+    values = {"reason": {"value": {"type": "plain_text_input", "value": "The tier letter is from 2019."}}}
+    payload = view_submission("signoff_changes_modal", values, {"a": application_id, "i": "P1.2", "c": "CTEAM",
+                                                                 "ts": ""}, user=user)
+    payload["team"]["id"] = team
+    status, body = send_interaction(server, payload)
+    assert status == 200
+    review = walks.load(db, application_id).answer("P1.2").review
+    assert (review is not None and review.reason == "The tier letter is from 2019.") is allowed
+    if actor in ("member", "answerer", "non-member"):
+        error = json.loads(body)["errors"]["reason"]
+        assert {"member": "Only a reviewer", "answerer": "You answered P1.2 yourself",
+                "non-member": "Only members"}[actor] in error
+
+
+@pytest.mark.parametrize("actor,allowed", [("member", True), ("reviewer", True), ("answerer", True),
+                                           ("non-member", False), ("other workspace", False)])
+def test_review_list(reviewed, actor, allowed):
+    server, api, db, application_id = reviewed
+    user, team = SIGNERS[actor]
+    status, body = send_form(server, {**slash_command("review", user=user), "team_id": team})
+    assert status == 200
+    assert ("signoff_approve" in body and "tier.pdf" in body) is allowed
+    if not allowed:
+        assert "Only members" in body or "/competency start" in body

@@ -270,3 +270,25 @@ def test_partner_text_cannot_ping_the_pdm_channel(db):
     _, [reply] = digest_messages(digest)
     shown = texts(reply["blocks"])
     assert "<!channel>" not in shown and "*&lt;!channel&gt; &amp; Acme*" in shown
+
+
+def test_the_digest_counts_sign_offs_and_lists_the_items_not_signed_off(db):
+    """Sign-off (issue 18), read by the digest's own loading path: signed-off counts per
+    part, the met items not signed off apart, and blocking when sign-off is required."""
+    acme = start(db, "Acme Retail", "CPDM", "en")
+    day = MONDAY - timedelta(hours=2)
+    walks.change(db, acme, "reviewers", ("UBOB",), "UALICE", day)
+    for item_id in ("P1.2", "P1.3"):
+        walks.on_item(db, acme, item_id, "yes", "UALICE", day)
+        walks.on_item(db, acme, item_id, f"evidence https://x.example/{item_id}", "UALICE", day)
+    walks.on_item(db, acme, "P1.2", "approve", "UBOB", day)
+
+    def reply() -> str:
+        [digest] = build_digests(db, pdm_channels(db, SETTINGS), SETTINGS, MONDAY)
+        return texts(digest_messages(digest)[1][0]["blocks"])
+
+    shown = reply()
+    assert "Signed off: Prerequisites 1/2 · Documents 0/0 · Technical validation 0/0" in shown
+    assert "Met, not signed off (1): P1.3" in shown and "required for the verdict" not in shown
+    walks.change(db, acme, "require_sign_off", True, "UALICE", day)
+    assert "Met, not signed off (1): P1.3 · *sign-off is required for the verdict*" in reply()

@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 from bot.slack.blocks import view_metadata
 from bot.slack.middleware import members_only, of_view
 from bot.slack.texts import say_messages, slack_text
+from bot.slack.walk import tell_about_sign_off
 from bot.slack.web_api import call_pages, now, post_item, post_or_tell, tell_user_if_refused, update_item
 from flows.application import DEFAULT_LANGUAGE, ApplicationState, new_application_problems
 from flows.checklist import DEFAULT_CHECKLIST, get_checklist
@@ -98,6 +99,7 @@ def save_evidence(ack: Ack, view: dict, client: WebClient, context: BoltContext,
             errors={"evidence_date": slack_text("field_error", state.language, code=result.reason)})
         return
     ack()
+    tell_about_sign_off(client, result)
     # The form may come from a reminder, whose message (and its Snooze) stays as it is.
     if metadata.get("ts") and slack_store.item_message(db, context.team_id, metadata["c"], metadata["ts"]):
         update_item(client, metadata["c"], metadata["ts"], result.state, item_id)
