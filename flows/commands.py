@@ -29,6 +29,8 @@ ARGUMENT_WORDS: dict[str, str] = {
     "assign": "assign", "分配": "assign",
     "set": "set", "设置": "set",
     "history": "history", "历史": "history",
+    # ``plan 2027-01-12 10:00``: the current item's drill (the terminal writes the invite).
+    "plan": "plan", "计划": "plan",
 }
 
 # What ``set`` changes: ``set audit 2027-03-01``, ``设置 审核日期 2027-03-01``.
