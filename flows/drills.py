@@ -37,6 +37,7 @@ _TIME = re.compile(r"^(\d{1,2})[:：](\d{2})$")
 MISSING_DATE, UNREADABLE_DATE, PAST_DATE, UNREADABLE_TIME, PAST_TIME, TOO_MANY_ATTENDEES, NOT_PLANNABLE = (
     "missing_date", "unreadable_date", "past_date", "unreadable_time", "past_time", "too_many_attendees",
     "not_plannable")
+NO_ITEM = "no_item"  # the terminal's walk is past its last item: goto one first
 
 
 @dataclass(frozen=True)

@@ -74,13 +74,18 @@ class PlannedDrill:
     """A newest plan with its application, for the pass that asks whether it happened."""
 
     state: ApplicationState
+    team_id: str
+    channel_id: str  # "" for an application of the terminal only
     plan: DrillPlan
 
 
 def newest_plans(db: Database) -> list[PlannedDrill]:
     """Every application's newest plan per item, with the application's state (whose
-    answers say whether evidence answered the plan)."""
+    answers say whether evidence answered the plan) and its Slack channel."""
     with db.session() as session:
         found = _newest(session, None)
-        return [PlannedDrill(applications._load_state(session, application_id), plan)
+        places = {row.id: (row.team_id, row.channel_id) for row in session.execute(
+            select(models.Application.id, models.Application.team_id, models.Application.channel_id)
+            .where(models.Application.id.in_(list(found))))} if found else {}
+        return [PlannedDrill(applications._load_state(session, application_id), *places[application_id], plan)
                 for application_id, by_item in found.items() for plan in by_item.values()]
