@@ -171,15 +171,17 @@ def item_message(db: Database, team_id: str, channel_id: str, ts: str) -> ItemMe
     return None if row is None else ItemMessage(team_id, channel_id, ts, row.application_id, row.item_id)
 
 
-def live_item_message(db: Database, team_id: str, channel_id: str, application_id: int) -> ItemMessage | None:
-    """The application's newest item message in a channel: the one whose buttons answer."""
+def live_item_message(db: Database, team_id: str, channel_id: str, application_id: int,
+                      item_id: str | None = None) -> ItemMessage | None:
+    """The application's newest item message in a channel: the one whose buttons answer;
+    with ``item_id``, that item's newest message (whose thread is the item's)."""
     table = models.ItemMessage.__table__
+    wanted = [table.c.team_id == team_id, table.c.channel_id == channel_id, table.c.application_id == application_id]
+    if item_id is not None:
+        wanted.append(table.c.item_id == item_id)
     with db.single_statement() as connection:
         row = connection.execute(
-            select(table.c.ts, table.c.item_id)
-            .where(table.c.team_id == team_id, table.c.channel_id == channel_id,
-                   table.c.application_id == application_id)
-            .order_by(table.c.ts.desc()).limit(1)
+            select(table.c.ts, table.c.item_id).where(*wanted).order_by(table.c.ts.desc()).limit(1)
         ).first()
     return None if row is None else ItemMessage(team_id, channel_id, row.ts, application_id, row.item_id)
 

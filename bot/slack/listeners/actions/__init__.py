@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.slack.listeners.actions import case_studies, reminders, walk
+from bot.slack.listeners.actions import case_studies, drills, reminders, walk
 
 
 def register(app: App) -> None:
-    for domain in (walk, case_studies, reminders):
+    for domain in (walk, case_studies, reminders, drills):
         domain.register(app)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.slack.listeners.views import case_studies, walk
+from bot.slack.listeners.views import case_studies, drills, walk
 
 
 def register(app: App) -> None:
-    for domain in (walk, case_studies):
+    for domain in (walk, case_studies, drills):
         domain.register(app)
