@@ -1,0 +1,144 @@
+"""Drills planned, not only reminded (issue 18), over signed HTTP into the real Bolt app,
+against the stand-in Web API: Plan it on a reminder, the form, the invite uploaded and
+parsed back with icalendar, status, and the question after the planned day."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar
+
+from bot.drills import ask_pass
+from bot.reminders import run_pass
+from bot.slack.reminders import METADATA_EVENT
+from flows.checklist import DEFAULT_CHECKLIST, get_checklist
+from storage import drills, walks
+from storage import reminders as reminder_log
+from storage.applications import history
+from tests.bot.test_reminders import notifier_for
+from tests.support.slack import block_action, item_message_ts, send_form, send_interaction, slash_command, texts, \
+    view_submission
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+DRILL = get_checklist(DEFAULT_CHECKLIST).item("T1.24")
+
+
+def reminded(db, slack_api, application_id: int) -> dict:
+    """T1.24 met with evidence of 2026-01-20 (it lasts until 2027-01-20, before the audit
+    on 2027-03-01), and its 60-day reminder sent: that message."""
+    for line in ("goto T1.24", "yes", "https://wiki.example.com/drill", "2026-01-20"):
+        walks.step(db, application_id, line, "UALICE", datetime(2026, 11, 1, tzinfo=timezone.utc))
+    run_pass(db, notifier_for(slack_api, db), datetime(2026, 11, 21, 9, 30, tzinfo=timezone.utc))
+    [reminder] = [m for m in slack_api.sent("chat.postMessage")
+                  if (m.get("metadata") or {}).get("event_type") == METADATA_EVENT]
+    return reminder
+
+
+def plan_values(day: str, at: str = "", attendees: tuple[str, ...] = ()) -> dict:
+    return {"day": {"value": {"type": "datepicker", "selected_date": day}},
+            "time": {"value": {"type": "timepicker", "selected_time": at or None}},
+            "attendees": {"value": {"type": "multi_users_select", "selected_users": list(attendees)}}}
+
+
+def open_plan_form(server, slack_api, application_id: int, reminder: dict) -> dict:
+    actions = [e for b in reminder["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    [plan_it] = [e for e in actions if e["action_id"] == "reminder_plan"]
+    assert plan_it["value"] == f"{application_id}|T1.24"
+    opened = len(slack_api.sent("views.open"))
+    send_interaction(server, block_action("reminder_plan", plan_it["value"], message_ts=reminder["ts"]))
+    return slack_api.wait_for("views.open", opened + 1)[-1]["view"]
+
+
+def invite_of(slack_api) -> tuple[Calendar, dict]:
+    completed = slack_api.wait_for("files.completeUploadExternal")[-1]
+    return Calendar.from_ical(slack_api.uploads["F1"]), completed
+
+
+def test_plan_it_stores_the_plan_and_shares_the_invite_in_the_reminders_thread(started, server, slack_api, db):
+    slack_api.timezones["UALICE"] = "Asia/Shanghai"
+    reminder = reminded(db, slack_api, started)
+    view = open_plan_form(server, slack_api, started, reminder)
+    assert view["callback_id"] == "drill_plan_modal" and view["title"]["text"] == "Plan the drill"
+    assert [b["block_id"] for b in view["blocks"] if b["type"] == "input"] == ["day", "time", "attendees"]
+    assert "Time (optional; in Asia/Shanghai)" in json.dumps(view)
+    metadata = json.loads(view["private_metadata"])
+
+    status, body = send_interaction(server, view_submission("drill_plan_modal", plan_values("2020-01-01"), metadata))
+    assert status == 200
+    assert json.loads(body) == {"response_action": "errors", "errors": {
+        "day": "2020-01-01 is in the past; a drill is planned for today or a later day."}}
+    assert drills.plans(db, started) == {}
+
+    values = plan_values("2030-01-10", "10:00", ("UBOB", "UCAROL"))
+    status, body = send_interaction(server, view_submission("drill_plan_modal", values, metadata))
+    assert status == 200 and body == ""
+    calendar, completed = invite_of(slack_api)
+    assert completed["channel_id"] == "CTEAM" and completed["thread_ts"] == reminder["ts"]
+    assert "T1.24 Security incident response process defined and rehearsed is planned for 10 Jan 2030 at 10:00 " \
+           "(Asia/Shanghai) by <@UALICE>." in completed["initial_comment"]
+    [event] = calendar.walk("VEVENT")
+    assert event.decoded("dtstart") == datetime(2030, 1, 10, 10, 0, tzinfo=SHANGHAI)
+    assert event["dtstart"].params["TZID"] == "Asia/Shanghai" and calendar.walk("VTIMEZONE")
+    assert str(event["summary"]) == f"T1.24 {DRILL.title('en')}"
+    description = str(event["description"])
+    assert DRILL.text("en") in description and "Attendees: Bob, Carol" in description
+    [alarm] = event.walk("VALARM")
+    assert alarm.decoded("trigger") == -timedelta(days=1)
+
+    plan = drills.plans(db, started)["T1.24"]
+    assert (plan.day, plan.at.isoformat(), plan.timezone, plan.attendees) == (
+        date(2030, 1, 10), "10:00:00", "Asia/Shanghai", ("UBOB", "UCAROL"))
+    [row] = [h for h in history(db, started) if h.field == "drill_plan"]
+    assert (row.item_id, row.new_value, row.actor) == ("T1.24", "2030-01-10 10:00 Asia/Shanghai; UBOB, UCAROL",
+                                                       "UALICE")
+
+    status, body = send_form(server, slash_command("status"))
+    assert "Valid today, but expired by your audit on 1 Mar 2027:" in body
+    assert "last valid day 20 Jan 2027; drill planned for 10 Jan 2030 at 10:00 (Asia/Shanghai)" in body
+
+
+def test_status_says_a_drill_expiring_before_the_audit_is_not_planned(started, server, slack_api, db):
+    reminded(db, slack_api, started)
+    status, body = send_form(server, slash_command("status"))
+    assert "last valid day 20 Jan 2027; drill not planned" in body
+
+
+def test_the_day_after_the_bot_asks_once_in_the_items_thread(started, server, slack_api, db):
+    send_form(server, slash_command("goto T1.24"))
+    thread = item_message_ts(db, "T1.24")
+    reminder = reminded(db, slack_api, started)
+    metadata = json.loads(open_plan_form(server, slack_api, started, reminder)["private_metadata"])
+    send_interaction(server, view_submission("drill_plan_modal", plan_values("2030-01-10"), metadata))
+    invite_of(slack_api)
+    [plan] = drills.plans(db, started).values()
+    notifier = notifier_for(slack_api, db)
+    asked_before = len(slack_api.sent("chat.postMessage"))
+    assert ask_pass(db, notifier, datetime(2030, 1, 10, 23, 0, tzinfo=timezone.utc)) == (0, 0)  # 23:00 UTC: the 10th
+    assert ask_pass(db, notifier, datetime(2030, 1, 11, 9, 5, tzinfo=timezone.utc)) == (1, 0)
+    assert ask_pass(db, notifier, datetime(2030, 1, 11, 15, 0, tzinfo=timezone.utc)) == (0, 0)  # asked once
+    [question] = slack_api.sent("chat.postMessage")[asked_before:]
+    assert question["channel"] == "CTEAM" and question["thread_ts"] == thread
+    shown = texts(question["blocks"])
+    assert "T1.24 Security incident response process defined and rehearsed was planned for 10 Jan 2030 (all day). " \
+           "Did it happen?" in shown
+    [button] = [e for b in question["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert (button["action_id"], button["value"]) == ("walk_evidence", f"{started}|T1.24")
+    assert question["metadata"]["event_payload"]["key"] == f"d{plan.id}:0"
+    assert reminder_log.recorded_keys(db, drills.DRILL) == {(plan.id, 0)}
+
+
+def test_the_form_and_the_invite_speak_chinese(started, server, slack_api, db):
+    walks.change(db, started, "language", "zh", "UALICE", datetime(2026, 11, 1, tzinfo=timezone.utc))
+    reminder = reminded(db, slack_api, started)
+    view = open_plan_form(server, slack_api, started, reminder)
+    assert view["title"]["text"] == "计划演练"
+    metadata = json.loads(view["private_metadata"])
+    send_interaction(server, view_submission("drill_plan_modal", plan_values("2030-01-10", "09:30"), metadata))
+    calendar, completed = invite_of(slack_api)
+    assert "已计划于" in completed["initial_comment"]
+    [event] = calendar.walk("VEVENT")
+    assert str(event["summary"]) == f"T1.24 {DRILL.title('zh')}"
+    assert event.decoded("dtstart") == datetime(2030, 1, 10, 9, 30, tzinfo=timezone.utc)  # Alice's zone unknown: UTC
+    assert DRILL.text("zh") in str(event["description"])
