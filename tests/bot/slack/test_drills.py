@@ -18,8 +18,15 @@ from storage import drills, walks
 from storage import reminders as reminder_log
 from storage.applications import history
 from tests.bot.test_reminders import notifier_for
-from tests.support.slack import block_action, item_message_ts, send_form, send_interaction, slash_command, texts, \
-    view_submission
+from tests.support.slack import (
+    block_action,
+    item_message_ts,
+    send_form,
+    send_interaction,
+    slash_command,
+    texts,
+    view_submission,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DRILL = get_checklist(DEFAULT_CHECKLIST).item("T1.24")
