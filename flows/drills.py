@@ -156,14 +156,22 @@ def needs_asking(plan: DrillPlan, answer: Answer, now: datetime) -> bool:
 
 def drills_before_audit(checklist: Checklist, state: ApplicationState, today: date,
                         plans: Mapping[str, DrillPlan]) -> list[DrillLine]:
-    """Plannable items valid today whose evidence expires before the target audit date,
-    each with its newest plan that evidence has not yet answered (None: not planned)."""
+    """Plannable items valid today whose evidence expires before the target audit date
+    (:func:`flows.progress.stale_by_audit`), planned or not (:func:`drill_lines`)."""
+    return drill_lines(((e.item, e.expires_on) for e in stale_by_audit(checklist, state, today)), state, plans)
+
+
+def drill_lines(lapsing: Iterable[tuple[Item, date]], state: ApplicationState,
+                plans: Mapping[str, DrillPlan]) -> list[DrillLine]:
+    """Of items whose evidence lapses before the audit (item, last valid day), the
+    plannable ones, each with its newest plan that evidence has not yet answered (None:
+    not planned). The digest hands in readiness's lapsing gaps, the same items."""
     lines = []
-    for expiring in stale_by_audit(checklist, state, today):
-        if not plannable(expiring.item):
+    for item, expires_on in lapsing:
+        if not plannable(item):
             continue
-        plan = plans.get(expiring.item.id)
-        if plan is not None and not still_open(plan, state.answer(expiring.item.id)):
+        plan = plans.get(item.id)
+        if plan is not None and not still_open(plan, state.answer(item.id)):
             plan = None
-        lines.append(DrillLine(expiring.item, expiring.expires_on, plan))
+        lines.append(DrillLine(item, expires_on, plan))
     return lines

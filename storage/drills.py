@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, time
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from flows.application import ApplicationState
@@ -49,12 +49,16 @@ def plans(db: Database, application_id: int) -> dict[str, DrillPlan]:
         return _newest(session, [application_id]).get(application_id, {})
 
 
-def _newest(session: Session, application_ids: list[int] | None) -> dict[int, dict[str, DrillPlan]]:
-    """Newest plan per (application, item), for some applications (None: all)."""
+def _newest(session: Session, application_ids: list[int] | None, *where: ColumnElement[bool]
+            ) -> dict[int, dict[str, DrillPlan]]:
+    """Newest plan per (application, item), for some applications (None: all), or for
+    the applications ``where`` picks (conditions on the applications table)."""
     newest = select(func.max(models.DrillPlanRow.id)).group_by(models.DrillPlanRow.application_id,
                                                                models.DrillPlanRow.item_id)
     if application_ids is not None:
         newest = newest.where(models.DrillPlanRow.application_id.in_(application_ids))
+    if where:
+        newest = newest.join(models.Application).where(*where)
     found: dict[int, dict[str, DrillPlan]] = {}
     for row in session.scalars(select(models.DrillPlanRow).where(models.DrillPlanRow.id.in_(newest.scalar_subquery()))):
         found.setdefault(row.application_id, {})[row.item_id] = _to_plan(row)

@@ -10,15 +10,21 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar
 
+from bot.config import SlackSettings
 from bot.drills import ask_pass
 from bot.reminders import run_pass
+from bot.slack.digest import post_due_digests
 from bot.slack.reminders import METADATA_EVENT
+from bot.slack.web_api import web_client
 from flows.checklist import DEFAULT_CHECKLIST, get_checklist
+from flows.drills import DrillPlan
 from storage import drills, walks
 from storage import reminders as reminder_log
 from storage.applications import history
+from tests.bot.slack.test_digest import MONDAY, SETTINGS, start
 from tests.bot.test_reminders import notifier_for
 from tests.support.slack import (
+    BOT_TOKEN,
     block_action,
     item_message_ts,
     send_form,
@@ -149,3 +155,19 @@ def test_the_form_and_the_invite_speak_chinese(started, server, slack_api, db):
     assert str(event["summary"]) == f"T1.24 {DRILL.title('zh')}"
     assert event.decoded("dtstart") == datetime(2030, 1, 10, 9, 30, tzinfo=timezone.utc)  # Alice's zone unknown: UTC
     assert DRILL.text("zh") in str(event["description"])
+
+
+def test_the_digest_lists_drills_lapsing_before_the_audit_planned_or_not(db, slack_api):
+    client = web_client(SlackSettings.from_env("digest", {"SLACK_BOT_TOKEN": BOT_TOKEN,
+                                                          "SLACK_API_URL": slack_api.url}), BOT_TOKEN)
+    created = MONDAY - timedelta(days=1)
+    planned, unplanned = start(db, "Acme Retail", "CPDM", "en"), start(db, "北京零售", "CPDMZH", "zh")
+    for application_id in (planned, unplanned):
+        for line in ("goto T1.24", "yes", "https://wiki.example.com/drill", "2026-01-20"):
+            walks.step(db, application_id, line, "UALICE", created)
+    drills.save_plan(db, planned, DrillPlan("T1.24", date(2027, 1, 10), None, "UTC"), "UALICE", created)
+    post_due_digests(db, lambda team_id: client, MONDAY, settings=SETTINGS)
+    replies = {m["channel"]: texts(m["blocks"]) for m in slack_api.sent("chat.postMessage") if m.get("thread_ts")}
+    assert ("- T1.24 Security incident response process defined and rehearsed: met today, but its evidence counts "
+            "only until 20 Jan 2027, before the audit; drill planned for 10 Jan 2027 (all day)") in replies["CPDM"]
+    assert "演练尚未计划" in replies["CPDMZH"] and "T1.24" in replies["CPDMZH"]
