@@ -111,10 +111,13 @@ class SlackNotifier:
         client = self.client_for(team_id)
         if client is None or not channel:
             return False
-        # The key travels as message metadata, so an interrupted pass can ask Slack later.
+        # The key travels as message metadata, so an interrupted pass can ask Slack later. A
+        # thread reply is also sent to the channel: conversations.history, where the client
+        # and was_sent look for the key, shows a thread reply only then.
         metadata = {"event_type": METADATA_EVENT, "event_payload": {"key": key}}
+        threaded = {"thread_ts": thread_ts, "reply_broadcast": True} if thread_ts else {}
         return call(client, "chat_postMessage", channel=channel, text=text, blocks=message_blocks,
-                    metadata=metadata, thread_ts=thread_ts) is not None
+                    metadata=metadata, **threaded) is not None
 
     def _channel(self, application: ApplicationTarget, recipient: str) -> str | None:
         if not recipient:
@@ -154,8 +157,9 @@ class SlackNotifier:
         return self._post(application.team_id, application.channel_id, notice.key, text)
 
     def ask_drill(self, db: Database, question: DrillQuestion) -> bool:
-        """Whether the planned drill happened: asked in the item's thread (the channel when
-        the item has no message there), with the button that records its evidence."""
+        """Whether the planned drill happened: asked in the item's thread, also sent to the
+        channel (the channel alone when the item has no message there), with the button
+        that records its evidence."""
         shown = slack_store.live_item_message(db, question.team_id, question.channel_id, question.state.id,
                                               question.item.id)
         text = f"{question.item.id} {question.item.title(question.state.language)}"

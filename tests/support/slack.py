@@ -299,7 +299,10 @@ class FakeSlackAPI:
 
     def history(self, channel: str, params: dict) -> dict:
         with self.lock:
-            posted = [p for name, p in self.calls if name == "chat.postMessage" and p.get("channel") == channel]
+            # A thread reply is in its channel's history only when also sent to the channel
+            # (reply_broadcast), as in Slack; conversations.replies lists the others.
+            posted = [p for name, p in self.calls if name == "chat.postMessage" and p.get("channel") == channel
+                      and (not p.get("thread_ts") or p.get("reply_broadcast") in (True, "true", "1"))]
         # Newest first, as Slack gives them. ``oldest`` is not applied: the tests move the
         # bot's clock (``--now``), while the stand-in's message timestamps do not move.
         messages = [{"type": "message", "ts": p.get("ts") or "", "text": p.get("text", ""),

@@ -171,3 +171,18 @@ def test_the_digest_lists_drills_lapsing_before_the_audit_planned_or_not(db, sla
     assert ("- T1.24 Security incident response process defined and rehearsed: met today, but its evidence counts "
             "only until 20 Jan 2027, before the audit; drill planned for 10 Jan 2027 (all day)") in replies["CPDM"]
     assert "演练尚未计划" in replies["CPDMZH"] and "T1.24" in replies["CPDMZH"]
+
+
+def test_a_question_slack_made_but_answered_500_is_asked_once(started, server, slack_api, db):
+    send_form(server, slash_command("goto T1.24"))
+    thread = item_message_ts(db, "T1.24")
+    for line in ("goto T1.24", "yes", "https://wiki.example.com/drill", "2026-01-20"):
+        walks.step(db, started, line, "UALICE", datetime(2026, 11, 1, tzinfo=timezone.utc))
+    drills.save_plan(db, started, DrillPlan("T1.24", date(2030, 1, 10), None, "UTC"), "UALICE",
+                     datetime(2026, 11, 1, tzinfo=timezone.utc))
+    slack_api.lose_next_answer("chat.postMessage")
+    assert ask_pass(db, notifier_for(slack_api, db), datetime(2030, 1, 11, 9, 5, tzinfo=timezone.utc)) == (1, 0)
+    slack_api.wait_for("conversations.history")  # the client looked for it before posting again
+    questions = [m for m in slack_api.sent("chat.postMessage") if m.get("thread_ts") == thread]
+    # Also sent to the channel, so that the channel's history shows it: found, not posted again.
+    assert len(questions) == 1 and questions[0]["reply_broadcast"] in (True, "true", "1")
