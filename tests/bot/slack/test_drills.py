@@ -5,7 +5,10 @@ parsed back with icalendar, status, and the question after the planned day."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+import os
+import subprocess
+import sys
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar
@@ -22,7 +25,8 @@ from storage import drills, walks
 from storage import reminders as reminder_log
 from storage.applications import history
 from tests.bot.slack.test_digest import MONDAY, SETTINGS, start
-from tests.bot.test_reminders import notifier_for
+from tests.bot.test_reminders import application_with_drill, notifier_for
+from tests.support.cli import ROOT
 from tests.support.slack import (
     BOT_TOKEN,
     block_action,
@@ -186,3 +190,25 @@ def test_a_question_slack_made_but_answered_500_is_asked_once(started, server, s
     questions = [m for m in slack_api.sent("chat.postMessage") if m.get("thread_ts") == thread]
     # Also sent to the channel, so that the channel's history shows it: found, not posted again.
     assert len(questions) == 1 and questions[0]["reply_broadcast"] in (True, "true", "1")
+
+
+def test_remind_lists_then_asks_the_question_once_from_the_command_line(db, slack_api):
+    application_id = application_with_drill(db)
+    drills.save_plan(db, application_id, DrillPlan("T1.24", date(2030, 1, 10), time(10, 0), "Asia/Shanghai"),
+                     "alice", datetime(2026, 11, 28, tzinfo=timezone.utc))
+    env = {**os.environ, "DATABASE_URL": db.url.replace("postgresql+psycopg://", "postgresql://"),
+           "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": slack_api.url}
+
+    def remind(*args: str) -> str:
+        run = subprocess.run([sys.executable, "-m", "bot", "remind", *args, "--now", "2030-01-11T09:05+08:00"],
+                             env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, run.stderr
+        return run.stdout
+
+    assert (f"Acme · T1.24 {DRILL.title('en')} · question to channel CTEAM: did the drill planned for 2030-01-10 "
+            "10:00 (Asia/Shanghai) happen?") in remind("--dry-run")
+    assert slack_api.sent("chat.postMessage") == []  # a dry run asks nothing
+    assert "drill questions asked: 1, failed: 0" in remind()
+    assert "drill questions asked: 0, failed: 0" in remind()  # asked once
+    asked = [m for m in slack_api.sent("chat.postMessage") if "Did it happen?" in texts(m.get("blocks") or [])]
+    assert len(asked) == 1 and asked[0]["channel"] == "CTEAM"
