@@ -11,6 +11,7 @@ import sys
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import pytest
 from icalendar import Calendar
 
 from bot.config import SlackSettings
@@ -212,3 +213,17 @@ def test_remind_lists_then_asks_the_question_once_from_the_command_line(db, slac
     assert "drill questions asked: 0, failed: 0" in remind()  # asked once
     asked = [m for m in slack_api.sent("chat.postMessage") if "Did it happen?" in texts(m.get("blocks") or [])]
     assert len(asked) == 1 and asked[0]["channel"] == "CTEAM"
+
+
+@pytest.mark.slack_refusals
+def test_an_invite_slack_refuses_keeps_the_plan_and_tells_the_planner(started, server, slack_api, db):
+    reminder = reminded(db, slack_api, started)
+    metadata = json.loads(open_plan_form(server, slack_api, started, reminder)["private_metadata"])
+    slack_api.refuse_next("files.completeUploadExternal", "not_in_channel")
+    status, body = send_interaction(server, view_submission("drill_plan_modal", plan_values("2030-01-10"), metadata))
+    assert status == 200 and body == ""
+    [told] = slack_api.wait_for("chat.postEphemeral")
+    assert told["user"] == "UALICE" and told["channel"] == "CTEAM"
+    assert told["text"] == ("The plan is saved, but Slack refused its invite (not_in_channel). Plan it again to get "
+                            "the invite; the newest plan counts.")
+    assert drills.plans(db, started)["T1.24"].day == date(2030, 1, 10)

@@ -8,7 +8,7 @@ from slack_sdk import WebClient
 from bot.slack.blocks import view_metadata
 from bot.slack.drills import PLAN_VIEW, say, share_invite
 from bot.slack.middleware import members_only, of_view
-from bot.slack.web_api import now, tell_user_if_refused
+from bot.slack.web_api import call, now
 from flows.checklist import get_checklist
 from flows.drills import DrillPlan, judge_when, plan_form_problems
 from storage import drills, walks
@@ -38,5 +38,6 @@ def save_plan(ack: Ack, view: dict, client: WebClient, context: BoltContext, db:
     plan = drills.save_plan(db, state.id, DrillPlan(item.id, day, at, zone_name, attendees), context.user_id, moment)
     ack()
     error = share_invite(client, metadata["c"], metadata.get("ts"), state, item, plan, context.user_id, moment)
-    if error is not None:
-        tell_user_if_refused(client, metadata["c"], context.user_id, state.language, error)
+    if error is not None:  # the plan stays stored: the planner is told where they planned
+        call(client, "chat_postEphemeral", channel=metadata["c"], user=context.user_id,
+             text=say("invite_refused", state.language, error=error))
