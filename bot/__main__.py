@@ -228,8 +228,8 @@ def cmd_remind(args: argparse.Namespace) -> int:
     if args.dry_run:
         print_due(_database(), now)
         return 0
-    report = reminder_pass(_database(), now)
-    print(say("reminders_done", report=report))
+    report, (asked, failed) = reminder_pass(_database(), now)
+    print(say("reminders_done", report=report, asked=asked, asked_failed=failed))
     return 0
 
 

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from bot.config import ClockSettings, DigestSettings, SlackSettings
+from bot.drills import ask_pass, due_questions
 from bot.reminders import PassReport, due_notices, run_pass
 from bot.render import render
 from bot.slack.digest import post_due_digests
@@ -22,8 +23,12 @@ def notifier(db: Database, command: str) -> SlackNotifier:
     return SlackNotifier(client_factory(SlackSettings.from_env(command), db))
 
 
-def reminder_pass(db: Database, now: datetime, command: str = "remind") -> PassReport:
-    return run_pass(db, notifier(db, command), now, pdm_default=DigestSettings.from_env().pdm_channel)
+def reminder_pass(db: Database, now: datetime, command: str = "remind") -> tuple[PassReport, tuple[int, int]]:
+    """One reminder pass, then the questions about planned drills whose day is over:
+    the pass's report and (questions asked, failed)."""
+    send = notifier(db, command)
+    report = run_pass(db, send, now, pdm_default=DigestSettings.from_env().pdm_channel)
+    return report, ask_pass(db, send, now)
 
 
 def print_due(db: Database, now: datetime) -> None:
@@ -31,7 +36,8 @@ def print_due(db: Database, now: datetime) -> None:
     line when nothing is due); nothing is sent or recorded."""
     notices = due_notices(db, now)
     pdm_default = DigestSettings.from_env().pdm_channel
-    print(render("cli.j2", "due", "en", notices=notices, now=now, pdm_default=pdm_default))
+    print(render("cli.j2", "due", "en", notices=notices, questions=due_questions(db, now), now=now,
+                 pdm_default=pdm_default))
 
 
 def run_clock(db: Database) -> None:
@@ -52,9 +58,11 @@ def run_clock(db: Database) -> None:
                      sum(p.ts is None for p in posted))
 
     def reminders_job() -> None:
-        report = run_pass(db, send, datetime.now(timezone.utc), pdm_default=pdm_default)
-        log.info("reminder pass: sent=%s failed=%s expired=%s escalated=%s", report.sent, report.failed,
-                 report.flipped, report.escalated)
+        moment = datetime.now(timezone.utc)
+        report = run_pass(db, send, moment, pdm_default=pdm_default)
+        asked, failed = ask_pass(db, send, moment)
+        log.info("reminder pass: sent=%s failed=%s expired=%s escalated=%s; drills asked=%s failed=%s", report.sent,
+                 report.failed, report.flipped, report.escalated, asked, failed)
 
     # coalesce + one instance: a late or slow pass never runs twice at once in this process;
     # other processes are kept out by the claims in the database.

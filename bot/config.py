@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from flows.application import DEFAULT_LANGUAGE
 from flows.digest import DEFAULT_SCHEDULE, DigestChannel, Schedule, ScheduleProblem, parse_schedule
@@ -86,6 +87,27 @@ def database_url(env: Mapping[str, str] | None = None) -> str:
     folder = user_data_path(APP_NAME, appauthor=False)
     folder.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{folder / DEFAULT_DATABASE_FILE}"
+
+
+def invites_folder() -> Path:
+    """Where the terminal writes drill invites (``.ics``): ``invites`` in the user's data
+    folder, next to the default database (created when first needed)."""
+    from platformdirs import user_data_path
+
+    folder = user_data_path(APP_NAME, appauthor=False) / "invites"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def local_timezone() -> str:
+    """The machine's IANA time zone (``TZ``, else the system's, as tzlocal reads them);
+    UTC when it has none that tzlocal can name."""
+    import tzlocal
+
+    try:
+        return tzlocal.get_localzone_name() or "UTC"
+    except (LookupError, ValueError, OSError):  # no zone configured, or not an IANA name
+        return "UTC"
 
 
 def default_language(env: Mapping[str, str] | None = None) -> str:

@@ -5,17 +5,22 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from datetime import datetime, timezone
+from functools import partial
 from typing import TextIO
 
+from bot.config import invites_folder, local_timezone
+from bot.drills import invite
 from bot.render import render
 from bot.terminal_case_studies import CaseStudyChat
 from flows.application import ApplicationState, partner_problem
 from flows.checklist import Checklist
 from flows.commands import parse_command
+from flows.drills import NO_ITEM, NOT_PLANNABLE, DrillPlan, PlanProblem, parse_when, plannable
+from flows.invite import invite_filename
 from flows.settings import SettingProblem, parse_value
 from flows.text import clean
 from flows.walk import Message
-from storage import walks
+from storage import drills, walks
 from storage.db import Database
 from storage.errors import PartnerInSeveralWorkspaces
 
@@ -123,11 +128,40 @@ class ChatSession:
                 return 0
             if self.cases.handle(line, self.language):
                 continue
+            command = parse_command(line)
+            if command.name == "plan":
+                self.plan(state.id, command.argument)
+                self.terminal.print()
+                continue
             outcome = walks.step(self.db, state.id, line, self.user, datetime.now(timezone.utc))
             self.language = outcome.state.language
             self.terminal.say(outcome.messages, self.language)
             if outcome.quit:
                 return 0
+
+    def plan(self, application_id: int, argument: str) -> None:
+        """``plan YYYY-MM-DD [HH:MM]``: the current item's drill, in this machine's time
+        zone; stored with a history row, and its invite written to the invites folder."""
+        state = walks.load(self.db, application_id)
+        item = self.checklist.item(state.cursor) if state.cursor else None
+        say = partial(self.text, "drills.j2")
+        if not plannable(item):
+            self.terminal.print(say("problem", reason=NOT_PLANNABLE if item else NO_ITEM, item=item))
+            return
+        moment, zone_name = datetime.now(timezone.utc), local_timezone()
+        when = parse_when(argument, moment, zone_name)
+        if isinstance(when, PlanProblem):
+            self.terminal.print(say("problem", reason=when.reason, text=when.text))
+            return
+        plan = drills.save_plan(self.db, state.id, DrillPlan(item.id, *when, zone_name), self.user, moment)
+        self.terminal.print(say("planned", item=item, plan=plan, who=self.user, asks=False))
+        path = invites_folder() / invite_filename(state.partner, item, plan)
+        try:
+            path.write_bytes(invite(state, item, plan, [], moment))
+        except OSError as error:
+            self.terminal.print(say("invite_not_written", path=path, reason=error.strerror or error))
+            return
+        self.terminal.print(say("invite_written", path=path))
 
     def stop(self) -> None:
         """The end of the input, or Ctrl-C: say once that everything is saved (and what is not)."""

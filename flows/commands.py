@@ -34,6 +34,8 @@ ARGUMENT_WORDS: dict[str, str] = {
     "history": "history", "历史": "history",
     "approve": "approve", "批准": "approve",
     "changes": "changes", "需修改": "changes",
+    # ``plan 2027-01-12 10:00``: the current item's drill (the terminal writes the invite).
+    "plan": "plan", "计划": "plan",
 }
 
 # What ``set`` changes: ``set audit 2027-03-01``, ``设置 审核日期 2027-03-01``.

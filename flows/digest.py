@@ -8,12 +8,13 @@ arithmetic: when a channel's digest falls due, and the key that makes it post on
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
 from flows.application import DEFAULT_LANGUAGE, ApplicationState
 from flows.case_studies import CaseStudy, SolutionDocuments
 from flows.checklist import Checklist, Item
+from flows.drills import DrillLine, DrillPlan, drill_lines
 from flows.evidence import local_today, zone
 from flows.readiness import Readiness, readiness
 
@@ -95,6 +96,7 @@ class ApplicationInput:
     state: ApplicationState
     case_studies: tuple[CaseStudy, ...] = ()
     documents: SolutionDocuments = SolutionDocuments()
+    plans: Mapping[str, DrillPlan] = field(default_factory=dict)  # the newest drill plan per item
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,8 @@ class ApplicationDigest:
     status_changes: tuple[StatusChange, ...]
     evidence_added: int
     created: bool
+    # Drills whose evidence lapses before the audit, by item id: planned or not.
+    drills: Mapping[str, DrillLine] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -182,14 +186,15 @@ def build_digest(
         state = entry.state
         checklist = checklists[state.checklist_id]
         own = by_application.get(state.id, ())
+        judged = readiness(checklist, state, entry.case_studies, entry.documents, local_today(now, state.timezone))
+        lapsing = ((gap.item, gap.lapses_on) for gap in judged.failing if gap.lapses_on)
         digests.append(
             ApplicationDigest(
-                readiness=readiness(
-                    checklist, state, entry.case_studies, entry.documents, local_today(now, state.timezone)
-                ),
+                readiness=judged,
                 status_changes=_status_changes(checklist, own),
                 evidence_added=sum(change.field == "evidence" for change in own),
                 created=any(change.field == "created" for change in own),
+                drills={line.item.id: line for line in drill_lines(lapsing, state, entry.plans)},
             )
         )
     # The stuck ones first, the soonest audits first among them.

@@ -205,7 +205,11 @@ def export_filename(partner: str, application_id: int, extension: str) -> str:
     so a partner named "../../etc/x" cannot point anywhere else. The application's id
     follows the name, as names that differ only there ("Acme/Retail", "Acme.Retail") are
     other applications."""
+    return f"self-assessment-{safe_name(partner)}-{application_id}.{extension}"
+
+
+def safe_name(partner: str) -> str:
+    """The partner's name as one plain part of a file name (see :func:`export_filename`)."""
     normalised = unicodedata.normalize("NFKC", partner)
     safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in normalised)
-    safe = re.sub(r"-{2,}", "-", safe).strip("-_")[:MAX_FILENAME_PARTNER] or "partner"
-    return f"self-assessment-{safe}-{application_id}.{extension}"
+    return re.sub(r"-{2,}", "-", safe).strip("-_")[:MAX_FILENAME_PARTNER] or "partner"

@@ -6,6 +6,7 @@ and the Slack bot are adapters over :func:`handle` and :func:`resume`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
@@ -26,6 +27,7 @@ from flows.application import (
 )
 from flows.checklist import Checklist, Item
 from flows.commands import parse_command, parse_setting
+from flows.drills import DrillPlan, drills_before_audit
 from flows.evidence import DateProblem, expired_on_arrival, local_today, parse_evidence_date, zone
 from flows.history import SIGN_OFF, Change, undo
 from flows.progress import expiring_within, part_progress, stale_by_audit
@@ -66,9 +68,11 @@ class Outcome:
     undone: tuple[Change, ...] = ()  # the history rows an ``undo`` reverted, for storage to mark
 
 
-def status_message(checklist: Checklist, state: ApplicationState, today: date, current: Item | None) -> Message:
-    """Progress per part, what expires within 90 days, what will not last until the audit,
-    and with reviewers the sign-offs per part."""
+def status_message(checklist: Checklist, state: ApplicationState, today: date, current: Item | None,
+                   plans: Mapping[str, DrillPlan]) -> Message:
+    """Progress per part, what expires within 90 days, what will not last until the audit
+    (and, for drills, whether they are planned: ``plans``, the newest per item), and with
+    reviewers the sign-offs per part."""
     return Message("status", {
         "parts": part_progress(checklist, state, today),
         "sign_offs": part_sign_offs(checklist, state, today) if state.reviewers else (),
@@ -76,6 +80,7 @@ def status_message(checklist: Checklist, state: ApplicationState, today: date, c
         "sign_off_required": blocks_verdict(state),
         "expiring": expiring_within(checklist, state, today, 90),
         "stale": stale_by_audit(checklist, state, today),
+        "drills": {line.item.id: line for line in drills_before_audit(checklist, state, today, plans)},
         "audit": state.target_audit_date,
         "current": current,
     })
@@ -85,7 +90,7 @@ class Walk:
     """One step of the walk for one application, at one moment, by one person."""
 
     def __init__(self, checklist: Checklist, state: ApplicationState, user: str, now: datetime,
-                 history: tuple[Change, ...] = ()):
+                 history: tuple[Change, ...] = (), plans: Mapping[str, DrillPlan] | None = None):
         self.checklist = checklist
         self.state = state
         self.user = user
@@ -95,6 +100,7 @@ class Walk:
         self.messages: list[Message] = []
         self.history = history  # the application's history, given for history and undo
         self.initial = state  # as stored: a sign-off is voided by what changed since
+        self.plans = plans or {}  # the newest drill plan per item, given for status
         self.undone: tuple[Change, ...] = ()
 
     # -- helpers -------------------------------------------------------------
@@ -285,7 +291,12 @@ class Walk:
         self.move_to(target)
 
     def on_status(self, item: Item | None, _: str) -> None:
-        self.messages.append(status_message(self.checklist, self.state, self.today, item))
+        self.messages.append(status_message(self.checklist, self.state, self.today, item, self.plans))
+
+    def on_plan(self, item: Item, _: str) -> None:
+        """Planning writes an invite, which the adapter does (the terminal, or Slack's
+        Plan it form); typed where no adapter takes it (Slack), it says where to plan."""
+        self.say("plan_elsewhere", item=item)
 
     def on_help(self, item: Item | None, _: str) -> None:
         self.say("help")
@@ -518,10 +529,10 @@ def evidence_form_problems(item: Item, link: str, date_text: str, note: str) -> 
 
 def on_item(
     checklist: Checklist, state: ApplicationState, item_id: str, line: str, user: str, now: datetime,
-    history: tuple[Change, ...] = (),
+    history: tuple[Change, ...] = (), plans: Mapping[str, DrillPlan] | None = None,
 ) -> Outcome:
-    """``line`` said to one item; ``history`` as for :func:`handle`."""
-    return Walk(checklist, state, user, now, history).on_item(item_id, line)
+    """``line`` said to one item; ``history`` and ``plans`` as for :func:`handle`."""
+    return Walk(checklist, state, user, now, history, plans).on_item(item_id, line)
 
 
 def record_evidence(
@@ -543,16 +554,21 @@ def resume(checklist: Checklist, state: ApplicationState, user: str, now: dateti
 
 def handle(
     checklist: Checklist, state: ApplicationState, line: str, user: str, now: datetime,
-    history: tuple[Change, ...] = (),
+    history: tuple[Change, ...] = (), plans: Mapping[str, DrillPlan] | None = None,
 ) -> Outcome:
     """One typed line; ``history`` (the application's, oldest first) is read by ``history``
-    and ``undo`` (:func:`needs_history`)."""
-    return Walk(checklist, state, user, now, history).handle(line)
+    and ``undo`` (:func:`needs_history`), ``plans`` by ``status`` (:func:`needs_plans`)."""
+    return Walk(checklist, state, user, now, history, plans).handle(line)
 
 
 def needs_history(line: str) -> bool:
     """Whether ``line`` reads the application's history, so the adapter loads it."""
     return parse_command(line).name in ("history", "undo")
+
+
+def needs_plans(line: str) -> bool:
+    """Whether ``line`` reads the application's drill plans (``status``)."""
+    return parse_command(line).name == "status"
 
 
 def change(checklist: Checklist, state: ApplicationState, setting: str, value: object, user: str,

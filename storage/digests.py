@@ -1,7 +1,7 @@
 """What the PDM digest reads and records: channels, every application's rows, history, claims.
 
 :func:`load` reads every application of the given PDM channels with a fixed number of
-queries (six, whatever the number of applications or channels): it filters by the
+queries (seven, whatever the number of applications or channels): it filters by the
 applications' PDM channel in each query instead of loading application by application,
 and builds the states from plain rows. ``selectinload`` is not used here because it
 sends one more IN query per 500 parents. The states hold only what readiness reads:
@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from flows import application as domain
 from flows.digest import FIRST_DIGEST_LOOKBACK, ApplicationInput, Change, DigestChannel, Schedule
 from flows.sign_off import Review
-from storage import applications, models
+from storage import applications, drills, models
 from storage.case_studies import _case_studies_where, _to_documents
 from storage.db import Database, insert_unless_present
 
@@ -84,7 +84,7 @@ def channels(db: Database, default_channel: str, default_schedule: Schedule) -> 
 
 
 def load(db: Database, wanted: list[DigestChannel], default_channel: str, now: datetime) -> list[ChannelData]:
-    """Everything the digests of ``wanted`` need, in six queries."""
+    """Everything the digests of ``wanted`` need, in seven queries (the seventh: drill plans)."""
     ids = [channel.channel_id for channel in wanted]
     in_channels = _for_channels(ids, default_channel)
     with db.session() as session:
@@ -121,6 +121,7 @@ def load(db: Database, wanted: list[DigestChannel], default_channel: str, now: d
                 domain.Evidence(text="", evidence_date=evidence_date, expires_on=expires_on, id=evidence_id)
             )
         case_studies = _case_studies_where(session, in_channels)
+        plans = drills._newest(session, None, in_channels)
         oldest = min((last_posted.get(channel_id) or now - FIRST_DIGEST_LOOKBACK for channel_id in ids),
                      default=now)
         history = connection.execute(
@@ -155,6 +156,7 @@ def load(db: Database, wanted: list[DigestChannel], default_channel: str, now: d
                 applications._to_state(row, answers_by_application[row.id]),
                 tuple(case_studies.get(row.id, ())),
                 _to_documents(row),
+                plans.get(row.id, {}),
             )
         )
     changes: dict[str, list[Change]] = {channel_id: [] for channel_id in ids}

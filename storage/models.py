@@ -142,6 +142,24 @@ class HistoryEntry(Base):
 
 
 
+class DrillPlanRow(Base):
+    """A drill (or dated assessment) planned for an item: when, in which zone, who attends.
+    Every plan is a new row; an item's newest one is its plan (flows.drills)."""
+
+    __tablename__ = "drill_plans"
+    __table_args__ = (Index("ix_drill_plans_application_item", "application_id", "item_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"))
+    item_id: Mapped[str] = mapped_column(String(16))
+    day: Mapped[date] = mapped_column(Date)
+    at: Mapped[str] = mapped_column(String(5), default="")  # "HH:MM", "" for the whole day
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    attendees: Mapped[list[str]] = mapped_column(JSON, default=list)
+    planned_by: Mapped[str] = mapped_column(String(200), default="")
+    planned_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ProcessedDelivery(Base):
     """Slack deliveries already applied (event ids, action ids): retries are no-ops,
     across every web process sharing the database."""

@@ -12,6 +12,8 @@ from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, timezone
 
 from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from flows.application import EXPIRED, MET
@@ -89,8 +91,13 @@ def save_checks(db: Database, scope: Scope, checks: dict[int, datetime]) -> None
         elif scope.application_ids:
             connection.execute(table.delete().where(table.c.application_id.in_(scope.application_ids)))
         if checks:
-            connection.execute(table.insert(), [dict(application_id=application_id, check_at=moment)
-                                                for application_id, moment in checks.items()])
+            # Two passes at once (two clocks, or a clock and `remind`) each delete, then
+            # insert: the second's insert would meet the first's committed rows.
+            upsert = (pg_insert if connection.dialect.name == "postgresql" else sqlite_insert)(table)
+            connection.execute(
+                upsert.on_conflict_do_update(index_elements=[table.c.application_id],
+                                             set_={"check_at": upsert.excluded.check_at}),
+                [dict(application_id=application_id, check_at=moment) for application_id, moment in checks.items()])
         feed = models.ReminderFeed.__table__
         if connection.execute(feed.update().where(feed.c.id == 1).values(history_id=scope.history_id)).rowcount == 0:
             connection.execute(insert_unless_present(connection.dialect.name, models.ReminderFeed),

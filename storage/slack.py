@@ -202,6 +202,18 @@ def remember_item_message(db: Database, team_id: str, channel_id: str, ts: str, 
     return None if row is None else ItemMessage(team_id, channel_id, row.ts, application_id, row.item_id)
 
 
+_NEWEST_OF_ITEM = _LIVE_ITEM_MESSAGE.where(_ITEM_MESSAGES.c.item_id == bindparam("item_id"))
+
+
+def newest_item_message(db: Database, team_id: str, channel_id: str, application_id: int,
+                        item_id: str) -> ItemMessage | None:
+    """An item's newest message in a channel: the one whose thread is the item's."""
+    with db.single_statement() as connection:
+        row = connection.execute(_NEWEST_OF_ITEM, {"team_id": team_id, "channel_id": channel_id,
+                                                   "application_id": application_id, "item_id": item_id}).first()
+    return None if row is None else ItemMessage(team_id, channel_id, row.ts, application_id, row.item_id)
+
+
 def keep_pending_text(db: Database, team_id: str, user_id: str, text: str, now: datetime) -> str:
     """Keep a DM's text until its author picks the application; the key to ask for it."""
     key = secrets.token_hex(16)

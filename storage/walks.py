@@ -14,7 +14,7 @@ from flows.application import ApplicationState
 from flows.case_studies import CaseStudy, SolutionDocuments
 from flows.checklist import get_checklist
 from flows.evidence import DateProblem
-from storage import applications
+from storage import applications, drills
 from storage import slack as slack_store
 from storage.case_studies import _case_studies_by_application, _to_documents
 from storage.db import Database
@@ -41,7 +41,8 @@ def resume(db: Database, application_id: int, actor: str, now: datetime) -> walk
 def step(db: Database, application_id: int, line: str, actor: str, now: datetime) -> walk.Outcome:
     """Apply one line of input; the change is committed before this returns."""
     return _typed(db, application_id, line, actor, now,
-                  lambda checklist, state, history: walk.handle(checklist, state, line, actor, now, history))
+                  lambda checklist, state, history, plans: walk.handle(checklist, state, line, actor, now, history,
+                                                                       plans))
 
 
 def change(db: Database, application_id: int, setting: str, value: object, actor: str,
@@ -54,7 +55,8 @@ def change(db: Database, application_id: int, setting: str, value: object, actor
 def on_item(db: Database, application_id: int, item_id: str, line: str, actor: str, now: datetime) -> walk.Outcome:
     """One item addressed directly (a thread reply), with the same words as :func:`step`."""
     return _typed(db, application_id, line, actor, now,
-                  lambda checklist, state, history: walk.on_item(checklist, state, item_id, line, actor, now, history))
+                  lambda checklist, state, history, plans: walk.on_item(checklist, state, item_id, line, actor, now,
+                                                                        history, plans))
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,8 @@ def _typed(db: Database, application_id: int, line: str, actor: str, now: dateti
     with db.session() as session:
         before = applications._load_state(session, application_id, lock=True)
         history = applications._history(session, application_id) if walk.needs_history(line) else ()
-        outcome = engine_step(get_checklist(before.checklist_id), before, history)
+        plans = drills._newest(session, [application_id]).get(application_id, {}) if walk.needs_plans(line) else {}
+        outcome = engine_step(get_checklist(before.checklist_id), before, history, plans)
         stored = applications._save(session, application_id, before, outcome.state, actor, now)
         if outcome.undone:
             applications._mark_undone(session, application_id, outcome.undone, actor, now)

@@ -10,13 +10,17 @@ from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
 
+from bot.drills import DrillQuestion
 from bot.reminders import Notice
 from bot.render import render
 from bot.slack import blocks
 from bot.slack.case_studies import EDIT_ACTION
 from bot.slack.client import LONGEST_WAIT, RETRIES
+from bot.slack.drills import plan_button, question_blocks
 from bot.slack.web_api import call, call_pages
+from flows.drills import plannable
 from storage import reminders as store
+from storage import slack as slack_store
 from storage.db import Database
 from storage.reminders import ApplicationTarget
 
@@ -49,6 +53,7 @@ def reminder_blocks(notice: Notice) -> list[dict]:
         record = {"type": "button", "action_id": EDIT_ACTION, "value": target, "style": "primary",
                   "text": blocks.plain(say("button", language, name="edit_case_study"))}
         snooze_value = f"{application.id}|{store.CASE_STUDY}{action.evidence_id}"
+        planning = []
         extra = []
     else:
         target = blocks.item_value(application.id, item.id)
@@ -57,6 +62,8 @@ def reminder_blocks(notice: Notice) -> list[dict]:
         snooze_value = target
         extra = [{"type": "users_select", "action_id": "reminder_assign",
                   "placeholder": blocks.plain(say("button", language, name="assign"))}]
+        # A drill or a dated assessment can be planned, not only renewed.
+        planning = [plan_button(application.id, item, language)] if plannable(item) else []
     requirement = blocks.fold(say("requirement", language, item=item))
     return (
         [blocks.section(chunk) for chunk in blocks.fold(text)]
@@ -65,6 +72,7 @@ def reminder_blocks(notice: Notice) -> list[dict]:
             "type": "actions", "block_id": f"reminder:{snooze_value}",
             "elements": [
                 record,
+                *planning,
                 {"type": "button", "action_id": "reminder_snooze_day", "value": snooze_value,
                  "text": blocks.plain(say("button", language, name="snooze_day"))},
                 {"type": "button", "action_id": "reminder_snooze_week", "value": snooze_value,
@@ -98,14 +106,18 @@ class SlackNotifier:
             if found:
                 store.remember_timezone(db, team_id, user_id, (found.get("user") or {}).get("tz") or "", now)
 
-    def _post(self, team_id: str, channel: str, key: str, text: str, message_blocks: list[dict] | None = None) -> bool:
+    def _post(self, team_id: str, channel: str, key: str, text: str, message_blocks: list[dict] | None = None,
+              thread_ts: str | None = None) -> bool:
         client = self.client_for(team_id)
         if client is None or not channel:
             return False
-        # The key travels as message metadata, so an interrupted pass can ask Slack later.
+        # The key travels as message metadata, so an interrupted pass can ask Slack later. A
+        # thread reply is also sent to the channel: conversations.history, where the client
+        # and was_sent look for the key, shows a thread reply only then.
         metadata = {"event_type": METADATA_EVENT, "event_payload": {"key": key}}
+        threaded = {"thread_ts": thread_ts, "reply_broadcast": True} if thread_ts else {}
         return call(client, "chat_postMessage", channel=channel, text=text, blocks=message_blocks,
-                    metadata=metadata) is not None
+                    metadata=metadata, **threaded) is not None
 
     def _channel(self, application: ApplicationTarget, recipient: str) -> str | None:
         if not recipient:
@@ -143,6 +155,16 @@ class SlackNotifier:
         else:
             text = say("expired", application.language, item=notice.item, expires_on=notice.action.expires_on)
         return self._post(application.team_id, application.channel_id, notice.key, text)
+
+    def ask_drill(self, db: Database, question: DrillQuestion) -> bool:
+        """Whether the planned drill happened: asked in the item's thread, also sent to the
+        channel (the channel alone when the item has no message there), with the button
+        that records its evidence."""
+        shown = slack_store.newest_item_message(db, question.team_id, question.channel_id, question.state.id,
+                                                question.item.id)
+        text = f"{question.item.id} {question.item.title(question.state.language)}"
+        return self._post(question.team_id, question.channel_id, question.key, text, question_blocks(question),
+                          thread_ts=shown.ts if shown else None)
 
     def escalate(self, notice: Notice, channel: str) -> bool:
         application, action = notice.application, notice.action

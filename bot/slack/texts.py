@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from bot.render import render
 from flows.application import ApplicationState
 from flows.checklist import get_checklist
+from flows.drills import DrillPlan
 from flows.evidence import local_today
 from flows.walk import Message, status_message
 
@@ -21,13 +23,13 @@ def say_messages(messages: list[Message], language: str) -> str:
     return "\n\n".join(render("walk.j2", m.name, language, style="slack", **m.params) for m in messages)
 
 
-def status_text(state: ApplicationState, now: datetime) -> str:
+def status_text(state: ApplicationState, now: datetime, plans: Mapping[str, DrillPlan]) -> str:
     checklist = get_checklist(state.checklist_id)
     today = local_today(now, state.timezone)
-    message = status_message(checklist, state, today, checklist.item(state.cursor) if state.cursor else None)
+    message = status_message(checklist, state, today, checklist.item(state.cursor) if state.cursor else None, plans)
     return render("walk.j2", message.name, state.language, style="slack", **message.params)
 
 
-def walk_done_text(state: ApplicationState, now: datetime) -> str:
+def walk_done_text(state: ApplicationState, now: datetime, plans: Mapping[str, DrillPlan]) -> str:
     """Every applicable item has been through the walk: say so, and what is left."""
-    return slack_text("walk_done", state.language) + "\n\n" + status_text(state, now)
+    return slack_text("walk_done", state.language) + "\n\n" + status_text(state, now, plans)

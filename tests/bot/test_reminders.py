@@ -77,7 +77,8 @@ def test_every_lead_time_fires_once_at_nine_local_then_expiry_and_escalation(db,
     shown = "\n".join(b["text"]["text"] for b in first_blocks if b["type"] == "section")
     assert "evidence expires in 60 day(s)" in shown and "Valid today, but expired by your audit on" not in shown
     actions = [e.get("action_id") for b in first_blocks if b["type"] == "actions" for e in b["elements"]]
-    assert actions == ["walk_evidence", "reminder_snooze_day", "reminder_snooze_week", "reminder_assign"]
+    assert actions == ["walk_evidence", "reminder_plan", "reminder_snooze_day", "reminder_snooze_week",
+                       "reminder_assign"]
     state = walks.load(db, application_id)
     assert state.answer("T1.24").status == "expired"
     flips = [(h.old_value, h.new_value, h.actor) for h in history(db, application_id)

@@ -17,9 +17,9 @@ BOT = [sys.executable, "-m", "bot"]
 
 
 def run(database_url: str | None, *args: str, stdin: str = "", locale: str = "C.UTF-8", cwd=ROOT,
-        home=None) -> subprocess.CompletedProcess:
+        home=None, tz: str = "UTC") -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "LC_ALL", "LC_MESSAGES", "LANG")}
-    env.update(USER="tester", LANG=locale, PYTHONPATH=str(ROOT))
+    env.update(USER="tester", LANG=locale, PYTHONPATH=str(ROOT), TZ=tz)
     if database_url:
         env["DATABASE_URL"] = database_url
     if home:

@@ -188,7 +188,8 @@ class FakeSlackAPI:
         with self.lock:
             if self.refusals.get(method):
                 return self.refusals[method].pop(0)
-        channel = params.get("channel") or ""
+        # files.completeUploadExternal names the conversation it shares the file in channel_id.
+        channel = params.get("channel") or params.get("channel_id") or ""
         needed = METHOD_SCOPES[method]
         if isinstance(needed, tuple):
             needed = f"{SCOPE_PREFIX[self.kind(channel)]}:{needed[1]}"
@@ -267,7 +268,8 @@ class FakeSlackAPI:
             return {"channel": self.channel_info(channel)}
         if method == "users.info":
             user = params.get("user", "")
-            found = {"id": user, "tz": self.timezones.get(user, "")}
+            name = next((typed for typed, ident in USERS.items() if ident == user), user.lower())
+            found = {"id": user, "name": name, "real_name": name.title(), "tz": self.timezones.get(user, "")}
             if params.get("include_locale") in (True, "true", "1"):
                 found["locale"] = self.locales.get(user, "en-US")
             return {"user": found}
@@ -297,7 +299,10 @@ class FakeSlackAPI:
 
     def history(self, channel: str, params: dict) -> dict:
         with self.lock:
-            posted = [p for name, p in self.calls if name == "chat.postMessage" and p.get("channel") == channel]
+            # A thread reply is in its channel's history only when also sent to the channel
+            # (reply_broadcast), as in Slack; conversations.replies lists the others.
+            posted = [p for name, p in self.calls if name == "chat.postMessage" and p.get("channel") == channel
+                      and (not p.get("thread_ts") or p.get("reply_broadcast") in (True, "true", "1"))]
         # Newest first, as Slack gives them. ``oldest`` is not applied: the tests move the
         # bot's clock (``--now``), while the stand-in's message timestamps do not move.
         messages = [{"type": "message", "ts": p.get("ts") or "", "text": p.get("text", ""),

@@ -16,7 +16,7 @@ from bot.slack.web_api import call_or_tell, language_of, now, post_item, sync_me
 from flows.application import ApplicationState
 from flows.checklist import DEFAULT_CHECKLIST, get_checklist
 from flows.export import export_filename
-from storage import walks
+from storage import drills, walks
 from storage.db import Database
 
 USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
@@ -54,15 +54,15 @@ def open_start_form(ack: Ack, body: dict, client: WebClient, respond: Respond, s
                  view=blocks.start_modal(get_checklist(DEFAULT_CHECKLIST), body["channel_id"], language))
 
 
-def show_status(ack: Ack, state: ApplicationState) -> None:
-    ack(status_text(state, now()))
+def show_status(ack: Ack, db: Database, state: ApplicationState) -> None:
+    ack(status_text(state, now(), drills.plans(db, state.id)))
 
 
 def post_current_item(ack: Ack, body: dict, client: WebClient, context: BoltContext, respond: Respond,
                       db: Database, state: ApplicationState, language: str) -> None:
     outcome = walks.resume(db, state.id, context.user_id, now())
     if outcome.state.cursor is None:
-        ack(walk_done_text(outcome.state, now()))
+        ack(walk_done_text(outcome.state, now(), drills.plans(db, state.id)))
         return
     ack()
     error = post_item(db, client, context.team_id, body["channel_id"], outcome.state, outcome.state.cursor)
