@@ -159,7 +159,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     database = _database()
     now = datetime.now(timezone.utc)
     listed = walks.every_application(database)
-    rows = [(entry, readiness(get_checklist(entry.state.checklist_id), entry.state, entry.case_studies,
+    rows = [(entry, readiness(get_checklist(*entry.state.release_key), entry.state, entry.case_studies,
                               entry.documents, local_today(now, entry.state.timezone))) for entry in listed]
     print(say("application_list", rows=rows, database=database.shown))
     return 0

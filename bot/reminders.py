@@ -61,8 +61,8 @@ class PassReport:
 def due_notices(db: Database, now: datetime, grace: timedelta = DEFAULT_GRACE) -> list[Notice]:
     evidence_actions = []
     already = store.recorded_keys(db, store.EVIDENCE)
-    for checklist_id, rows in store.tracked(db).items():
-        checklist = get_checklist(checklist_id)
+    for release_key, rows in store.tracked(db).items():
+        checklist = get_checklist(*release_key)
         items = {item.id: item for item in checklist.items}
         evidence_actions += [(checklist, action) for action in
                              due_actions(rows, items, now, already, grace, checklist.reminder_lead_days)]
@@ -87,12 +87,12 @@ def due_notices(db: Database, now: datetime, grace: timedelta = DEFAULT_GRACE) -
 def _due_case_studies(db: Database, now: datetime, grace: timedelta) -> list:
     """Case studies age like evidence, each against the window of the item that sets it."""
     already = store.recorded_keys(db, store.CASE_STUDY)
-    by_checklist: dict[str, list] = {}
-    for checklist_id, row in store.tracked_case_studies(db):
-        by_checklist.setdefault(checklist_id, []).append(row)
+    by_checklist: dict[tuple[str, str], list] = {}
+    for release_key, row in store.tracked_case_studies(db):
+        by_checklist.setdefault(release_key, []).append(row)
     found = []
-    for checklist_id, rows in by_checklist.items():
-        checklist = get_checklist(checklist_id)
+    for release_key, rows in by_checklist.items():
+        checklist = get_checklist(*release_key)
         window = window_item(checklist)
         rows = [replace(row, expires_on=window.expiry(row.evidence_date)) for row in rows]
         items = {row.item_id: window for row in rows}
@@ -168,7 +168,7 @@ def _retry_failed_expiry_notices(db: Database, notifier: Notifier, now: datetime
         if not store.claim(db, key, application_id, item_id, "", now):
             continue
         application = applications[application_id]
-        checklist = get_checklist(application.checklist_id)
+        checklist = get_checklist(*application.release_key)
         notice = Notice(application, checklist, checklist.item(item_id), *texts[evidence_id],
                         ExpiryFlip(application_id, item_id, evidence_id, expires_on))
         ok = notifier.expired(notice)

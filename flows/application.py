@@ -52,6 +52,7 @@ class Answer:
     answered_at: datetime | None = None
     assignee: str = ""
     evidence: tuple[Evidence, ...] = ()
+    previous_status: str | None = None  # the answer a release upgrade reopened
 
     @property
     def latest_evidence(self) -> Evidence | None:
@@ -95,6 +96,11 @@ class ApplicationState:
     pdm_channel: str = ""
     lead_times: tuple[int, ...] | None = None
     id: int | None = None
+    checklist_release: str = ""  # the release answered; "" (a state not stored yet): the newest
+
+    @property
+    def release_key(self) -> tuple[str, str]:
+        return (self.checklist_id, self.checklist_release)
 
     def answer(self, item_id: str) -> Answer:
         return self.answers.get(item_id, NO_ANSWER)

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from flows import application as domain
 from flows.application import partner_key
+from flows.checklist import get_checklist
 from flows.history import UNDO, Change
 from storage import models
 from storage.db import Database
@@ -53,6 +54,7 @@ def _to_state(row: Row | SimpleNamespace, answers: dict[str, domain.Answer]) -> 
         partner=row.partner_name,
         delivery_type=row.delivery_type,
         checklist_id=row.checklist_id,
+        checklist_release=row.checklist_release,
         categories=tuple(row.categories or ()),
         language=row.language,
         target_audit_date=row.target_audit_date,
@@ -67,7 +69,7 @@ def _to_state(row: Row | SimpleNamespace, answers: dict[str, domain.Answer]) -> 
 
 
 _APPLICATIONS, _ANSWERS, _EVIDENCE = models.Application.__table__, models.Answer.__table__, models.Evidence.__table__
-_ANSWER_COLUMNS = ("id", "item_id", "status", "note", "answered_by", "answered_at", "assignee")
+_ANSWER_COLUMNS = ("id", "item_id", "status", "note", "answered_by", "answered_at", "assignee", "previous_status")
 _EVIDENCE_COLUMNS = ("id", "text", "evidence_date", "expires_on", "added_by", "added_at")
 _JSON_COLUMNS = frozenset(column.name for column in _APPLICATIONS.c if isinstance(column.type, JSON))
 
@@ -145,7 +147,8 @@ def _read_states(session: Session, by: str, params: dict,
         if item_id not in answers:
             answers[item_id] = domain.Answer(status=row.answer_status, note=row.answer_note,
                                              answered_by=row.answer_answered_by, answered_at=row.answer_answered_at,
-                                             assignee=row.answer_assignee)
+                                             assignee=row.answer_assignee,
+                                             previous_status=row.answer_previous_status)
             evidence[item_id] = []
         if row.evidence_id is not None:
             evidence[item_id].append(domain.Evidence(
@@ -196,6 +199,8 @@ def _create(
 ) -> domain.ApplicationState:
     row = models.Application(
         checklist_id=state.checklist_id,
+        # Pinned to the release it starts on: the newest installed, unless the state names one.
+        checklist_release=state.checklist_release or get_checklist(state.checklist_id).release,
         team_id=team_id,
         channel_id=channel_id,
         partner_name=state.partner,
@@ -277,7 +282,7 @@ def _save(
                             old_value=_text(old), new_value=_text(new), actor=actor, at=now))
 
     values: dict[str, object] = {}
-    for field in ("partner", "delivery_type", "language", "target_audit_date", "timezone"):
+    for field in ("partner", "delivery_type", "language", "target_audit_date", "timezone", "checklist_release"):
         old, new = getattr(before, field), getattr(after, field)
         if old != new:
             values["partner_name" if field == "partner" else field] = new
@@ -313,8 +318,11 @@ def _save(
             old, new = getattr(old_answer, field), getattr(new_answer, field)
             if old != new:
                 record(item_id, field, old, new)
+        # An answer given again after an upgrade reopened it no longer shows the old one.
+        previous = new_answer.previous_status if new_answer.status is None else None
         answer_values = dict(status=new_answer.status, note=new_answer.note, assignee=new_answer.assignee,
-                             answered_by=new_answer.answered_by, answered_at=new_answer.answered_at)
+                             answered_by=new_answer.answered_by, answered_at=new_answer.answered_at,
+                             previous_status=previous)
         if item_id in before.answers:
             answer_id = connection.execute(
                 _UPDATE_ANSWER, dict(where_application=application_id, where_item=item_id, **answer_values)
@@ -328,6 +336,16 @@ def _save(
     if history:
         connection.execute(_INSERT_HISTORY, history)
     return replace(after, answers=stored_answers)
+
+
+def _archive(session: Session, application_id: int, archived: dict[str, str | None], release: str,
+             actor: str, now: datetime) -> None:
+    """History rows for answers a release upgrade leaves behind: the item, its answer, and
+    the release it was answered to. The answer rows themselves stay as they were."""
+    if archived:
+        session.connection().execute(_INSERT_HISTORY, [
+            dict(application_id=application_id, item_id=item_id, field="archived", old_value=status,
+                 new_value=release, actor=actor, at=now) for item_id, status in archived.items()])
 
 
 def _save_evidence(connection, answer_id: int, item_id: str, old_answer: domain.Answer,

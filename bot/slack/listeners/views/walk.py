@@ -86,7 +86,7 @@ def save_evidence(ack: Ack, view: dict, client: WebClient, context: BoltContext,
     link = (values["link"]["value"].get("value") or "").strip()
     date_text = values.get("evidence_date", {}).get("value", {}).get("selected_date") or ""
     note = ((values.get("note", {}).get("value", {}) or {}).get("value") or "").strip()
-    item = get_checklist(state.checklist_id).item(item_id)
+    item = get_checklist(*state.release_key).item(item_id)
     errors = {field: slack_text("field_error", state.language, code=code)
               for field, code in evidence_form_problems(item, link, date_text, note).items()}
     if errors:
