@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from flows.application import DEFAULT_LANGUAGE
 from flows.digest import DEFAULT_SCHEDULE, DigestChannel, Schedule, ScheduleProblem, parse_schedule
@@ -86,6 +87,18 @@ def database_url(env: Mapping[str, str] | None = None) -> str:
     folder = user_data_path(APP_NAME, appauthor=False)
     folder.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{folder / DEFAULT_DATABASE_FILE}"
+
+
+def checklists_folder(env: Mapping[str, str] | None = None) -> Path:
+    """CHECKLISTS_DIR, or ``checklists`` in the user's data folder: the operator's own
+    installed checklists (``checklist import-lens`` writes there), beside the product's
+    ``flows/checklists``. It need not exist."""
+    configured = _env(env).get("CHECKLISTS_DIR")
+    if configured:
+        return Path(configured)
+    from platformdirs import user_data_path
+
+    return user_data_path(APP_NAME, appauthor=False) / "checklists"
 
 
 def default_language(env: Mapping[str, str] | None = None) -> str:
