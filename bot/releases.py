@@ -15,7 +15,6 @@ from bot.render import render
 from flows.application import ApplicationState, effective_status
 from flows.checklist import Checklist, ChecklistError, installed_releases, load_checklist
 from flows.lens import IMPORTED_RELEASE, LensError, export_lens, import_lens, wa_answers
-from flows.releases import past_acceptance
 from flows.text import clean_all
 
 TEMPLATE = "releases.j2"
@@ -33,14 +32,6 @@ def say(macro: str, language: str, **params) -> str:
 
 def checklist_problem(error: ChecklistError, language: str) -> str:
     return say("checklist_problem", language, error=error)
-
-
-def release_line(checklist: Checklist, language: str, audit_day: date | None = None) -> str:
-    """The release, and a warning when the target audit falls after AWS stops accepting it."""
-    line = say("release", language, checklist=checklist)
-    if past_acceptance(checklist, audit_day):
-        line += "\n" + say("past_acceptance", language, checklist=checklist, audit_day=audit_day)
-    return line
 
 
 def lens_json(checklist: Checklist, language: str) -> dict:

@@ -171,7 +171,7 @@ def build_digest(
     changes: Iterable[Change],
     now: datetime,
     since: datetime | None,
-    checklists: Mapping[str, Checklist],
+    checklists: Mapping[tuple[str, str], Checklist],
 ) -> ChannelDigest:
     """``since`` is when the channel's last digest was posted (None: never)."""
     by_application: dict[int, list[Change]] = {}
@@ -180,7 +180,7 @@ def build_digest(
     digests = []
     for entry in applications:
         state = entry.state
-        checklist = checklists[state.checklist_id]
+        checklist = checklists[state.release_key]  # the release the application answers
         own = by_application.get(state.id, ())
         digests.append(
             ApplicationDigest(

@@ -46,11 +46,19 @@ class Readiness:
     case_study_gaps: tuple[Finding, ...]
     expiring: tuple[Expiring, ...]  # within EXPIRING_DAYS of today, soonest first
     case_studies: Assessment
+    checklist: Checklist | None = None  # the release the application answers
+
+    @property
+    def past_acceptance(self) -> bool:
+        """The target audit falls after the last day AWS accepts the release answered: the
+        application must move to a newer release before that audit."""
+        audit = self.state.target_audit_date
+        return self.checklist is not None and audit is not None and not self.checklist.accepted_on(audit)
 
     @property
     def ready(self) -> bool:
-        """Audit-ready on ``audit_day``: no blocking gap."""
-        return not self.item_gaps and not self.case_study_gaps
+        """Audit-ready on ``audit_day``: no blocking gap, and a release AWS still accepts then."""
+        return not self.item_gaps and not self.case_study_gaps and not self.past_acceptance
 
     # The gap lists below are cached: a digest reads each of them several times.
     @cached_property
@@ -119,4 +127,5 @@ def readiness(
         case_study_gaps=assessment.findings,
         expiring=tuple(expiring_within(checklist, state, today, EXPIRING_DAYS)),
         case_studies=assessment,
+        checklist=checklist,
     )

@@ -8,7 +8,6 @@ storage writes an upgrade (``storage/walks.upgrade``), the bot shows diffs and p
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date
 
 from flows.application import ApplicationState
 from flows.checklist import LANGUAGES, Checklist, Item, release_order
@@ -116,8 +115,3 @@ def upgrade_plan(old: Checklist, new: Checklist, state: ApplicationState) -> Upg
         reopened=reopened,
         archived=tuple(item.id for item in changes.removed if item.id in answered),
     )
-
-
-def past_acceptance(checklist: Checklist, audit_day: date | None) -> bool:
-    """Whether the target audit falls after the last day AWS accepts this release."""
-    return audit_day is not None and not checklist.accepted_on(audit_day)

@@ -63,6 +63,7 @@ def status_message(checklist: Checklist, state: ApplicationState, today: date, c
         "stale": stale_by_audit(checklist, state, today),
         "audit": state.target_audit_date,
         "current": current,
+        "checklist": checklist,
     })
 
 

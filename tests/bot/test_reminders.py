@@ -232,7 +232,7 @@ def test_lead_times_per_application_and_per_checklist(db, slack_api):
     assert parse_lead_days("default") is None and parse_lead_days("off") == () and parse_lead_days("soon") == "invalid"
     assert ("lead_times", None, "30,7") in [(h.field, h.old_value, h.new_value)
                                            for h in history(db, application_id)]
-    rows = store.tracked(db)["aws-retail-competency"]
+    rows = store.tracked(db)[("aws-retail-competency", "1.0")]
     assert {row.lead_override for row in rows} == {(30, 7)}
 
 

@@ -210,22 +210,28 @@ def test_one_partner_however_its_name_is_written(db, now, first, second):
 def test_keys_stored_by_the_old_rule_are_recomputed_unless_two_would_clash(tmp_path, now):
     from sqlalchemy import text as sql
 
-    from flows.application import ApplicationState
     from storage import walks
     from storage.db import Database, upgrade
 
     db = Database(f"sqlite:///{tmp_path / 'old.db'}")
     upgrade(db, "0006")
     keys_in_t2 = sql("SELECT partner_name, partner_key FROM applications WHERE team_id = 'T2'")
-    for team, partner in (("T1", "Ａｃｍｅ Retail"), ("T2", "Acme"), ("T3", "ＡＣＭＥ")):
-        walks.start(db, ApplicationState(partner=partner, delivery_type="saas", checklist_id="aws-retail-competency",
-                                         language="en"), "alice", now, team_id=team, channel_id=f"C{team}")
+    # Rows as the code of revision 0006 wrote them (today's code writes today's columns).
+    insert = sql("INSERT INTO applications (checklist_id, team_id, channel_id, partner_name, partner_key, "
+                 "delivery_type, categories, language, timezone, finished, created_by, created_at, updated_at) "
+                 "VALUES ('aws-retail-competency', :team, :channel, :partner, :partner, 'saas', '[]', 'en', "
+                 "'UTC', :finished, 'alice', :now, :now)")
+    with db.engine.begin() as connection:
+        for team, partner in (("T1", "Ａｃｍｅ Retail"), ("T2", "Acme"), ("T3", "ＡＣＭＥ")):
+            connection.execute(insert, dict(team=team, channel=f"C{team}", partner=partner, finished=False, now=now))
     with db.engine.begin() as connection:  # the keys as the old rule made them; two spellings in one workspace
         connection.execute(sql("UPDATE applications SET partner_key = lower(partner_name)"))
         connection.execute(sql("UPDATE applications SET team_id = 'T2' WHERE team_id = 'T3'"))
         before = dict(connection.execute(keys_in_t2).all())
     upgrade(db)
-    assert walks.find(db, "acme retail", "T1").partner == "Ａｃｍｅ Retail"
+    found = walks.find(db, "acme retail", "T1")
+    assert found.partner == "Ａｃｍｅ Retail"
+    assert found.checklist_release == "1.0"  # pinned by 0011 to the one release there was
     with db.engine.connect() as connection:
         after = dict(connection.execute(keys_in_t2).all())
     assert after == before  # one partner by the new rule: both keep their keys, for a person to merge
