@@ -411,7 +411,15 @@ def installed_folders() -> tuple[Path, ...]:
 def release_order(checklist: Checklist) -> tuple:
     """Older releases sort first: by valid-from date, publication, then version number."""
     numbers = tuple(int(n) if n.isdigit() else 0 for n in checklist.version.split("."))
-    return (checklist.valid_from or date.min, checklist.published, numbers)
+    return (checklist.valid_from or _published_day(checklist.published), numbers)
+
+
+def _published_day(published: str) -> date:
+    """The first day of a publication date given as 2019-12 or 2019-12-05 (date.min when unknown)."""
+    try:
+        return date.fromisoformat(published if len(published) > 7 else f"{published}-01")
+    except ValueError:
+        return date.min
 
 
 @cache
