@@ -131,15 +131,21 @@ def _question(item: Item, language: str, labels: dict[str, str]) -> dict:
     qid = lens_id(QUESTION, item.id)
     description, rest = cut(item.text(language), MAX_DESCRIPTION)
     evidence = f"{labels['evidence']}: {item.evidence(language)}"
+    # The requirement goes on where the description stops, in the helpful resources of the
+    # first choice and of "None of these": never lost (a text too long even for those is refused).
+    first_rest, last_rest = cut(f"{labels['continued']}: {rest}", MAX_DESCRIPTION) if rest else ("", "")
+    if last_rest:
+        last_rest = _whole(f"{labels['continued']}: {last_rest}", f"{item.id} text")
     met: dict = {"id": f"{qid}_met", "title": labels["met"],
                  "improvementPlan": {"displayText": _whole(evidence, f"{item.id} evidence")}}
-    if rest:  # the requirement goes on where the description stops: never lost
-        met["helpfulResource"] = {"displayText": _whole(f"{labels['continued']}: {rest}", f"{item.id} text")}
     choices = [met] if not item.answers else [
         {"id": lens_id(QUESTION, f"{item.id}.{choice.id}"), "title": cut(choice.title(language), MAX_TITLE)[0],
          "improvementPlan": {"displayText": _whole(evidence, f"{item.id} evidence")}}
         for choice in item.answers if not choice.id.endswith(NONE_OF_THESE)]
-    choices.append({"id": f"{qid}{NONE_OF_THESE}", "title": labels["none"]})
+    if first_rest:
+        choices[0]["helpfulResource"] = {"displayText": first_rest}
+    choices.append({"id": f"{qid}{NONE_OF_THESE}", "title": labels["none"],
+                    **({"helpfulResource": {"displayText": last_rest}} if last_rest else {})})
     good = " && ".join(choice["id"] for choice in choices[:-1])
     return {
         "id": qid,
