@@ -69,16 +69,21 @@ def install_lens(lens_path: Path, checklist_id: str, folder: Path, language: str
         raise ReleaseRefused(say("lens_invalid", language, source=lens_path, problems=error.problems)) from None
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{new_id}.toml"
-    if (new_id, IMPORTED_RELEASE) in installed_releases() and not (force and target.exists()):
+    if target.exists() and not force:
+        raise ReleaseRefused(render("cli.j2", "file_exists", "en", path=target))
+    if (new_id, IMPORTED_RELEASE) in installed_releases() and not target.exists():
+        # Another folder has it (the product's own, say): ids must stay one per release.
         raise ChecklistError("duplicate_release", source=str(target), field="id", checklist=new_id,
                              release=IMPORTED_RELEASE)
+    # Checked by the loader before it takes the place of anything (a replaced import stays
+    # as it was if the new one cannot be used); the folder's loader reads only *.toml.
+    written = target.with_suffix(".toml.new")
+    with written.open("wb") as handle:
+        tomli_w.dump(clean_all(content), handle)
     try:
-        with target.open("wb" if force else "xb") as handle:
-            tomli_w.dump(clean_all(content), handle)
-    except FileExistsError:
-        raise ReleaseRefused(render("cli.j2", "file_exists", "en", path=target)) from None
-    try:
-        return target, load_checklist(target)
+        load_checklist(written)
     except ChecklistError:
-        target.unlink()
+        written.unlink()
         raise
+    written.replace(target)
+    return target, load_checklist(target)

@@ -65,10 +65,10 @@ def parse_item_value(value: str) -> tuple[int, str]:
 
 
 @lru_cache(maxsize=1024)
-def _item_text_blocks(checklist_id: str, delivery_type: str, language: str, item_id: str) -> str:
-    """The parts of an item's message that depend only on the checklist, rendered once per
-    process (as JSON, so every caller gets its own copy to extend)."""
-    checklist = get_checklist(checklist_id)
+def _item_text_blocks(checklist_id: str, release: str, delivery_type: str, language: str, item_id: str) -> str:
+    """The parts of an item's message that depend only on the checklist release, rendered
+    once per process (as JSON, so every caller gets its own copy to extend)."""
+    checklist = get_checklist(checklist_id, release)
     item = checklist.item(item_id)
     items = checklist.applicable_items(delivery_type)
     blocks = [section(_say("item_heading", language, item=item, position=items.index(item) + 1, total=len(items)))]
@@ -88,10 +88,13 @@ def item_blocks(checklist: Checklist, state: ApplicationState, item: Item, live:
     """An item's message. Only the live one (the walk's current item) has answer buttons: an
     older message keeps its answer and the evidence button."""
     language = state.language
-    blocks = json.loads(_item_text_blocks(checklist.id, state.delivery_type, language, item.id))
+    blocks = json.loads(_item_text_blocks(checklist.id, checklist.release, state.delivery_type, language, item.id))
     answer = state.answer(item.id)
     if answer.status:
         blocks.append(answered_context(answer, language))
+    elif answer.previous_status:
+        reopened = render("releases.j2", "was_answered", language, style="slack", status=answer.previous_status)
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": reopened}]})
     value = item_value(state.id, item.id)
     if item.derived_from:
         # Answered from the case studies: no buttons that would type an answer in.
