@@ -399,8 +399,10 @@ _folders: list[Path] = [CHECKLIST_DIR]
 
 
 def use_folders(*folders: Path) -> None:
-    """Install the checklists of these folders beside the product's own."""
+    """Install the checklists of these folders beside the product's own (read again from
+    the files on the next use)."""
     _folders[:] = [CHECKLIST_DIR, *folders]
+    all_checklists.cache_clear()
     installed_releases.cache_clear()
 
 

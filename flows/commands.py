@@ -99,6 +99,7 @@ SUBCOMMANDS: dict[str, str] = {
     "digest": "digest", "摘要": "digest",
     "reminders": "reminders", "提醒": "reminders",
     "sync": "sync", "同步": "sync",
+    "upgrade": "upgrade", "升级": "upgrade",
 }
 
 

@@ -11,9 +11,12 @@ from functools import lru_cache, partial
 from bot.render import render, slack_escape
 from flows.application import Answer, ApplicationState
 from flows.checklist import Checklist, Item, get_checklist
+from flows.releases import UpgradePlan
 
 SECTION_LIMIT = 3000
 BUTTON_LIMIT = 75
+CHECKBOX_OPTIONS = 10  # Slack's most options in a checkboxes element
+MAX_VIEW_BLOCKS = 100
 MESSAGE_BLOCKS = 50
 MODAL_TITLE = 24
 _BREAKS = ("\n\n", "\n", "。", "；", ". ", "; ", "，", ", ", " ")
@@ -142,13 +145,22 @@ def modal(callback_id: str, metadata: dict, title: str, submit: str, close: str,
     }
 
 
-def start_modal(checklist: Checklist, channel_id: str, language: str) -> dict:
+def start_modal(checklists: list[Checklist], channel_id: str, language: str) -> dict:
+    """The start form for the installed checklists (the first is the default): with more
+    than one, a choice of checklist, and the categories of all of them (those of another
+    checklist than the one chosen are dropped on submission)."""
     say = partial(_form_label, language)
-    categories = [{"text": plain(c.title(language)), "value": c.id} for c in checklist.categories]
+    checklist = checklists[0]
+    categories = list({c.id: {"text": plain(c.title(language)), "value": c.id}
+                       for each in checklists for c in each.categories}.values())[:CHECKBOX_OPTIONS]
     deliveries = [{"text": plain(d.title(language)), "value": d.id} for d in checklist.delivery_types]
     languages = [{"text": plain("中文"), "value": "zh"}, {"text": plain("English"), "value": "en"}]
     text_input = {"type": "plain_text_input", "action_id": "value", "max_length": 200}
+    choices = [{"text": plain(c.title(language)), "value": c.id} for c in checklists]
+    choice = [input_block("checklist", say("checklist"), {"type": "static_select", "action_id": "value",
+                                                         "options": choices, "initial_option": choices[0]})]
     return modal("start_modal", {"c": channel_id}, say("start_title"), say("submit"), say("cancel"), [
+        *(choice if len(checklists) > 1 else []),
         input_block("partner", say("partner"), text_input),
         input_block("categories", say("categories"),
                     {"type": "checkboxes", "action_id": "value", "options": categories}),
@@ -158,6 +170,15 @@ def start_modal(checklist: Checklist, channel_id: str, language: str) -> dict:
                                                   "initial_option": languages[0 if language == "zh" else 1]}),
         input_block("audit_date", say("audit_date"), {"type": "datepicker", "action_id": "value"}, optional=True),
     ])
+
+
+def upgrade_modal(plan: UpgradePlan, metadata: dict, language: str) -> dict:
+    """What moving to a newer release does, to confirm: what is kept, what reopens, what
+    is archived."""
+    text = render("releases.j2", "upgrade_plan", language, style="slack", plan=plan)
+    blocks = [section(chunk) for chunk in fold(text)][:MAX_VIEW_BLOCKS]
+    return modal("upgrade_modal", metadata, _form_label(language, "upgrade_title"), _form_label(language, "upgrade"),
+                 _form_label(language, "cancel"), blocks)
 
 
 def evidence_modal(item: Item, state: ApplicationState, metadata: dict) -> dict:
