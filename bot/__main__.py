@@ -93,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--team", help="the Slack workspace id, when the partner has applications in several "
                                        "(\"\" for the one started in the terminal)")
     export.add_argument("--force", action="store_true", help="overwrite the file if it exists")
+    export.add_argument("--release", help="read the answers against an earlier release (its archived items "
+                                          "included) rather than the one the application answers now")
     export.add_argument("--format", default="md",
                         help="md (default), html, csv, xlsx, json, or wa-answers (Well-Architected UpdateAnswer calls)")
     export.add_argument(
@@ -304,6 +306,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UsageError(say("unknown_format", fmt=args.format, formats=formats))
     database = _database()
     state = _application(database, args.partner, args.team)
+    if args.release:
+        from dataclasses import replace
+
+        state = replace(state, checklist_release=get_checklist(state.checklist_id, args.release).release)
     now = datetime.now(timezone.utc)
     if args.format == WA_ANSWERS:
         from bot.releases import wa_answers_json

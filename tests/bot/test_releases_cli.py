@@ -81,6 +81,9 @@ def test_an_application_is_pinned_to_its_release_and_upgraded_keeping_its_work(d
     exported = bot(url_of(db), "export", "--partner", "Acme", "--format", "json", env=env)
     assert json.loads(exported.stdout)["release"] == {"version": "2.0", "published": "2020-06",
                                                       "valid_from": "2020-07-01", "accepted_until": "2027-06-30"}
+    old = bot(url_of(db), "export", "--partner", "Acme", "--format", "json", "--release", "1.0", env=env)
+    rows = {row["id"]: row for part in json.loads(old.stdout)["parts"] for row in part["items"]}
+    assert rows[REMOVED_ITEM]["status"] == NOT_MET  # the archived answer, in an export of the old release
     answers = bot(url_of(db), "export", "--partner", "Acme", "--format", "wa-answers", env=env)
     requests = {r["QuestionId"]: r for r in json.loads(answers.stdout)}
     assert requests["q_P1_d1"]["SelectedChoices"] == ["q_P1_d1_met"]
