@@ -85,10 +85,11 @@ class LensError(ValueError):
         super().__init__("; ".join(f"{p.field}: {p.problem} {p.limit}".strip() for p in problems))
 
 
-def _pillar_groups(checklist: Checklist) -> list[tuple[str, str, list[Item]]]:
-    """(checklist id of the group, its title, its items) per pillar: the sections, or when
-    they make more than ten pillars the parts; a group of more than twenty items is
-    spread over several pillars."""
+def _pillar_groups(checklist: Checklist) -> list[tuple[str, int, list[Item], str, int]]:
+    """Per pillar: the id of its section or part, which of that group's pillars it is
+    (0, 1…), its items, "section" or "part", and how many pillars the group has. The
+    sections, or when they make more than ten pillars the parts; a group of more than
+    twenty items is spread over several pillars."""
     for unit in ("section", "part"):
         groups: dict[str, list[Item]] = {}
         for item in checklist.items:

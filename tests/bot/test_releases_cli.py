@@ -102,6 +102,13 @@ def test_an_audit_after_the_accepted_until_date_is_flagged(db, tmp_path):
     assert "**Warning: the target audit date 2027-09-01 is after 2027-06-30" in exported.stdout
 
 
+def test_checklist_json_names_the_release_and_no_invented_dates(database_url):
+    shown = json.loads(bot(database_url, "checklist", "--json", "--lang", "en").stdout)
+    assert {key: shown[key] for key in ("checklist", "release", "published", "valid_from", "accepted_until")} == {
+        "checklist": "aws-retail-competency", "release": "1.0", "published": "2019-12", "valid_from": None,
+        "accepted_until": None}
+
+
 def test_diff_between_an_installed_release_and_a_file(tmp_path, database_url):
     path = write_release(tmp_path / "elsewhere")
     run = bot(database_url, "checklist", "diff", "aws-retail-competency@1.0", str(path), "--lang", "en")
