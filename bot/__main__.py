@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     checklist.add_argument("--id", default=DEFAULT_CHECKLIST, help="checklist id")
     checklist.add_argument("--release", default="", help="one release of it (default: the newest installed)")
     actions = checklist.add_subparsers(dest="checklist_action", metavar="ACTION")
-    actions.add_parser("releases", help="every installed checklist release, and the folders they come from")
+    listing = actions.add_parser("releases", help="every installed checklist release, and the folders they come from")
     diff = actions.add_parser("diff", help="items added, removed and changed between two releases")
     diff.add_argument("old", help="ID@RELEASE, a checklist id (its newest release), or a checklist file")
     diff.add_argument("new", help="ID@RELEASE, a checklist id (its newest release), or a checklist file")
@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     lens_in.add_argument("lens", help="the lens JSON file")
     lens_in.add_argument("--id", dest="new_id", default="", help="the checklist's id (default: the file's name)")
     lens_in.add_argument("--force", action="store_true", help="replace a checklist imported before with this id")
-    for action in (diff, lens_out, lens_in):
+    for action in (listing, diff, lens_out, lens_in):
         # Also after the action's name; SUPPRESS keeps the value given before it.
         action.add_argument("--lang", type=_languages, default=argparse.SUPPRESS, help="zh or en")
 
@@ -157,11 +157,8 @@ def cmd_releases(args: argparse.Namespace, language: str) -> int:
     from bot.releases import say as say_release
     from flows.checklist import checklist_ids, installed_folders, releases_of
 
-    for checklist_id in checklist_ids():
-        for checklist in releases_of(checklist_id):
-            print(f"{checklist.id}@{checklist.release} · {checklist.title(language)} · "
-                  f"{say_release('release', language, checklist=checklist)}")
-    print(say_release("folders", language, folders=installed_folders()))
+    releases = [checklist for checklist_id in checklist_ids() for checklist in releases_of(checklist_id)]
+    print(say_release("installed", language, releases=releases, folders=installed_folders()))
     return 0
 
 
