@@ -1,7 +1,10 @@
-"""The checklist as data: loading and validating the TOML files in ``flows/checklists``.
+"""The checklist as data: loading and validating the TOML files in ``flows/checklists``
+(and the operator's folder, :func:`use_folders`).
 
-A competency checklist is one TOML file. Adding another competency means adding
-another file; nothing here is specific to the retail checklist.
+A release of a competency checklist is one TOML file. Adding another competency, or a
+newer release of one, means adding another file; nothing here is specific to the retail
+checklist. Problems are :class:`ChecklistError` codes with their place in the file; the
+bot words them (templates/releases.j2).
 """
 
 from __future__ import annotations
