@@ -64,6 +64,8 @@ def due_notices(db: Database, now: datetime, grace: timedelta = DEFAULT_GRACE) -
     for release_key, rows in store.tracked(db).items():
         checklist = get_checklist(*release_key)
         items = {item.id: item for item in checklist.items}
+        # Evidence of an item the release no longer has (archived by an upgrade) ages unseen.
+        rows = [row for row in rows if row.item_id in items]
         evidence_actions += [(checklist, action) for action in
                              due_actions(rows, items, now, already, grace, checklist.reminder_lead_days)]
     applications_ids = {action.application_id for _, action in evidence_actions}
