@@ -166,8 +166,9 @@ class Checklist:
     # ``valid_from``, and AWS accepts audits against it until ``accepted_until``.
     valid_from: date | None = None
     accepted_until: date | None = None
-    _by_id: dict[str, Item] = field(default_factory=dict, repr=False, compare=False)
-    _applicable: dict[str, tuple[Item, ...]] = field(default_factory=dict, repr=False, compare=False)
+    # Built from the items (never passed in: a ``replace`` with other items must not share them).
+    _by_id: dict[str, Item] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _applicable: dict[str, tuple[Item, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._by_id.update({item.id.upper(): item for item in self.items})
