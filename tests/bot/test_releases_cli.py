@@ -141,6 +141,7 @@ def test_a_lens_is_exported_imported_and_walked_in_the_terminal(tmp_path, databa
                "--categories", "all", "--lang", "en", stdin="yes\n", env=env)
     assert walk.returncode == 0, walk.stderr
     assert "sec_keys · Security" in walk.stdout and "Every access key, weekly." in walk.stdout
+    assert "Choices (met: all of them are in place): Automatically" in walk.stdout
     again = bot(database_url, "checklist", "import-lens", str(tmp_path / "policy.json"), env=env)
     assert again.returncode == 2 and "policy.toml exists and is kept; --force overwrites it" in again.stderr
 
