@@ -15,6 +15,8 @@ from flows.checklist import DEFAULT_CHECKLIST, LANGUAGES, ChecklistError, get_ch
 from storage.db import SchemaUpgradeFailed
 from storage.errors import BackupRefused, DatabaseUnavailable
 
+WA_ANSWERS = "wa-answers"  # the export for the Well-Architected Tool's UpdateAnswer calls
+
 
 class UsageError(Exception):
     """Bad input on the command line: printed as one line, exit status 2."""
@@ -55,6 +57,23 @@ def build_parser() -> argparse.ArgumentParser:
     checklist.add_argument("--json", action="store_true", help="machine-readable JSON")
     checklist.add_argument("--lang", type=_languages, help="zh or en (default: from LC_ALL / LANG)")
     checklist.add_argument("--id", default=DEFAULT_CHECKLIST, help="checklist id")
+    checklist.add_argument("--release", default="", help="one release of it (default: the newest installed)")
+    actions = checklist.add_subparsers(dest="checklist_action", metavar="ACTION")
+    listing = actions.add_parser("releases", help="every installed checklist release, and the folders they come from")
+    diff = actions.add_parser("diff", help="items added, removed and changed between two releases")
+    diff.add_argument("old", help="ID@RELEASE, a checklist id (its newest release), or a checklist file")
+    diff.add_argument("new", help="ID@RELEASE, a checklist id (its newest release), or a checklist file")
+    lens_out = actions.add_parser("export-lens", help="write the checklist as an AWS Well-Architected custom lens")
+    lens_out.add_argument("--checklist", default="", help="ID or ID@RELEASE (default: the newest retail release)")
+    lens_out.add_argument("--output", required=True, help="the lens JSON file to write")
+    lens_out.add_argument("--force", action="store_true", help="overwrite the file if it exists")
+    lens_in = actions.add_parser("import-lens", help="install an AWS Well-Architected custom lens as a checklist")
+    lens_in.add_argument("lens", help="the lens JSON file")
+    lens_in.add_argument("--id", dest="new_id", default="", help="the checklist's id (default: the file's name)")
+    lens_in.add_argument("--force", action="store_true", help="replace a checklist imported before with this id")
+    for action in (listing, diff, lens_out, lens_in):
+        # Also after the action's name; SUPPRESS keeps the value given before it.
+        action.add_argument("--lang", type=_languages, default=argparse.SUPPRESS, help="zh or en")
 
     chat = commands.add_parser("chat", help="walk the checklist in the terminal")
     chat.add_argument("--partner", help="partner name; starts or resumes its application (asked when not given)")
@@ -74,10 +93,20 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--team", help="the Slack workspace id, when the partner has applications in several "
                                        "(\"\" for the one started in the terminal)")
     export.add_argument("--force", action="store_true", help="overwrite the file if it exists")
-    export.add_argument("--format", default="md", help="md (default), html, csv, xlsx or json")
+    export.add_argument("--release", help="read the answers against an earlier release (its archived items "
+                                          "included) rather than the one the application answers now")
+    export.add_argument("--format", default="md",
+                        help="md (default), html, csv, xlsx, json, or wa-answers (Well-Architected UpdateAnswer calls)")
     export.add_argument(
         "--output", help="file to write (default: standard output; xlsx: self-assessment-PARTNER-ID.xlsx here)"
     )
+
+    upgrade = commands.add_parser("upgrade", help="move an application to a newer release of its checklist")
+    upgrade.add_argument("--partner", required=True, help="partner name")
+    upgrade.add_argument("--to", required=True, dest="release",
+                         help="the release: its version (2.0), ID@RELEASE, or an installed checklist file")
+    upgrade.add_argument("--team", help="the Slack workspace id, when the partner has applications in several")
+    upgrade.add_argument("--dry-run", action="store_true", help="say what would be kept, reopened and archived")
 
     remind = commands.add_parser("remind", help="run one reminder pass now")
     remind.add_argument("--now", type=_moment, help="pretend it is this moment (ISO 8601, e.g. 2027-01-31T09:00+08:00)")
@@ -113,13 +142,113 @@ def cmd_checklist(args: argparse.Namespace) -> int:
     from bot.checklist_view import checklist_json, checklist_text
     from bot.config import default_language
 
-    checklist = get_checklist(args.id)
     language = args.lang or default_language()
+    if args.checklist_action:
+        return CHECKLIST_ACTIONS[args.checklist_action](args, language)
+    checklist = get_checklist(args.id, args.release)
     if args.json:
         print(json.dumps(checklist_json(checklist, language), ensure_ascii=False, indent=2))
     else:
         print(checklist_text(checklist, language))
     return 0
+
+
+def cmd_releases(args: argparse.Namespace, language: str) -> int:
+    from bot.releases import say as say_release
+    from flows.checklist import checklist_ids, installed_folders, releases_of
+
+    releases = [checklist for checklist_id in checklist_ids() for checklist in releases_of(checklist_id)]
+    print(say_release("installed", language, releases=releases, folders=installed_folders()))
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace, language: str) -> int:
+    from bot.releases import say as say_release
+    from flows.checklist import find_release
+    from flows.releases import diff
+
+    print(say_release("diff", language, d=diff(find_release(args.old), find_release(args.new))))
+    return 0
+
+
+def cmd_export_lens(args: argparse.Namespace, language: str) -> int:
+    from bot.releases import lens_json
+    from bot.releases import say as say_release
+    from flows.checklist import find_release
+
+    checklist = find_release(args.checklist) if args.checklist else get_checklist(args.id, args.release)
+    lens = lens_json(checklist, language)
+    _write(args.output, json.dumps(lens, ensure_ascii=False, indent=2) + "\n", args.force)
+    print(say_release("lens_written", language, path=args.output, pillars=len(lens["pillars"]),
+                      questions=sum(len(p["questions"]) for p in lens["pillars"])))
+    return 0
+
+
+def cmd_import_lens(args: argparse.Namespace, language: str) -> int:
+    from pathlib import Path
+
+    from bot.config import checklists_folder
+    from bot.releases import install_lens
+    from bot.releases import say as say_release
+
+    path, checklist = install_lens(Path(args.lens), args.new_id, checklists_folder(), language, args.force)
+    print(say_release("lens_imported", language, path=path, checklist=checklist))
+    return 0
+
+
+CHECKLIST_ACTIONS = {"releases": cmd_releases, "diff": cmd_diff, "export-lens": cmd_export_lens,
+                     "import-lens": cmd_import_lens}
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    from bot.config import default_language
+    from bot.releases import say as say_release
+    from flows.checklist import find_release
+    from storage import walks
+
+    language = default_language()
+    database = _database()
+    state = _application(database, args.partner, args.team)
+    # An application is pinned to installed releases only: a file given by its path must be one.
+    new = get_checklist(*find_release(args.release, state.checklist_id).key)
+    plan = walks.plan_upgrade(database, state.id, new) if args.dry_run else walks.upgrade(
+        database, state.id, new, _operator(), datetime.now(timezone.utc))
+    if plan.problem:
+        raise UsageError(say_release("upgrade_refused", language, plan=plan))
+    print(say_release("upgrade_plan", language, plan=plan))
+    if not args.dry_run:
+        print(say_release("upgraded", language, plan=plan))
+    return 0
+
+
+def _operator() -> str:
+    from bot.config import login_user
+
+    return login_user() or getpass.getuser()
+
+
+def _application(database, partner: str, team: str | None):
+    from storage import walks
+    from storage.errors import PartnerInSeveralWorkspaces
+
+    try:
+        state = walks.find(database, partner, team)
+    except PartnerInSeveralWorkspaces as several:
+        raise UsageError(say("several_workspaces", partner=partner, teams=several.teams)) from None
+    if state is None:
+        raise UsageError(say("no_partner", partner=partner, database=database.shown))
+    return state
+
+
+def _write(path: str, content: str | bytes, force: bool) -> None:
+    try:
+        # "x": an existing file (an earlier export, anyone's file) is kept unless --force.
+        with open(path, "wb" if force else "xb") as handle:
+            handle.write(content.encode("utf-8") if isinstance(content, str) else content)
+    except FileExistsError:
+        raise UsageError(say("file_exists", path=path)) from None
+    except OSError as error:
+        raise UsageError(say("cannot_write", path=path, reason=error.strerror)) from None
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -159,7 +288,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     database = _database()
     now = datetime.now(timezone.utc)
     listed = walks.every_application(database)
-    rows = [(entry, readiness(get_checklist(entry.state.checklist_id), entry.state, entry.case_studies,
+    rows = [(entry, readiness(get_checklist(*entry.state.release_key), entry.state, entry.case_studies,
                               entry.documents, local_today(now, entry.state.timezone))) for entry in listed]
     print(say("application_list", rows=rows, database=database.shown))
     return 0
@@ -168,32 +297,30 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from bot.exports import FORMATS, render_export
     from flows.export import export_filename
-    from storage import walks
-    from storage.errors import PartnerInSeveralWorkspaces
 
-    if args.format not in FORMATS:
-        raise UsageError(say("unknown_format", fmt=args.format, formats=FORMATS))
+    formats = (*FORMATS, WA_ANSWERS)
+    if args.format not in formats:
+        raise UsageError(say("unknown_format", fmt=args.format, formats=formats))
     database = _database()
-    try:
-        state = walks.find(database, args.partner, args.team)
-    except PartnerInSeveralWorkspaces as several:
-        raise UsageError(say("several_workspaces", partner=args.partner, teams=several.teams)) from None
-    if state is None:
-        raise UsageError(say("no_partner", partner=args.partner, database=database.shown))
-    content = render_export(database, state, args.format, datetime.now(timezone.utc))
+    state = _application(database, args.partner, args.team)
+    if args.release:
+        from dataclasses import replace
+
+        state = replace(state, checklist_release=get_checklist(state.checklist_id, args.release).release)
+    now = datetime.now(timezone.utc)
+    if args.format == WA_ANSWERS:
+        from bot.releases import wa_answers_json
+        from flows.evidence import local_today
+
+        content = wa_answers_json(get_checklist(*state.release_key), state, local_today(now, state.timezone))
+    else:
+        content = render_export(database, state, args.format, now)
     if isinstance(content, str) and not args.output:
         sys.stdout.write(content)
         return 0
     # A spreadsheet is no use on a terminal, so without --output it goes to a file here.
     path = args.output or export_filename(state.partner, state.id, args.format)
-    try:
-        # "x": an existing file (an earlier export, anyone's file) is kept unless --force.
-        with open(path, "wb" if args.force else "xb") as handle:
-            handle.write(content.encode("utf-8") if isinstance(content, str) else content)
-    except FileExistsError:
-        raise UsageError(say("file_exists", path=path)) from None
-    except OSError as error:
-        raise UsageError(say("cannot_write", path=path, reason=error.strerror)) from None
+    _write(path, content, args.force)
     if not args.output:
         print(path)
     return 0
@@ -322,16 +449,26 @@ def _database():
 COMMANDS = {
     "checklist": cmd_checklist, "chat": cmd_chat, "list": cmd_list, "export": cmd_export, "db": cmd_db,
     "web": cmd_web, "socket": cmd_socket, "remind": cmd_remind, "clock": cmd_clock, "tokens": cmd_tokens,
-    "erase": cmd_erase,
+    "erase": cmd_erase, "upgrade": cmd_upgrade,
     "digest": cmd_digest,
 }
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bot.config import checklists_folder
+    from bot.releases import ReleaseRefused, checklist_problem
+    from flows.checklist import use_folders
+
     args = build_parser().parse_args(argv)
     try:
+        use_folders(checklists_folder())
         return COMMANDS[args.command](args)
-    except (ChecklistError, UsageError, ConfigError) as error:
+    except ChecklistError as error:
+        from bot.config import default_language
+
+        print(say("refused", reason=checklist_problem(error, default_language())), file=sys.stderr)
+        return 2
+    except (UsageError, ConfigError, ReleaseRefused) as error:
         print(say("refused", reason=error), file=sys.stderr)
         return 2
     except DatabaseUnavailable as error:

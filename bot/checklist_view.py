@@ -10,7 +10,10 @@ def checklist_json(checklist: Checklist, language: str) -> dict:
     return {
         "checklist": checklist.id,
         "version": checklist.version,
+        "release": checklist.release,
         "published": checklist.published,
+        "valid_from": checklist.valid_from.isoformat() if checklist.valid_from else None,
+        "accepted_until": checklist.accepted_until.isoformat() if checklist.accepted_until else None,
         "language": language,
         "title": checklist.title(language),
         "email_subject": checklist.email_subject(language),

@@ -110,6 +110,18 @@ def local_timezone() -> str:
         return "UTC"
 
 
+def checklists_folder(env: Mapping[str, str] | None = None) -> Path:
+    """CHECKLISTS_DIR, or ``checklists`` in the user's data folder: the operator's own
+    installed checklists (``checklist import-lens`` writes there), beside the product's
+    ``flows/checklists``. It need not exist."""
+    configured = _env(env).get("CHECKLISTS_DIR")
+    if configured:
+        return Path(configured)
+    from platformdirs import user_data_path
+
+    return user_data_path(APP_NAME, appauthor=False) / "checklists"
+
+
 def default_language(env: Mapping[str, str] | None = None) -> str:
     """The language of a new application when ``--lang`` is not given: the locale's,
     read as POSIX does (LC_ALL over LC_MESSAGES over LANG); ``zh…`` is Chinese and

@@ -13,7 +13,7 @@ from markupsafe import Markup
 from bot.config import DigestSettings
 from bot.render import render
 from flows.case_studies import Finding
-from flows.checklist import all_checklists
+from flows.checklist import installed_releases
 from flows.digest import ChannelDigest, DigestChannel, build_digest
 from flows.evidence import local_today
 from flows.progress import PartProgress
@@ -44,7 +44,7 @@ def cycle_collection_paused() -> Iterator[None]:
 def build_digests(db: Database, channels: list[DigestChannel], settings: DigestSettings,
                   now: datetime) -> list[ChannelDigest]:
     """Every listed channel's digest at ``now``, from one load of the database."""
-    checklists = all_checklists()
+    checklists = installed_releases()
     with cycle_collection_paused():
         return [
             build_digest(data.channel, data.applications, data.changes, now, data.since, checklists)

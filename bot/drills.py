@@ -63,7 +63,7 @@ def due_questions(db: Database, now: datetime) -> list[DrillQuestion]:
         if not planned.channel_id or ReminderKey(plan.id, 0) in asked:
             continue  # a terminal application has nowhere to be asked; or asked already
         if needs_asking(plan, state.answer(plan.item_id), now):
-            item = get_checklist(state.checklist_id).item(plan.item_id)
+            item = get_checklist(*state.release_key).item(plan.item_id)
             if item is not None:
                 found.append(DrillQuestion(state, planned.team_id, planned.channel_id, item, plan))
     return found

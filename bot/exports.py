@@ -48,7 +48,7 @@ MARKDOWN_SYNTAX = re.compile(r"([\\`*_\[\]|~])")
 
 
 def render_export(db: Database, state: ApplicationState, fmt: str, now: datetime) -> str | bytes:
-    checklist = get_checklist(state.checklist_id)
+    checklist = get_checklist(*state.release_key)
     cases = case_study_store.overview(db, state.id, now)
     document = {
         **self_assessment(checklist, state, local_today(now, state.timezone), cases.case_studies, cases.documents),

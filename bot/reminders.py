@@ -71,8 +71,8 @@ class PassReport:
 class Observed:
     """What a pass reads of the applications in its scope: the tracked rows and recorded keys."""
 
-    evidence: dict[str, list[TrackedEvidence]]  # by checklist id
-    case_studies: dict[str, list[TrackedEvidence]]  # by checklist id, expiry set by the window item
+    evidence: dict[tuple[str, str], list[TrackedEvidence]]  # by (checklist id, release)
+    case_studies: dict[tuple[str, str], list[TrackedEvidence]]  # likewise, expiry set by the window item
     recorded: set[ReminderKey]
     recorded_case_studies: set[ReminderKey]
 
@@ -80,13 +80,15 @@ class Observed:
         """``judge`` (:func:`due_actions` or :func:`next_checks`) over every row, per
         checklist and kind (evidence or case study)."""
         found = []
-        for checklist_id, rows in self.evidence.items():
-            checklist = get_checklist(checklist_id)
+        for release_key, rows in self.evidence.items():
+            checklist = get_checklist(*release_key)
             items = {item.id: item for item in checklist.items}
+            # Evidence of an item the release no longer has (archived by an upgrade) ages unseen.
+            rows = [row for row in rows if row.item_id in items]
             found.append((checklist, store.EVIDENCE,
                           judge(rows, items, now, self.recorded, grace, checklist.reminder_lead_days)))
-        for checklist_id, rows in self.case_studies.items():
-            checklist = get_checklist(checklist_id)
+        for release_key, rows in self.case_studies.items():
+            checklist = get_checklist(*release_key)
             items = {row.item_id: window_item(checklist) for row in rows}
             found.append((checklist, store.CASE_STUDY, judge(rows, items, now, self.recorded_case_studies, grace,
                                                              checklist.reminder_lead_days)))
@@ -97,11 +99,12 @@ class Observed:
         """These observations with those of ``application_ids`` replaced by ``newer``'s.
         Recorded keys only grow within a pass (a failed send was not recorded before it
         either), so they are joined."""
-        def merged(old: dict[str, list[TrackedEvidence]], new: dict[str, list[TrackedEvidence]]):
-            rows = {checklist_id: [row for row in found if row.application_id not in application_ids]
-                    for checklist_id, found in old.items()}
-            for checklist_id, found in new.items():
-                rows.setdefault(checklist_id, []).extend(found)
+        def merged(old: dict[tuple[str, str], list[TrackedEvidence]],
+                   new: dict[tuple[str, str], list[TrackedEvidence]]):
+            rows = {release_key: [row for row in found if row.application_id not in application_ids]
+                    for release_key, found in old.items()}
+            for release_key, found in new.items():
+                rows.setdefault(release_key, []).extend(found)
             return rows
 
         return Observed(merged(self.evidence, newer.evidence), merged(self.case_studies, newer.case_studies),
@@ -110,10 +113,10 @@ class Observed:
 
 def observe(db: Database, scope: store.Scope) -> Observed:
     case_studies: dict[str, list[TrackedEvidence]] = {}
-    for checklist_id, row in store.tracked_case_studies(db, scope):
-        window = window_item(get_checklist(checklist_id))
+    for release_key, row in store.tracked_case_studies(db, scope):
+        window = window_item(get_checklist(*release_key))
         # Case studies age like evidence, each against the window of the item that sets it.
-        case_studies.setdefault(checklist_id, []).append(replace(row, expires_on=window.expiry(row.evidence_date)))
+        case_studies.setdefault(release_key, []).append(replace(row, expires_on=window.expiry(row.evidence_date)))
     return Observed(store.tracked(db, scope), case_studies, store.recorded_keys(db, store.EVIDENCE, scope),
                     store.recorded_keys(db, store.CASE_STUDY, scope))
 
@@ -230,7 +233,7 @@ def _retry_failed_expiry_notices(db: Database, notifier: Notifier, now: datetime
         if not store.claim(db, key, application_id, item_id, "", now):
             continue
         application = applications[application_id]
-        checklist = get_checklist(application.checklist_id)
+        checklist = get_checklist(*application.release_key)
         notice = Notice(application, checklist, checklist.item(item_id), *texts[evidence_id],
                         ExpiryFlip(application_id, item_id, evidence_id, expires_on))
         ok = notifier.expired(notice)

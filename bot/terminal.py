@@ -13,7 +13,7 @@ from bot.drills import invite
 from bot.render import render
 from bot.terminal_case_studies import CaseStudyChat
 from flows.application import ApplicationState, partner_problem
-from flows.checklist import Checklist
+from flows.checklist import Checklist, get_checklist
 from flows.commands import parse_command
 from flows.drills import NO_ITEM, NOT_PLANNABLE, DrillPlan, PlanProblem, parse_when, plannable
 from flows.invite import invite_filename
@@ -110,9 +110,12 @@ class ChatSession:
             if settings is None:
                 self.terminal.print(self.text("setup.j2", "nothing_created"))
                 return 0
-            state = walks.start(self.db, ApplicationState(partner=partner, checklist_id=self.checklist.id, **settings),
+            state = walks.start(self.db, ApplicationState(partner=partner, checklist_id=self.checklist.id,
+                                                          checklist_release=self.checklist.release, **settings),
                                 actor=self.user, now=datetime.now(timezone.utc))
         else:
+            # A resumed application answers its own release, whatever --checklist said.
+            self.checklist = get_checklist(*state.release_key)
             self.language = state.language
             if not self.offer_changes(state, given):
                 self.stop()

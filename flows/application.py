@@ -57,6 +57,7 @@ class Answer:
     assignee: str = ""
     evidence: tuple[Evidence, ...] = ()
     review: Review | None = None  # the standing sign-off decision (flows.sign_off)
+    previous_status: str | None = None  # the answer a release upgrade reopened
 
     @property
     def latest_evidence(self) -> Evidence | None:
@@ -103,6 +104,11 @@ class ApplicationState:
     reviewers: tuple[str, ...] = ()
     require_sign_off: bool = False  # the audit-day verdict counts only signed-off items
     id: int | None = None
+    checklist_release: str = ""  # the release answered; "" (a state not stored yet): the newest
+
+    @property
+    def release_key(self) -> tuple[str, str]:
+        return (self.checklist_id, self.checklist_release)
 
     def answer(self, item_id: str) -> Answer:
         return self.answers.get(item_id, NO_ANSWER)

@@ -115,6 +115,7 @@ SUBCOMMANDS: dict[str, str] = {
     "sync": "sync", "同步": "sync",
     "reviewers": "reviewers", "审阅人": "reviewers",
     "review": "review", "待签核": "review",
+    "upgrade": "upgrade", "升级": "upgrade",
 }
 
 

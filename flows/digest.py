@@ -175,7 +175,7 @@ def build_digest(
     changes: Iterable[Change],
     now: datetime,
     since: datetime | None,
-    checklists: Mapping[str, Checklist],
+    checklists: Mapping[tuple[str, str], Checklist],
 ) -> ChannelDigest:
     """``since`` is when the channel's last digest was posted (None: never)."""
     by_application: dict[int, list[Change]] = {}
@@ -184,7 +184,7 @@ def build_digest(
     digests = []
     for entry in applications:
         state = entry.state
-        checklist = checklists[state.checklist_id]
+        checklist = checklists[state.release_key]  # the release the application answers
         own = by_application.get(state.id, ())
         judged = readiness(checklist, state, entry.case_studies, entry.documents, local_today(now, state.timezone))
         lapsing = ((gap.item, gap.lapses_on) for gap in judged.failing if gap.lapses_on)

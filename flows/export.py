@@ -70,6 +70,11 @@ def self_assessment(
         "checklist": checklist.id,
         "checklist_title": checklist.title(language),
         "version": checklist.version,
+        "release": {
+            "version": checklist.release, "published": checklist.published,
+            "valid_from": checklist.valid_from.isoformat() if checklist.valid_from else None,
+            "accepted_until": checklist.accepted_until.isoformat() if checklist.accepted_until else None,
+        },
         "partner": state.partner,
         "language": language,
         "delivery_type": state.delivery_type,
@@ -104,6 +109,7 @@ def _readiness(ready: Readiness, language: str) -> dict:
         "audit_day": ready.audit_day.isoformat(),
         "on_target": ready.audit_day != ready.today,  # False: no target ahead, judged as of today
         "ready": ready.ready,
+        "past_acceptance": ready.past_acceptance,
         "gap_count": ready.gap_count,
         "parts": [
             {

@@ -59,17 +59,25 @@ class Readiness:
     case_studies: Assessment
     sign_offs: tuple[PartSignOff, ...] = ()  # per part, as of today; empty without reviewers
     unreviewed: tuple[Item, ...] = ()  # met on the audit day, not signed off
+    checklist: Checklist | None = None  # the release the application answers
 
     @property
     def sign_off_required(self) -> bool:
         return blocks_verdict(self.state)
 
     @property
+    def past_acceptance(self) -> bool:
+        """The target audit falls after the last day AWS accepts the release answered: the
+        application must move to a newer release before that audit."""
+        audit = self.state.target_audit_date
+        return self.checklist is not None and audit is not None and not self.checklist.accepted_on(audit)
+
+    @property
     def ready(self) -> bool:
-        """Audit-ready on ``audit_day``: no blocking gap (unreviewed items are one when
-        the application requires sign-off)."""
+        """Audit-ready on ``audit_day``: no blocking gap (unreviewed items are one when the
+        application requires sign-off), and a release AWS still accepts then."""
         return (not self.item_gaps and not self.case_study_gaps
-                and not (self.sign_off_required and self.unreviewed))
+                and not (self.sign_off_required and self.unreviewed) and not self.past_acceptance)
 
     # The gap lists below are cached: a digest reads each of them several times.
     @cached_property
@@ -142,4 +150,5 @@ def readiness(
         case_studies=assessment,
         sign_offs=tuple(part_sign_offs(checklist, state, today)) if state.reviewers else (),
         unreviewed=tuple(unreviewed(checklist, state, day)),
+        checklist=checklist,
     )

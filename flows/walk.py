@@ -83,6 +83,7 @@ def status_message(checklist: Checklist, state: ApplicationState, today: date, c
         "drills": {line.item.id: line for line in drills_before_audit(checklist, state, today, plans)},
         "audit": state.target_audit_date,
         "current": current,
+        "checklist": checklist,
     })
 
 

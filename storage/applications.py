@@ -70,6 +70,7 @@ def _to_state(row: Row | SimpleNamespace, answers: dict[str, domain.Answer]) -> 
         partner=row.partner_name,
         delivery_type=row.delivery_type,
         checklist_id=row.checklist_id,
+        checklist_release=row.checklist_release,
         categories=tuple(row.categories or ()),
         language=row.language,
         target_audit_date=row.target_audit_date,
@@ -111,7 +112,8 @@ def _review_text(review: Review | None) -> str | None:
 
 _APPLICATIONS, _ANSWERS, _EVIDENCE = models.Application.__table__, models.Answer.__table__, models.Evidence.__table__
 _ANSWER_COLUMNS = ("id", "item_id", "status", "note", "answered_by", "answered_at", "assignee",
-                   "review_decision", "reviewed_by", "reviewed_at", "review_reason", "reviewed_evidence")
+                   "review_decision", "reviewed_by", "reviewed_at", "review_reason", "reviewed_evidence",
+                   "previous_status")
 _EVIDENCE_COLUMNS = ("id", "text", "evidence_date", "expires_on", "added_by", "added_at")
 _JSON_COLUMNS = frozenset(column.name for column in _APPLICATIONS.c if isinstance(column.type, JSON))
 
@@ -198,7 +200,8 @@ def _states_of_rows(rows) -> list[tuple[domain.ApplicationState, Row]]:
                                              assignee=row.answer_assignee,
                                              review=_to_review(row.answer_review_decision, row.answer_reviewed_by,
                                                                row.answer_reviewed_at, row.answer_review_reason,
-                                                               row.answer_reviewed_evidence))
+                                                               row.answer_reviewed_evidence),
+                                             previous_status=row.answer_previous_status)
             evidence[item_id] = []
         if row.evidence_id is not None:
             evidence[item_id].append(domain.Evidence(
@@ -249,6 +252,8 @@ def _create(
 ) -> domain.ApplicationState:
     row = models.Application(
         checklist_id=state.checklist_id,
+        # Pinned to the release it starts on: the newest installed, unless the state names one.
+        checklist_release=state.checklist_release or get_checklist(state.checklist_id).release,
         team_id=team_id,
         channel_id=channel_id,
         partner_name=state.partner,
@@ -332,7 +337,7 @@ def _differences(application_id: int, before: domain.ApplicationState, after: do
                                   old_value=_text(old), new_value=_text(new), actor=actor, at=now))
 
     values = found.application
-    for name in ("partner", "delivery_type", "language", "target_audit_date", "timezone"):
+    for name in ("partner", "delivery_type", "language", "target_audit_date", "timezone", "checklist_release"):
         old, new = getattr(before, name), getattr(after, name)
         if old != new:
             values["partner_name" if name == "partner" else name] = new
@@ -373,9 +378,11 @@ def _differences(application_id: int, before: domain.ApplicationState, after: do
                 record(item_id, name, old, new)
         if old_answer.review != new_answer.review:
             record(item_id, SIGN_OFF, _review_text(old_answer.review), _review_text(new_answer.review))
+        # An answer given again after an upgrade reopened it no longer shows the old one.
+        previous = new_answer.previous_status if new_answer.status is None else None
         found.answers.append((item_id, dict(
             status=new_answer.status, note=new_answer.note, assignee=new_answer.assignee,
-            answered_by=new_answer.answered_by, answered_at=new_answer.answered_at,
+            answered_by=new_answer.answered_by, answered_at=new_answer.answered_at, previous_status=previous,
             **_review_columns(new_answer.review)), item_id in before.answers))
         found.evidence_changed |= new_answer.evidence != old_answer.evidence
     return found
@@ -399,7 +406,7 @@ def _save(
     connection = session.connection()
     # Steps outside the walk (an expiry flip) void sign-offs by the walk's one rule; the
     # walk's own steps arrive settled, and settling again changes nothing.
-    after = settle(get_checklist(after.checklist_id), before, after)[0]
+    after = settle(get_checklist(*after.release_key), before, after)[0]
     changed = _differences(application_id, before, after, actor, now)
     connection.execute(_UPDATE_APPLICATION, dict(where_id=application_id, **changed.application))
 
@@ -440,7 +447,7 @@ def _write_unless_changed(connection: Connection, before: domain.ApplicationStat
     evidence, whose rows need their answer's id): the caller then takes the lock."""
     if connection.dialect.name != "postgresql":
         return None
-    after = settle(get_checklist(after.checklist_id), before, after)[0]  # as _save does
+    after = settle(get_checklist(*after.release_key), before, after)[0]  # as _save does
     changed = _differences(before.id, before, after, actor, now)
     if changed.evidence_changed:
         return None
@@ -501,6 +508,16 @@ def _unlocked_write(application_columns: tuple[str, ...], answers: tuple[tuple[b
                                                    else union_all(*rows)))
     return select(if_written.label("written"), claimed_before.label("already")).add_cte(
         *(write.cte(f"write_{n}") for n, write in enumerate(writes)))
+
+
+def _archive(session: Session, application_id: int, archived: dict[str, str | None], release: str,
+             actor: str, now: datetime) -> None:
+    """History rows for answers a release upgrade leaves behind: the item, its answer, and
+    the release it was answered to. The answer rows themselves stay as they were."""
+    if archived:
+        session.connection().execute(_INSERT_HISTORY, [
+            dict(application_id=application_id, item_id=item_id, field="archived", old_value=status,
+                 new_value=release, actor=actor, at=now) for item_id, status in archived.items()])
 
 
 def _save_evidence(connection, answer_id: int, item_id: str, old_answer: domain.Answer,

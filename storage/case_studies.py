@@ -103,7 +103,7 @@ def _overview(session: Session, state: ApplicationState, documents: SolutionDocu
               now: datetime) -> CaseStudyOverview:
     found = tuple(_case_studies_by_application(session, [state.id])[state.id])
     today = local_today(now, state.timezone)
-    assessment = check(found, documents, state.delivery_type, get_checklist(state.checklist_id), today,
+    assessment = check(found, documents, state.delivery_type, get_checklist(*state.release_key), today,
                        state.target_audit_date)
     return CaseStudyOverview(state, found, documents, assessment)
 

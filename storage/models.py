@@ -45,6 +45,9 @@ class Application(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     checklist_id: Mapped[str] = mapped_column(String(64))
+    # The release of the checklist the application answers (its version, "1.0"): pinned
+    # when it starts, changed only by an upgrade.
+    checklist_release: Mapped[str] = mapped_column(String(32), default="", server_default="")
     # Slack workspace and channel the application is bound to; "" for terminal-only ones.
     team_id: Mapped[str] = mapped_column(String(32), default="")
     channel_id: Mapped[str] = mapped_column(String(32), default="", index=True)
@@ -102,6 +105,8 @@ class Answer(Base):
     review_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     # The ids of the evidence the decision saw, comma-separated.
     reviewed_evidence: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The answer a release upgrade reopened (the item changed): shown until answered again.
+    previous_status: Mapped[str | None] = mapped_column(String(16))
 
     application: Mapped[Application] = relationship(back_populates="answers")
     evidence: Mapped[list[Evidence]] = relationship(

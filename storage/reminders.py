@@ -108,9 +108,9 @@ def key_text(kind: str, key: ReminderKey) -> str:
     return f"{kind}{key.evidence_id}:{key.lead_days}"
 
 
-def tracked(db: Database, scope: Scope = EVERY_APPLICATION) -> dict[str, list[TrackedEvidence]]:
+def tracked(db: Database, scope: Scope = EVERY_APPLICATION) -> dict[tuple[str, str], list[TrackedEvidence]]:
     """The newest dated evidence of every met or expired answer of the applications in
-    ``scope``, by checklist id, in one query, with the assignee's cached time zone. Older
+    ``scope``, by (checklist id, release), in one query, with the assignee's cached time zone. Older
     evidence of the same answer no longer counts, so the database drops it (a window
     function) rather than Python."""
     dated = models.Evidence.expires_on.is_not(None)
@@ -134,7 +134,7 @@ def tracked(db: Database, scope: Scope = EVERY_APPLICATION) -> dict[str, list[Tr
             ranked.c.evidence_id, ranked.c.evidence_date, ranked.c.expires_on, ranked.c.snoozed_until,
             models.Answer.application_id, models.Answer.item_id, models.Answer.status, models.Answer.assignee,
             models.Application.timezone, models.Application.target_audit_date, models.Application.lead_times,
-            models.SlackUser.timezone, models.Application.checklist_id,
+            models.SlackUser.timezone, models.Application.checklist_id, models.Application.checklist_release,
         )
         .join(models.Answer, ranked.c.answer_id == models.Answer.id)
         .join(models.Application, models.Answer.application_id == models.Application.id)
@@ -148,12 +148,12 @@ def tracked(db: Database, scope: Scope = EVERY_APPLICATION) -> dict[str, list[Tr
     # A plain connection, not a session: plain tuples, no ORM bookkeeping for 100k rows.
     with db.engine.connect() as connection:
         result = connection.execute(statement).all()
-    by_checklist: dict[str, list[TrackedEvidence]] = {}
+    by_checklist: dict[tuple[str, str], list[TrackedEvidence]] = {}
     for (evidence_id, evidence_date, expires_on, snoozed, application_id, item_id, status, assignee,
-         app_tz, audit, leads, user_tz, checklist_id) in result:
+         app_tz, audit, leads, user_tz, checklist_id, release) in result:
         if snoozed is not None and snoozed.tzinfo is None:
             snoozed = snoozed.replace(tzinfo=timezone.utc)  # SQLite keeps no zone
-        by_checklist.setdefault(checklist_id, []).append(TrackedEvidence(
+        by_checklist.setdefault((checklist_id, release), []).append(TrackedEvidence(
             application_id=application_id, item_id=item_id, evidence_id=evidence_id,
             evidence_date=evidence_date, expires_on=expires_on, status=status, assignee=assignee or "",
             recipient_tz=user_tz or None, app_tz=app_tz, target_audit_date=audit,
@@ -162,8 +162,9 @@ def tracked(db: Database, scope: Scope = EVERY_APPLICATION) -> dict[str, list[Tr
     return by_checklist
 
 
-def tracked_case_studies(db: Database, scope: Scope = EVERY_APPLICATION) -> list[tuple[str, TrackedEvidence]]:
-    """(checklist id, item id, row) per dated case study of the applications in ``scope``,
+def tracked_case_studies(db: Database,
+                         scope: Scope = EVERY_APPLICATION) -> list[tuple[tuple[str, str], TrackedEvidence]]:
+    """((checklist id, release), row) per dated case study of the applications in ``scope``,
     in one query. Each case study is its own piece of evidence of the item that sets the
     window (P2.1); the row's item id is made unique per case study, since only the newest
     evidence of an answer counts."""
@@ -172,6 +173,7 @@ def tracked_case_studies(db: Database, scope: Scope = EVERY_APPLICATION) -> list
             models.CaseStudy.id, models.CaseStudy.production_date, models.CaseStudy.snoozed_until,
             models.CaseStudy.application_id, models.Application.timezone,
             models.Application.target_audit_date, models.Application.lead_times, models.Application.checklist_id,
+            models.Application.checklist_release,
         )
         .join(models.Application, models.CaseStudy.application_id == models.Application.id)
         .where(models.CaseStudy.production_date.is_not(None), models.CaseStudy.in_production.is_(True))
@@ -184,11 +186,11 @@ def tracked_case_studies(db: Database, scope: Scope = EVERY_APPLICATION) -> list
     for row in result:
         dates.setdefault(row.application_id, []).append(row.production_date)
     found = []
-    for (ident, produced, snoozed, application_id, app_tz, audit, leads, checklist_id) in result:
+    for (ident, produced, snoozed, application_id, app_tz, audit, leads, checklist_id, release) in result:
         if snoozed is not None and snoozed.tzinfo is None:
             snoozed = snoozed.replace(tzinfo=timezone.utc)
         # expires_on is set by the caller, which knows the checklist's window.
-        found.append((checklist_id, TrackedEvidence(
+        found.append(((checklist_id, release), TrackedEvidence(
             application_id=application_id, item_id=f"{CASE_STUDY}{ident}", evidence_id=ident,
             evidence_date=produced, expires_on=produced, status=MET, assignee="", recipient_tz=None,
             app_tz=app_tz, target_audit_date=audit, snoozed_until=snoozed,
@@ -449,6 +451,11 @@ class ApplicationTarget:
     timezone: str
     target_audit_date: date | None
     checklist_id: str
+    checklist_release: str
+
+    @property
+    def release_key(self) -> tuple[str, str]:
+        return (self.checklist_id, self.checklist_release)
 
 
 _TARGET_COLUMNS = tuple(models.Application.__table__.c[field.name] for field in fields(ApplicationTarget))

@@ -12,8 +12,9 @@ from datetime import datetime
 from flows import walk
 from flows.application import ApplicationState
 from flows.case_studies import CaseStudy, SolutionDocuments
-from flows.checklist import get_checklist
+from flows.checklist import Checklist, get_checklist
 from flows.evidence import DateProblem
+from flows.releases import UpgradePlan, upgrade_plan
 from storage import applications, drills
 from storage import slack as slack_store
 from storage.case_studies import _case_studies_by_application, _to_documents
@@ -89,7 +90,7 @@ def answer_from_slack(
     and writes the step, unless the application changed since it was read; then, and on
     SQLite, the delivery is claimed and the step applied to the state read again under the
     application's lock, in one transaction."""
-    checklist = get_checklist(before.checklist_id)
+    checklist = get_checklist(*before.release_key)
     key = slack_store._stored_key(delivery_key)
     outcome = walk.on_item(checklist, before, item_id, line, actor, now)
     with db.single_statement() as connection:
@@ -122,7 +123,7 @@ def record_evidence(
     with db.session() as session:
         before = applications._load_state(session, application_id, lock=True)
         result = walk.record_evidence(
-            get_checklist(before.checklist_id), before, item_id, text, date_text, note, actor, now
+            get_checklist(*before.release_key), before, item_id, text, date_text, note, actor, now
         )
         if isinstance(result, DateProblem):
             return result
@@ -142,6 +143,28 @@ def in_channel(db: Database, team_id: str, channel_id: str) -> list[ApplicationS
         return applications._find_by_channel(session, team_id, channel_id)
 
 
+def plan_upgrade(db: Database, application_id: int, new: Checklist) -> UpgradePlan:
+    """What moving the application to ``new`` would do; nothing is changed."""
+    state = load(db, application_id)
+    return upgrade_plan(get_checklist(*state.release_key), new, state)
+
+
+def upgrade(db: Database, application_id: int, new: Checklist, actor: str, now: datetime) -> UpgradePlan:
+    """Move the application to the release ``new`` (one transaction, one history step):
+    the release change, every reopened answer, every archived one. A plan with a
+    ``problem`` changes nothing."""
+    with db.session() as session:
+        before = applications._load_state(session, application_id, lock=True)
+        old = get_checklist(*before.release_key)
+        plan = upgrade_plan(old, new, before)
+        if plan.problem is None:
+            applications._save(session, application_id, before, plan.after, actor, now)
+            applications._archive(session, application_id,
+                                  {item_id: before.answer(item_id).status for item_id in plan.archived},
+                                  old.release, actor, now)
+    return plan
+
+
 def load(db: Database, application_id: int) -> ApplicationState:
     with db.session() as session:
         return applications._load_state(session, application_id)
@@ -154,7 +177,7 @@ def _typed(db: Database, application_id: int, line: str, actor: str, now: dateti
         before = applications._load_state(session, application_id, lock=True)
         history = applications._history(session, application_id) if walk.needs_history(line) else ()
         plans = drills._newest(session, [application_id]).get(application_id, {}) if walk.needs_plans(line) else {}
-        outcome = engine_step(get_checklist(before.checklist_id), before, history, plans)
+        outcome = engine_step(get_checklist(*before.release_key), before, history, plans)
         stored = applications._save(session, application_id, before, outcome.state, actor, now)
         if outcome.undone:
             applications._mark_undone(session, application_id, outcome.undone, actor, now)
@@ -164,6 +187,6 @@ def _typed(db: Database, application_id: int, line: str, actor: str, now: dateti
 def _run(db: Database, application_id: int, actor: str, now: datetime, engine_step) -> walk.Outcome:
     with db.session() as session:
         before = applications._load_state(session, application_id, lock=True)
-        outcome = engine_step(get_checklist(before.checklist_id), before)
+        outcome = engine_step(get_checklist(*before.release_key), before)
         stored = applications._save(session, application_id, before, outcome.state, actor, now)
     return walk.Outcome(stored, outcome.messages, outcome.quit)

@@ -11,10 +11,13 @@ from functools import lru_cache, partial
 from bot.render import render, slack_escape
 from flows.application import MET, Answer, ApplicationState
 from flows.checklist import Checklist, Item, get_checklist
+from flows.releases import UpgradePlan
 from flows.sign_off import reviewable
 
 SECTION_LIMIT = 3000
 BUTTON_LIMIT = 75
+CHECKBOX_OPTIONS = 10  # Slack's most options in a checkboxes element
+MAX_VIEW_BLOCKS = 100
 MESSAGE_BLOCKS = 50
 MODAL_TITLE = 24
 REVIEW_LIST_ITEMS = 20  # two blocks an item, within a message's 50
@@ -67,10 +70,10 @@ def parse_item_value(value: str) -> tuple[int, str]:
 
 
 @lru_cache(maxsize=1024)
-def _item_text_blocks(checklist_id: str, delivery_type: str, language: str, item_id: str) -> str:
-    """The parts of an item's message that depend only on the checklist, rendered once per
-    process (as JSON, so every caller gets its own copy to extend)."""
-    checklist = get_checklist(checklist_id)
+def _item_text_blocks(checklist_id: str, release: str, delivery_type: str, language: str, item_id: str) -> str:
+    """The parts of an item's message that depend only on the checklist release, rendered
+    once per process (as JSON, so every caller gets its own copy to extend)."""
+    checklist = get_checklist(checklist_id, release)
     item = checklist.item(item_id)
     items = checklist.applicable_items(delivery_type)
     blocks = [section(_say("item_heading", language, item=item, position=items.index(item) + 1, total=len(items)))]
@@ -90,10 +93,13 @@ def item_blocks(checklist: Checklist, state: ApplicationState, item: Item, live:
     """An item's message. Only the live one (the walk's current item) has answer buttons: an
     older message keeps its answer and the evidence button."""
     language = state.language
-    blocks = json.loads(_item_text_blocks(checklist.id, state.delivery_type, language, item.id))
+    blocks = json.loads(_item_text_blocks(checklist.id, checklist.release, state.delivery_type, language, item.id))
     answer = state.answer(item.id)
     if answer.status:
         blocks.append(answered_context(answer, language))
+    elif answer.previous_status:
+        reopened = render("releases.j2", "was_answered", language, style="slack", status=answer.previous_status)
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": reopened}]})
     value = item_value(state.id, item.id)
     if item.derived_from:
         # Answered from the case studies: no buttons that would type an answer in.
@@ -181,13 +187,22 @@ def modal(callback_id: str, metadata: dict, title: str, submit: str, close: str,
     }
 
 
-def start_modal(checklist: Checklist, channel_id: str, language: str) -> dict:
+def start_modal(checklists: list[Checklist], channel_id: str, language: str) -> dict:
+    """The start form for the installed checklists (the first is the default): with more
+    than one, a choice of checklist, and the categories of all of them (those of another
+    checklist than the one chosen are dropped on submission)."""
     say = partial(_form_label, language)
-    categories = [{"text": plain(c.title(language)), "value": c.id} for c in checklist.categories]
+    checklist = checklists[0]
+    categories = list({c.id: {"text": plain(c.title(language)), "value": c.id}
+                       for each in checklists for c in each.categories}.values())[:CHECKBOX_OPTIONS]
     deliveries = [{"text": plain(d.title(language)), "value": d.id} for d in checklist.delivery_types]
     languages = [{"text": plain("中文"), "value": "zh"}, {"text": plain("English"), "value": "en"}]
     text_input = {"type": "plain_text_input", "action_id": "value", "max_length": 200}
+    choices = [{"text": plain(c.title(language)), "value": c.id} for c in checklists]
+    choice = [input_block("checklist", say("checklist"), {"type": "static_select", "action_id": "value",
+                                                         "options": choices, "initial_option": choices[0]})]
     return modal("start_modal", {"c": channel_id}, say("start_title"), say("submit"), say("cancel"), [
+        *(choice if len(checklists) > 1 else []),
         input_block("partner", say("partner"), text_input),
         input_block("categories", say("categories"),
                     {"type": "checkboxes", "action_id": "value", "options": categories}),
@@ -197,6 +212,15 @@ def start_modal(checklist: Checklist, channel_id: str, language: str) -> dict:
                                                   "initial_option": languages[0 if language == "zh" else 1]}),
         input_block("audit_date", say("audit_date"), {"type": "datepicker", "action_id": "value"}, optional=True),
     ])
+
+
+def upgrade_modal(plan: UpgradePlan, metadata: dict, language: str) -> dict:
+    """What moving to a newer release does, to confirm: what is kept, what reopens, what
+    is archived."""
+    text = render("releases.j2", "upgrade_plan", language, style="slack", plan=plan)
+    blocks = [section(chunk) for chunk in fold(text)][:MAX_VIEW_BLOCKS]
+    return modal("upgrade_modal", metadata, _form_label(language, "upgrade_title"), _form_label(language, "upgrade"),
+                 _form_label(language, "cancel"), blocks)
 
 
 def evidence_modal(item: Item, state: ApplicationState, metadata: dict) -> dict:

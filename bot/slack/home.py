@@ -24,7 +24,7 @@ def home_view(db: Database, team_id: str, user: str, now: datetime, language: st
     if not states:
         blocks.append(section(render("slack/home.j2", "empty", language, style="slack")))
     for state in states:
-        checklist = get_checklist(state.checklist_id)
+        checklist = get_checklist(*state.release_key)
         today = local_today(now, state.timezone)
         text = render(
             "slack/home.j2", "application", state.language, style="slack", state=state,

@@ -21,7 +21,7 @@ from storage.db import Database
 
 def review_list(state: ApplicationState) -> dict:
     """``/competency review`` as a message: its text and blocks."""
-    items = waiting(get_checklist(state.checklist_id), state, local_today(now(), state.timezone))
+    items = waiting(get_checklist(*state.release_key), state, local_today(now(), state.timezone))
     review = walk.Message("review_list", {"items": [(item, state.answer(item.id)) for item in items],
                                           "reviewers": state.reviewers})
     if not state.reviewers or not items:

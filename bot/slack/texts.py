@@ -24,7 +24,7 @@ def say_messages(messages: list[Message], language: str) -> str:
 
 
 def status_text(state: ApplicationState, now: datetime, plans: Mapping[str, DrillPlan]) -> str:
-    checklist = get_checklist(state.checklist_id)
+    checklist = get_checklist(*state.release_key)
     today = local_today(now, state.timezone)
     message = status_message(checklist, state, today, checklist.item(state.cursor) if state.cursor else None, plans)
     return render("walk.j2", message.name, state.language, style="slack", **message.params)

@@ -58,7 +58,7 @@ def tell_assignee(db: Database, client: WebClient, team_id: str, outcome: walk.O
                   assignee: str, actor: str) -> None:
     """After an assignment was stored: the item goes to the assignee by DM, if it took."""
     state = outcome.state
-    item = get_checklist(state.checklist_id).item(item_id)
+    item = get_checklist(*state.release_key).item(item_id)
     if item is not None and state.answer(item.id).assignee == assignee:
         post_item(db, client, team_id, open_dm(client, assignee), state, item.id,
                   intro=slack_text("assigned_dm", state.language, item=item, who=actor))

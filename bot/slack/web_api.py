@@ -138,7 +138,7 @@ def post_item(db: Database, client: WebClient, team_id: str, channel: str, state
     loses its answer buttons: one message a channel answers the walk. Without an item,
     only the intro is posted. ``shown``: a message the caller has just updated. Returns
     Slack's error code when the post failed."""
-    checklist = get_checklist(state.checklist_id)
+    checklist = get_checklist(*state.release_key)
     item = checklist.item(item_id) if item_id else None
     if item is None:
         if not intro:
@@ -164,7 +164,7 @@ def update_item(client: WebClient, channel: str, ts: str, state: ApplicationStat
                 live: bool | None = None) -> None:
     """Show an item's message again with its current answer; it keeps its answer buttons
     while it shows the walk's current item, unless ``live`` says otherwise."""
-    checklist = get_checklist(state.checklist_id)
+    checklist = get_checklist(*state.release_key)
     item = checklist.item(item_id)
     if item is not None:
         call(client, "chat_update", channel=channel, ts=ts, text=f"{item.id} {item.title(state.language)}",

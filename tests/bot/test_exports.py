@@ -450,7 +450,8 @@ def test_cli_writes_every_format_and_refuses_an_unknown_one(tmp_path):
 
     run = bot(url, "export", "--partner", "../../etc/x", "--format", "pdf")
     assert run.returncode == 2
-    assert run.stderr == "competency-bot: unknown export format 'pdf': use one of md, html, csv, xlsx, json\n"
+    assert run.stderr == ("competency-bot: unknown export format 'pdf': use one of md, html, csv, xlsx, json, "
+                          "wa-answers\n")
 
 
 def test_slack_export_xlsx_uploads_a_workbook(started, server, slack_api):

@@ -253,7 +253,7 @@ def test_lead_times_per_application_and_per_checklist(db, slack_api):
     assert parse_lead_days("default") is None and parse_lead_days("off") == () and parse_lead_days("soon") == "invalid"
     assert ("lead_times", None, "30,7") in [(h.field, h.old_value, h.new_value)
                                            for h in history(db, application_id)]
-    rows = store.tracked(db)["aws-retail-competency"]
+    rows = store.tracked(db)[("aws-retail-competency", "1.0")]
     assert {row.lead_override for row in rows} == {(30, 7)}
 
 
@@ -330,3 +330,25 @@ def test_the_sent_check_reads_every_page_since_the_claim(db, slack_api):
     assert notifier.was_sent(target, "", "e1:30", since) is False
     pages = [params for name, params in slack_api.calls if name == "conversations.history"]
     assert len(pages) >= 4 and all(p.get("oldest") for p in pages)
+
+
+def test_evidence_of_an_item_archived_by_an_upgrade_is_no_longer_reminded(db, slack_api, tmp_path):
+    from flows.checklist import get_checklist, use_folders
+    from tests.support.releases import write_release
+
+    def without_the_drill(raw: dict) -> None:
+        raw["items"] = [item for item in raw["items"] if item["id"] != "T1.24"]
+
+    application_id = application_with_drill(db)  # expires 2027-03-01
+    write_release(tmp_path, edit=without_the_drill)
+    use_folders(tmp_path)
+    try:
+        walks.upgrade(db, application_id, get_checklist("aws-retail-competency", "2.0"), "alice",
+                      at_local(date(2026, 11, 28), 10))
+        notifier = notifier_for(slack_api, db)
+        for day in (date(2027, 1, 30), date(2027, 3, 2), date(2027, 3, 9)):  # 30 days, expiry, escalation
+            run_pass(db, notifier, at_local(day, 9, 5))
+        assert slack_api.sent("chat.postMessage") == []
+        assert walks.load(db, application_id).answer("T1.24").status == "met"  # archived as it was
+    finally:
+        use_folders()

@@ -8,6 +8,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
+from bot.render import render
 from flows.application import MET, ApplicationState
 from flows.case_capture import capture_step, parse_case_command, start_capture
 from flows.checklist import ChecklistError, get_checklist, parse_checklist
@@ -92,8 +93,10 @@ def test_the_checklist_marks_the_derived_items_and_rejects_unknown_sources():
            "items": [{"id": "D9", "section": "S", "title": {"zh": "t", "en": "t"}, "text": {"zh": "t", "en": "t"},
                       "evidence": {"zh": "e", "en": "e"}, "applies_to": ["saas"], "needs_evidence": True,
                       "na_allowed": False, "derived_from": "spreadsheets"}]}
-    with pytest.raises(ChecklistError, match="item D9: derived_from must be one of case_studies"):
+    with pytest.raises(ChecklistError) as refused:
         parse_checklist(raw, "test.toml")
+    assert render("releases.j2", "checklist_problem", "en", error=refused.value) == (
+        "test.toml: item D9, field derived_from: must be one of case_studies")
 
 
 def test_the_walk_passes_derived_items_with_their_status_and_refuses_answers():

@@ -114,7 +114,7 @@ def test_the_default_database_is_the_users_data_folder_whatever_the_working_fold
     listed = run(None, "list", cwd=tmp_path / "b", home=tmp_path)
     database = tmp_path / "data" / "competency-bot" / "competency.db"
     assert listed.stdout.splitlines() == [
-        "Acme · terminal · saas · en · 1/62 answered, 1 met · audit not set · not ready on "
+        "Acme · terminal · aws-retail-competency@1.0 · saas · en · 1/62 answered, 1 met · audit not set · not ready on "
         f"{listed.stdout.split('not ready on ')[1][:10]}: 64 gap(s)",
         f"1 application(s) in {database}",
     ]

@@ -150,7 +150,7 @@ def test_status_changes_collapse_and_drop_when_changed_back():
                Change(1, "P1.2", "status", None, MET, now), Change(1, "P1.2", "status", MET, None, now),
                Change(1, "T1.24", "evidence", None, "link", now)]
     digest = build_digest(DigestChannel("CPDM"), [ApplicationInput(ready_state())], changes, now, None,
-                          {CHECKLIST.id: CHECKLIST})
+                          {(CHECKLIST.id, ""): CHECKLIST})
     [application] = digest.applications
     assert [(c.item.id, c.old, c.new) for c in application.status_changes] == [("P1.1", None, MET)]
     assert application.evidence_added == 1 and not application.created

@@ -216,19 +216,22 @@ def test_keys_stored_by_the_old_rule_are_recomputed_unless_two_would_clash(tmp_p
     db = Database(f"sqlite:///{tmp_path / 'old.db'}")
     upgrade(db, "0006")
     keys_in_t2 = sql("SELECT partner_name, partner_key FROM applications WHERE team_id = 'T2'")
-    # Rows as the schema of 0006 holds them (the models describe the newest schema); the
-    # keys as the old rule made them, and two spellings of one partner in one workspace.
-    insert_old_row = sql(
-        "INSERT INTO applications (checklist_id, team_id, channel_id, partner_name, partner_key, delivery_type,"
-        " categories, language, timezone, finished, created_by, created_at, updated_at)"
-        " VALUES ('aws-retail-competency', :team, :channel, :partner, lower(:partner), 'saas', '[]', 'en', 'UTC',"
-        " false, 'alice', :now, :now)")
+    # Rows as the code of revision 0006 wrote them (today's code writes today's columns).
+    insert = sql("INSERT INTO applications (checklist_id, team_id, channel_id, partner_name, partner_key, "
+                 "delivery_type, categories, language, timezone, finished, created_by, created_at, updated_at) "
+                 "VALUES ('aws-retail-competency', :team, :channel, :partner, :partner, 'saas', '[]', 'en', "
+                 "'UTC', :finished, 'alice', :now, :now)")
     with db.engine.begin() as connection:
-        for team, partner in (("T1", "Ａｃｍｅ Retail"), ("T2", "Acme"), ("T2", "ＡＣＭＥ")):
-            connection.execute(insert_old_row, dict(team=team, channel=f"C{partner}", partner=partner, now=now))
+        for team, partner in (("T1", "Ａｃｍｅ Retail"), ("T2", "Acme"), ("T3", "ＡＣＭＥ")):
+            connection.execute(insert, dict(team=team, channel=f"C{team}", partner=partner, finished=False, now=now))
+    with db.engine.begin() as connection:  # the keys as the old rule made them; two spellings in one workspace
+        connection.execute(sql("UPDATE applications SET partner_key = lower(partner_name)"))
+        connection.execute(sql("UPDATE applications SET team_id = 'T2' WHERE team_id = 'T3'"))
         before = dict(connection.execute(keys_in_t2).all())
     upgrade(db)
-    assert walks.find(db, "acme retail", "T1").partner == "Ａｃｍｅ Retail"
+    found = walks.find(db, "acme retail", "T1")
+    assert found.partner == "Ａｃｍｅ Retail"
+    assert found.checklist_release == "1.0"  # pinned by 0011 to the one release there was
     with db.engine.connect() as connection:
         after = dict(connection.execute(keys_in_t2).all())
     assert after == before  # one partner by the new rule: both keep their keys, for a person to merge

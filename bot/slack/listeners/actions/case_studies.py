@@ -29,4 +29,4 @@ def edit_case_study(ack: Ack, body: dict, action: dict, client: WebClient, conte
         tell(respond, not_found(overview.state.language))
         return
     open_case_form(client, respond, body["trigger_id"], application_id, channel, existing, overview.state.language,
-                   get_checklist(overview.state.checklist_id))
+                   get_checklist(*overview.state.release_key))

@@ -23,7 +23,7 @@ def open_plan_form(ack: Ack, body: dict, action: dict, client: WebClient, contex
     ack()
     application_id, item_id = blocks.parse_item_value(action["value"])
     state = walks.load(db, application_id)
-    item = get_checklist(state.checklist_id).item(item_id)
+    item = get_checklist(*state.release_key).item(item_id)
     zone_name = user_zone(db, client, context.team_id, context.user_id, state.timezone)
     # The plan and its invite go where the reminder is: the channel's thread, or the DM.
     metadata = {"a": application_id, "i": item_id, "c": body["channel"]["id"],

@@ -31,7 +31,7 @@ def snooze(ack: Ack, body: dict, action: dict, client: WebClient, context: BoltC
     ack()
     application_id, target = blocks.parse_item_value(action["value"])
     state = walks.load(db, application_id)
-    checklist = get_checklist(state.checklist_id)
+    checklist = get_checklist(*state.release_key)
     if target.startswith(store.CASE_STUDY):
         item = window_item(checklist)
         expires_on = store.case_study_expiry(db, int(target[len(store.CASE_STUDY):]), item)

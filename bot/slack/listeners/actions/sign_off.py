@@ -37,7 +37,7 @@ def open_changes_form(ack: Ack, body: dict, action: dict, client: WebClient, res
     ack()
     application_id, item_id = blocks.parse_item_value(action["value"])
     state = walks.load(db, application_id)
-    item = get_checklist(state.checklist_id).item(item_id)
+    item = get_checklist(*state.release_key).item(item_id)
     channel, ts = pressed_on(body)
     metadata = {"a": application_id, "i": item_id, "c": channel, "ts": ts}
     call_or_tell(respond, state.language, client, "views_open", trigger_id=body["trigger_id"],

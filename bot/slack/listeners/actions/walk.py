@@ -50,7 +50,7 @@ def open_evidence_form(ack: Ack, body: dict, action: dict, client: WebClient, re
     ack()
     application_id, item_id = blocks.parse_item_value(action["value"])
     state = walks.load(db, application_id)
-    item = get_checklist(state.checklist_id).item(item_id)
+    item = get_checklist(*state.release_key).item(item_id)
     metadata = {"a": application_id, "i": item_id, "c": body["channel"]["id"],
                 "ts": (body.get("message") or {}).get("ts", "")}
     call_or_tell(respond, state.language, client, "views_open", trigger_id=body["trigger_id"],

@@ -24,13 +24,13 @@ def open_new_case_study(ack: Ack, body: dict, client: WebClient, respond: Respon
                         language: str) -> None:
     ack()
     open_case_form(client, respond, body["trigger_id"], state.id, body["channel_id"], None, language,
-                   get_checklist(state.checklist_id))
+                   get_checklist(*state.release_key))
 
 
 def list_case_studies(ack: Ack, db: Database, state: ApplicationState, language: str) -> None:
     overview = case_studies.overview(db, state.id, now())
     ack(text=say("report", language, overview=overview),
-        blocks=cases_blocks(overview, get_checklist(state.checklist_id)))
+        blocks=cases_blocks(overview, get_checklist(*state.release_key)))
 
 
 def open_documents_form(ack: Ack, body: dict, client: WebClient, respond: Respond, db: Database,

@@ -1,4 +1,4 @@
-"""``/competency help | start | status | next | goto ID | assign ID @person | export [FORMAT]``."""
+"""``/competency help | start | status | next | goto ID | assign ID @person | export [FORMAT] | upgrade [RELEASE]``."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.exports import render_export
+from bot.render import render
 from bot.slack import blocks
 from bot.slack.listeners.commands.routing import add_subcommand
 from bot.slack.texts import say_messages, slack_text, status_text, walk_done_text
 from bot.slack.walk import assign_member, tell_assignee, why_not_here
 from bot.slack.web_api import call_or_tell, language_of, now, post_item, sync_members, tell
 from flows.application import ApplicationState
-from flows.checklist import DEFAULT_CHECKLIST, get_checklist
+from flows.checklist import DEFAULT_CHECKLIST, Checklist, ChecklistError, checklist_ids, get_checklist
 from flows.export import export_filename
 from storage import drills, walks
 from storage.db import Database
@@ -32,6 +33,7 @@ def register(app: App) -> None:
     add_subcommand(app, "assign", assign)
     add_subcommand(app, "export", upload_export)
     add_subcommand(app, "sync", read_members_again, members_only=False)
+    add_subcommand(app, "upgrade", open_upgrade_form)
 
 
 def show_help(ack: Ack, language: str) -> None:
@@ -51,7 +53,32 @@ def open_start_form(ack: Ack, body: dict, client: WebClient, respond: Respond, s
         tell(respond, slack_text(problem, language))
         return
     call_or_tell(respond, language, client, "views_open", trigger_id=body["trigger_id"],
-                 view=blocks.start_modal(get_checklist(DEFAULT_CHECKLIST), body["channel_id"], language))
+                 view=blocks.start_modal(startable_checklists(), body["channel_id"], language))
+
+
+def startable_checklists() -> list[Checklist]:
+    """The newest release of each installed checklist, the retail checklist first."""
+    return sorted((get_checklist(checklist_id) for checklist_id in checklist_ids()),
+                  key=lambda checklist: checklist.id != DEFAULT_CHECKLIST)
+
+
+def open_upgrade_form(ack: Ack, body: dict, client: WebClient, respond: Respond, db: Database,
+                      state: ApplicationState, argument: str, language: str) -> None:
+    """``/competency upgrade [RELEASE]``: a form that says what moving to the release (the
+    newest installed one when none is named) keeps, reopens and archives, to confirm."""
+    try:
+        new = get_checklist(state.checklist_id, argument.strip())
+    except ChecklistError as error:
+        ack(render("releases.j2", "checklist_problem", language, style="slack", error=error))
+        return
+    plan = walks.plan_upgrade(db, state.id, new)
+    if plan.problem:
+        ack(render("releases.j2", "upgrade_refused", language, style="slack", plan=plan))
+        return
+    ack()
+    metadata = {"a": state.id, "r": new.release, "c": body["channel_id"]}
+    call_or_tell(respond, language, client, "views_open", trigger_id=body["trigger_id"],
+                 view=blocks.upgrade_modal(plan, metadata, language))
 
 
 def show_status(ack: Ack, db: Database, state: ApplicationState) -> None:

@@ -44,7 +44,7 @@ def save_case_study(ack: Ack, view: dict, client: WebClient, context: BoltContex
         ack(response_action="errors", errors={"customer_name": not_found(language)})
         return
     fields = submitted_case_study(view["state"]["values"], stored)
-    case_study, problems = validate_case_study(fields, get_checklist(current.state.checklist_id),
+    case_study, problems = validate_case_study(fields, get_checklist(*current.state.release_key),
                                                local_today(now(), current.state.timezone))
     if problems:
         ack(response_action="errors", errors={DIAGRAM_FILE if name == "diagram_file_id" else name:

@@ -22,7 +22,7 @@ def register(app: App) -> None:
 def save_plan(ack: Ack, view: dict, client: WebClient, context: BoltContext, db: Database) -> None:
     metadata = view_metadata(view)
     state = walks.load(db, context["application_id"])
-    item = get_checklist(state.checklist_id).item(metadata["i"])
+    item = get_checklist(*state.release_key).item(metadata["i"])
     values = view["state"]["values"]
     day_text = values["day"]["value"].get("selected_date") or ""
     time_text = (values.get("time", {}).get("value") or {}).get("selected_time") or ""

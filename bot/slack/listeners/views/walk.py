@@ -7,6 +7,7 @@ from datetime import date
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
+from bot.render import render
 from bot.slack.blocks import view_metadata
 from bot.slack.middleware import members_only, of_view
 from bot.slack.texts import say_messages, slack_text
@@ -25,12 +26,13 @@ from storage.errors import PartnerExists
 def register(app: App) -> None:
     app.view("start_modal")(start_application)
     app.view("evidence_modal", middleware=[members_only(of_view)])(save_evidence)
+    app.view("upgrade_modal", middleware=[members_only(of_view)])(move_to_release)
 
 
 def start_application(ack: Ack, view: dict, client: WebClient, context: BoltContext, db: Database) -> None:
     state = submitted_application(view)
     problems = new_application_problems(state.partner, state.delivery_type, state.categories,
-                                        get_checklist(DEFAULT_CHECKLIST))
+                                        get_checklist(state.checklist_id))
     channel = view_metadata(view).get("c", "")
     existing = walks.in_channel(db, context.team_id, channel)
     if existing:  # started by someone else since the form opened
@@ -69,11 +71,14 @@ def submitted_application(view: dict) -> ApplicationState:
         return (values[block_id]["value"].get("selected_option") or {}).get("value")
 
     audit = values["audit_date"]["value"].get("selected_date")
+    # The form offers a choice of checklist only when several are installed.
+    checklist = get_checklist(chosen("checklist") if "checklist" in values else DEFAULT_CHECKLIST)
+    ticked = (o["value"] for o in values["categories"]["value"].get("selected_options") or [])
     return ApplicationState(
         partner=(values["partner"]["value"].get("value") or "").strip(),
         delivery_type=chosen("delivery"),
-        checklist_id=DEFAULT_CHECKLIST,
-        categories=tuple(o["value"] for o in values["categories"]["value"].get("selected_options") or []),
+        checklist_id=checklist.id,
+        categories=tuple(category for category in ticked if checklist.category(category)),
         language=chosen("language") or DEFAULT_LANGUAGE,
         target_audit_date=date.fromisoformat(audit) if audit else None,
     )
@@ -87,7 +92,7 @@ def save_evidence(ack: Ack, view: dict, client: WebClient, context: BoltContext,
     link = (values["link"]["value"].get("value") or "").strip()
     date_text = values.get("evidence_date", {}).get("value", {}).get("selected_date") or ""
     note = ((values.get("note", {}).get("value", {}) or {}).get("value") or "").strip()
-    item = get_checklist(state.checklist_id).item(item_id)
+    item = get_checklist(*state.release_key).item(item_id)
     errors = {field: slack_text("field_error", state.language, code=code)
               for field, code in evidence_form_problems(item, link, date_text, note).items()}
     if errors:
@@ -105,3 +110,18 @@ def save_evidence(ack: Ack, view: dict, client: WebClient, context: BoltContext,
         update_item(client, metadata["c"], metadata["ts"], result.state, item_id)
     post_or_tell(client, context.user_id, state.language, channel=metadata["c"], thread_ts=metadata.get("ts") or None,
                  text=say_messages(result.messages, state.language))
+
+
+def move_to_release(ack: Ack, view: dict, client: WebClient, context: BoltContext, db: Database) -> None:
+    """The upgrade form, confirmed: the move is one history step; the channel is told what
+    it kept, reopened and archived."""
+    metadata = view_metadata(view)
+    state = walks.load(db, context["application_id"])
+    plan = walks.upgrade(db, state.id, get_checklist(state.checklist_id, metadata["r"]), context.user_id, now())
+    ack()
+    if plan.problem:  # moved by someone else since the form opened
+        text = render("releases.j2", "upgrade_refused", state.language, style="slack", plan=plan)
+    else:
+        text = "\n".join([render("releases.j2", "upgraded", state.language, style="slack", plan=plan),
+                          render("releases.j2", "upgrade_plan", state.language, style="slack", plan=plan)])
+    post_or_tell(client, context.user_id, state.language, channel=metadata["c"], text=text)
