@@ -92,7 +92,6 @@ class Observed:
                                                              checklist.reminder_lead_days)))
         return found
 
-
     def updated(self, newer: Observed, application_ids: frozenset[int]) -> Observed:
         """These observations with those of ``application_ids`` replaced by ``newer``'s.
         Recorded keys only grow within a pass (a failed send was not recorded before it
@@ -109,6 +108,9 @@ class Observed:
 
 
 def observe(db: Database, scope: store.Scope) -> Observed:
+    """Read the tracked evidence, case studies and recorded keys of ``scope``'s applications."""
+    if scope.application_ids == frozenset():
+        return Observed({}, {}, set(), set())  # the usual pass: nothing due, nothing changed
     case_studies: dict[str, list[TrackedEvidence]] = {}
     for checklist_id, row in store.tracked_case_studies(db, scope):
         window = window_item(get_checklist(checklist_id))
@@ -122,7 +124,8 @@ def due_notices(db: Database, now: datetime, grace: timedelta = DEFAULT_GRACE,
                 observed: Observed | None = None) -> list[Notice]:
     """What is due at ``now`` among the applications a pass looks at (see
     :func:`storage.reminders.pass_scope`), or among ``observed``."""
-    observed = observed or observe(db, store.pass_scope(db, now))
+    if observed is None:
+        observed = observe(db, store.pass_scope(db, now))
     evidence_actions, case_actions = [], []
     for checklist, kind, actions in observed.judged(due_actions, now, grace):
         (case_actions if kind == store.CASE_STUDY else evidence_actions).extend(
