@@ -94,7 +94,6 @@ class Observed:
                                                              checklist.reminder_lead_days)))
         return found
 
-
     def updated(self, newer: Observed, application_ids: frozenset[int]) -> Observed:
         """These observations with those of ``application_ids`` replaced by ``newer``'s.
         Recorded keys only grow within a pass (a failed send was not recorded before it
@@ -112,6 +111,9 @@ class Observed:
 
 
 def observe(db: Database, scope: store.Scope) -> Observed:
+    """Read the tracked evidence, case studies and recorded keys of ``scope``'s applications."""
+    if scope.application_ids == frozenset():
+        return Observed({}, {}, set(), set())  # the usual pass: nothing due, nothing changed
     case_studies: dict[str, list[TrackedEvidence]] = {}
     for release_key, row in store.tracked_case_studies(db, scope):
         window = window_item(get_checklist(*release_key))
@@ -125,7 +127,8 @@ def due_notices(db: Database, now: datetime, grace: timedelta = DEFAULT_GRACE,
                 observed: Observed | None = None) -> list[Notice]:
     """What is due at ``now`` among the applications a pass looks at (see
     :func:`storage.reminders.pass_scope`), or among ``observed``."""
-    observed = observed or observe(db, store.pass_scope(db, now))
+    if observed is None:
+        observed = observe(db, store.pass_scope(db, now))
     evidence_actions, case_actions = [], []
     for checklist, kind, actions in observed.judged(due_actions, now, grace):
         (case_actions if kind == store.CASE_STUDY else evidence_actions).extend(

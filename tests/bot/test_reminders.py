@@ -147,6 +147,33 @@ def test_a_pass_looks_only_at_applications_with_something_due_or_changed(db, sla
     assert len(slack_api.sent("chat.postMessage")) == 1
 
 
+def test_a_history_row_committed_after_a_later_one_is_not_missed(db, slack_api):
+    from sqlalchemy import func, insert, select
+
+    from storage import models
+
+    late = application_with_drill(db, partner="Late", channel="CLATE")
+    early = application_with_drill(db, partner="Early", channel="CEARLY")
+    notifier = notifier_for(slack_api, db)
+    moment = at_local(date(2026, 12, 1), 9, 5)
+    run_pass(db, notifier, moment)
+    with db.session() as session:
+        newest = session.scalar(select(func.max(models.HistoryEntry.id)))
+
+    def history_row(ident: int, application_id: int) -> None:
+        with db.session() as session:
+            session.execute(insert(models.HistoryEntry), [dict(
+                id=ident, application_id=application_id, item_id="T1.24", field="note", old_value="",
+                new_value="x", actor="alice", at=moment)])
+
+    # One transaction took the next id and has not committed; the one after it has.
+    history_row(newest + 2, early)
+    assert store.pass_scope(db, moment).application_ids == {early}
+    run_pass(db, notifier, moment)
+    history_row(newest + 1, late)  # the first one commits now
+    assert store.pass_scope(db, moment).application_ids >= {late}
+
+
 def test_a_failed_send_does_not_stop_the_others_and_is_retried(db, slack_api):
     first = application_with_drill(db, partner="Acme", channel="CACME")
     application_with_drill(db, partner="Globex", channel="CGLOBEX")
