@@ -228,9 +228,9 @@ def drive(port: int, clients: int, requests: int, applications: list[int], posit
 
 
 def run(server: Server, clients: int, requests: int, applications: list[int], positions: dict[str, int],
-        api: FakeSlackAPI | None = None) -> dict:
+        api: FakeSlackAPI, check: bool = False) -> dict:
     """One driver run against ``server``, with its CPU per answer; ``positions`` advance.
-    With ``api``: whether each application's last posted item is the one its client
+    With ``check``: whether each application's last posted item is the one its client
     answers next (``posted``: applications where it is, of ``checked``)."""
     cpu_before = server.cpu()
     arguments = json.dumps([server.port, clients, requests, applications, positions])
@@ -238,9 +238,9 @@ def run(server: Server, clients: int, requests: int, applications: list[int], po
                             text=True, timeout=TIME_LIMIT + 60, check=True)
     result = json.loads(output.stdout)
     positions.update(result.pop("positions"))
-    time.sleep(0.3)  # the work after the acknowledgement (Web API calls) belongs to the answer
+    wait_until_quiet(api)  # the work after the acknowledgement (Web API calls) belongs to the answer
     result["cpu_ms"] = (server.cpu() - cpu_before) * 1000 / max(result["done"], 1)
-    if api is not None:
+    if check:
         items = walk_items()
         with api.lock:
             calls = list(api.calls)
@@ -249,6 +249,21 @@ def run(server: Server, clients: int, requests: int, applications: list[int], po
         result["checked"] = len(applications)
         result["posted"] = sum(p == e for p, e in zip(posted, expected, strict=True))
     return result
+
+
+def wait_until_quiet(api: FakeSlackAPI, quiet: float = 0.3, limit: float = 15.0) -> None:
+    """Until the stand-in has had no call for ``quiet`` seconds (at most ``limit``): the
+    Web API calls that follow the last acknowledgements have arrived. A fixed pause was
+    too short for two workers on a busy machine, and the check then saw an earlier post."""
+    deadline = time.monotonic() + limit
+    seen = -1
+    while time.monotonic() < deadline:
+        with api.lock:
+            count = len(api.calls)
+        if count == seen:
+            return
+        seen = count
+        time.sleep(quiet)
 
 
 def last_posted_item(calls: list[tuple[str, dict]], application: int) -> str | None:
@@ -276,7 +291,7 @@ def stored_answers(db) -> dict[str, int]:
 
 
 def wire_counts(command: list[str], env: dict, url: str, requests: int, applications: list[int],
-                positions: dict[str, int]) -> dict:
+                positions: dict[str, int], api: FakeSlackAPI) -> dict:
     """Statements and round trips per answer of one candidate, through the counting relay."""
     from sqlalchemy.engine import make_url
 
@@ -287,7 +302,7 @@ def wire_counts(command: list[str], env: dict, url: str, requests: int, applicat
     server = Server(command, {**env, "DATABASE_URL": relayed_url(url, counter)})
     try:
         before, texts = counter.counts(), counter.texts.copy()
-        result = run(server, len(applications), requests, applications, positions)
+        result = run(server, len(applications), requests, applications, positions, api)
         statements, control, trips = (after - was for after, was in zip(counter.counts(), before, strict=True))
         texts = counter.texts - texts
     finally:
@@ -348,15 +363,15 @@ def web(postgres: str, rounds: int, requests: int) -> None:
         names = list(CANDIDATES)
         try:
             # The first requests of a process build its caches: a run per candidate, not reported.
-            warmed = {name: run(server, len(warming), WARM_UP, warming, positions[name])["done"]
+            warmed = {name: run(server, len(warming), WARM_UP, warming, positions[name], api)["done"]
                       for name, server in servers.items()}
             for number, cases in enumerate(plan):
                 for label, clients, applications in cases:
                     order = names[number % len(names):] + names[:number % len(names)]
                     for name in order:
-                        check = api if name != names[0] and len(applications) == clients else None
+                        check = name != names[0] and len(applications) == clients
                         results.setdefault((label, name), []).append(
-                            run(servers[name], clients, requests, applications, positions[name], check))
+                            run(servers[name], clients, requests, applications, positions[name], api, check))
         finally:
             peaks = {name: sampler.stop() for name, sampler in memory.items()}
             for server in servers.values():
@@ -364,7 +379,7 @@ def web(postgres: str, rounds: int, requests: int) -> None:
         acknowledged = {name: warmed[name] + sum(r["done"] for (_, each), runs in results.items()
                                                  if each == name for r in runs)
                         for name in CANDIDATES}
-        counted = {name: wire_counts(CANDIDATES[name], env, plain_url(db), requests, counting, positions[name])
+        counted = {name: wire_counts(CANDIDATES[name], env, plain_url(db), requests, counting, positions[name], api)
                    for name in CANDIDATES if name != names[0]}
         for name, figures in counted.items():
             acknowledged[name] += figures["done"]
