@@ -74,12 +74,17 @@ def _markdown(document: dict) -> str:
                        doc=_markdown_values(document), rows=part_rows, case_study_columns=CASE_STUDY_COLUMNS)
 
 
+# The document's codes, which the templates turn into words ("not_met" is "not met"):
+# escaped, "not\_met" would be no code they know.
+_CODES = frozenset({"status", "delivery_type", "language", "decision"})
+
+
 def _markdown_values(value):
     """The document with every text as Markdown that shows it literally: HTML and
     Markdown syntax escaped, so no text becomes a tag, a link or formatting; a text that
-    is one http, https or mailto URL becomes a link (an autolink)."""
+    is one http, https or mailto URL becomes a link (an autolink). Codes stay as they are."""
     if isinstance(value, dict):
-        return {key: _markdown_values(item) for key, item in value.items()}
+        return {key: item if key in _CODES else _markdown_values(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_markdown_values(item) for item in value]
     if not isinstance(value, str):

@@ -574,6 +574,14 @@ def test_markdown_shows_user_html_as_text_and_links_only_http_https_and_mailto()
                                           if line.startswith("| P1."))
 
 
+def test_markdown_words_every_status_and_the_delivery_type():
+    markdown = render_document(document("customer_deployed"), "md")
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in markdown.splitlines() if line.startswith("| P")}
+    assert "| not met |" in rows["P1.4"] and "| not applicable |" in rows["P4.3"]
+    assert "| skipped |" in rows["P1.3"] and "| met |" in rows["P1.1"]
+    assert "customer-deployed" in markdown and "customer\\_deployed" not in markdown
+
+
 def test_cli_export_names_are_one_per_application_and_an_existing_file_is_kept_unless_forced(tmp_path):
     url = f"sqlite:///{tmp_path / 'names.db'}"
     partners = ("Acme Retail", "Acme/Retail", "Acme.Retail")
