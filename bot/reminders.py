@@ -43,6 +43,7 @@ class Notice:
     action: Reminder | ExpiryFlip | Escalation
     kind: str = store.EVIDENCE
     valid_case_studies: int | None = None
+    voided_sign_off_by: str | None = None  # an expiry flip voided this reviewer's approval
 
     @property
     def key(self) -> str:
@@ -256,8 +257,11 @@ def _carry_out(db: Database, notifier: Notifier, notice: Notice, now: datetime, 
             # A case study aged out: P2.1, P2.2 and D1 are judged again, with history.
             judged = case_study_store.rederive(db, action.application_id, ACTOR, now)
             notice = replace(notice, valid_case_studies=judged.assessment.counts.valid_today)
-        elif not store.flip_expired(db, action.application_id, action.item_id, ACTOR, now):
-            return True  # changed by someone since: nothing to announce
+        else:
+            flip = store.flip_expired(db, action.application_id, action.item_id, ACTOR, now)
+            if not flip.expired:
+                return True  # changed by someone since: nothing to announce
+            notice = replace(notice, voided_sign_off_by=flip.voided_sign_off_by)
         report.flipped += 1
         return notifier.expired(notice)
     channel = notice.application.pdm_channel_id or pdm_default

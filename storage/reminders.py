@@ -17,8 +17,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from flows.application import EXPIRED, MET
-from flows.checklist import Item
+from flows.checklist import Item, get_checklist
 from flows.reminders import ReminderKey, TrackedEvidence
+from flows.sign_off import settle
 from storage import applications, models
 from storage.db import Database, insert_unless_present
 
@@ -354,19 +355,26 @@ def evidence_facts(db: Database, evidence_ids: set[int]) -> dict[int, tuple[int,
         }
 
 
-def flip_expired(db: Database, application_id: int, item_id: str, actor: str, now: datetime) -> bool:
-    """met → expired, with history. True when the answer is expired afterwards (also when
-    an earlier, interrupted pass flipped it); False when someone changed it meanwhile."""
+@dataclass(frozen=True)
+class Flip:
+    """What :func:`flip_expired` did."""
+
+    expired: bool  # the answer is expired afterwards; False: someone changed it meanwhile
+    voided_sign_off_by: str | None = None  # the reviewer whose approval the flip voided
+
+
+def flip_expired(db: Database, application_id: int, item_id: str, actor: str, now: datetime) -> Flip:
+    """met → expired, with history (and the approval it voids: flows.sign_off). Expired
+    also when an earlier, interrupted pass flipped it."""
     with db.session() as session:
         before = applications._load_state(session, application_id, lock=True)
         answer = before.answer(item_id)
-        if answer.status == EXPIRED:
-            return True
         if answer.status != MET:
-            return False
-        after = before.with_answer(item_id, replace(answer, status=EXPIRED))
+            return Flip(expired=answer.status == EXPIRED)
+        after, voided = settle(get_checklist(*before.release_key), before,
+                               before.with_answer(item_id, replace(answer, status=EXPIRED)))
         applications._save(session, application_id, before, after, actor, now)
-    return True
+    return Flip(expired=True, voided_sign_off_by=voided[0].review.by if voided else None)
 
 
 def case_study_expiry(db: Database, case_study_id: int, window: Item) -> date | None:

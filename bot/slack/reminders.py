@@ -153,7 +153,8 @@ class SlackNotifier:
             text = say("case_study_expired", application.language, customer=notice.evidence_text,
                         expires_on=notice.action.expires_on, valid_case_studies=notice.valid_case_studies)
         else:
-            text = say("expired", application.language, item=notice.item, expires_on=notice.action.expires_on)
+            text = say("expired", application.language, item=notice.item, expires_on=notice.action.expires_on,
+                       voided_by=notice.voided_sign_off_by)
         return self._post(application.team_id, application.channel_id, notice.key, text)
 
     def ask_drill(self, db: Database, question: DrillQuestion) -> bool:

@@ -86,6 +86,18 @@ def test_every_lead_time_fires_once_at_nine_local_then_expiry_and_escalation(db,
     assert flips[-1] == ("met", "expired", "reminders")
 
 
+def test_an_expiry_that_voids_a_sign_off_tells_the_reviewer(db, slack_api):
+    application_id = application_with_drill(db)
+    created = datetime(2026, 11, 28, 2, 0, tzinfo=timezone.utc)
+    walks.step(db, application_id, "set reviewers UBOB", "alice", created)
+    walks.on_item(db, application_id, "T1.24", "approve", "UBOB", created)
+    assert walks.load(db, application_id).answer("T1.24").review.approved
+    run_pass(db, notifier_for(slack_api, db), at_local(date(2027, 3, 2), 9, 5))
+    [expired] = [m["text"] for m in slack_api.sent("chat.postMessage") if "has expired" in m["text"]]
+    assert "<@UBOB>, your sign-off of it is void" in expired
+    assert walks.load(db, application_id).answer("T1.24").review is None
+
+
 def test_audit_date_flag_and_case_of_a_drill_expiring_before_the_audit(db, slack_api):
     application_with_drill(db, drill_date="2026-01-20")  # expires 2027-01-20, audit 2027-02-15
     run_pass(db, notifier_for(slack_api, db), at_local(date(2026, 11, 21), 9, 30))

@@ -23,7 +23,10 @@ def test_a_decision_is_stored_with_its_history_and_voided_outside_the_walk(db, n
     assert review.evidence_ids == tuple(e.id for e in stored.answer("T1.24").evidence)
 
     # The drill of 2026-01-01 counts until 2027-01-01: the day after, the reminder pass flips it.
-    assert reminders.flip_expired(db, state.id, "T1.24", "reminders", now.replace(year=2027, month=1, day=2))
+    flip = reminders.flip_expired(db, state.id, "T1.24", "reminders", now.replace(year=2027, month=1, day=2))
+    assert (flip.expired, flip.voided_sign_off_by) == (True, "bob")
+    assert reminders.flip_expired(db, state.id, "T1.24", "reminders", now.replace(year=2027, month=1, day=3)) == (
+        reminders.Flip(expired=True))  # an interrupted pass's flip, again: nothing more is voided
     assert walks.load(db, state.id).answer("T1.24").review is None
     rows = [(c.field, c.actor, c.old_value, c.new_value) for c in history(db, state.id) if c.field == "sign_off"]
     evidence = f"evidence={review.evidence_ids[0]}"
