@@ -72,6 +72,12 @@ def test_a_press_on_a_state_read_before_another_change_keeps_both(db, now):
     assert walks.answer_from_slack(db, *stale, "P1.1", "yes", "UALICE", "action:1", now) is not None
     stored = walks.load(db, state.id)
     assert (stored.answer("P1.1").status, stored.answer("P1.2").status) == ("met", "not_met")
+    # The walk moved on from what was stored, as the same presses read afresh move it.
+    fresh = start(db, now, "Fresh", "CFRESH")
+    slack_store.replace_members(db, TEAM, "CFRESH", ["UALICE"], now)
+    for item_id, word, key in (("P1.2", "no", "fresh:0"), ("P1.1", "yes", "fresh:1")):
+        walks.answer_from_slack(db, *read(db, fresh), item_id, word, "UALICE", key, now)
+    assert (stored.cursor, stored.finished) == (walks.load(db, fresh.id).cursor, walks.load(db, fresh.id).finished)
     # The same press again, on a state read before it: still applied once.
     assert walks.answer_from_slack(db, *stale, "P1.1", "no", "UALICE", "action:1", now) is None
     assert walks.load(db, state.id).answer("P1.1").status == "met"

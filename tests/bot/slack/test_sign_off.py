@@ -5,7 +5,6 @@ list, the reason form, and the DMs that tell the reviewer and the answerer."""
 from __future__ import annotations
 
 import json
-import time
 
 from storage import walks
 from storage.applications import history
@@ -19,17 +18,16 @@ from tests.support.slack import (
     texts,
     view_submission,
 )
+from tests.support.wait import wait_until
 
 
 def matching(api, method: str, matches, count: int = 1) -> list[dict]:
     """The calls of ``method`` that ``matches``, once there are ``count`` (10 s at most)."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        found = [params for params in api.sent(method) if matches(params)]
-        if len(found) >= count:
-            return found
-        time.sleep(0.02)
-    raise AssertionError(f"fewer than {count} {method} calls matched")
+    def found() -> list[dict] | None:
+        calls = [params for params in api.sent(method) if matches(params)]
+        return calls if len(calls) >= count else None
+
+    return wait_until(found, f"{count} matching {method} call(s)", timeout=10)
 
 
 def first(api, method: str, matches) -> dict:
