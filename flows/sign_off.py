@@ -19,11 +19,21 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from flows.application import MET, Answer, ApplicationState, effective_status
+from flows.application import MAX_TEXT, MET, REQUIRED, TOO_LONG, Answer, ApplicationState, effective_status
 from flows.checklist import Checklist, Item
 
 APPROVED = "approved"
 CHANGES_REQUESTED = "changes_requested"
+
+
+def changes_reason(text: str) -> tuple[str, str | None]:
+    """The reason of a request for changes as a form gives it: on one line, and its
+    problem (``REQUIRED``, ``TOO_LONG``) or None. A typed line has its length checked as
+    every line is (:mod:`flows.walk`)."""
+    reason = " ".join(text.split())
+    if not reason:
+        return reason, REQUIRED
+    return reason, TOO_LONG if len(reason) > MAX_TEXT else None
 DECISIONS = (APPROVED, CHANGES_REQUESTED)
 
 # Why a sign-off is refused (the adapters word each).

@@ -8,13 +8,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from flows.application import MET, ApplicationState, Evidence
+from flows.application import MAX_TEXT, MET, REQUIRED, TOO_LONG, ApplicationState, Evidence
 from flows.checklist import get_checklist
 from flows.commands import parse_command
 from flows.history import undo
 from flows.readiness import readiness
 from flows.settings import SettingProblem, parse_value
-from flows.sign_off import APPROVED, CHANGES_REQUESTED, part_sign_offs, settle, unreviewed, waiting
+from flows.sign_off import APPROVED, CHANGES_REQUESTED, changes_reason, part_sign_offs, settle, unreviewed, waiting
 from flows.walk import handle, on_item, record_evidence
 from tests.flows.test_readiness import CASE_STUDIES, DOCUMENTS, ready_state
 
@@ -206,3 +206,10 @@ def test_the_items_not_signed_off_are_judged_on_the_audit_day():
     judged = readiness(CHECKLIST, state, CASE_STUDIES, DOCUMENTS, TODAY)
     assert "T1.24" in {gap.item.id for gap in judged.item_gaps}
     assert "T1.24" not in {item.id for item in judged.unreviewed} and "T1.23" in {i.id for i in judged.unreviewed}
+
+
+def test_the_reason_a_form_gives_is_one_line_required_and_bounded():
+    assert changes_reason("  Needs the\n2026 report  ") == ("Needs the 2026 report", None)
+    assert changes_reason(" \n ") == ("", REQUIRED)
+    assert changes_reason("x" * (MAX_TEXT + 1))[1] == TOO_LONG
+    assert changes_reason("x" * MAX_TEXT)[1] is None

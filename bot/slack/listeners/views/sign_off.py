@@ -12,7 +12,7 @@ from bot.slack.sign_off import tell_reviewer
 from bot.slack.texts import say_messages, slack_text
 from bot.slack.walk import tell_about_sign_off
 from bot.slack.web_api import now, update_item
-from flows.application import MAX_TEXT, REQUIRED, TOO_LONG
+from flows.sign_off import changes_reason
 from storage import slack as slack_store
 from storage import walks
 from storage.db import Database
@@ -26,10 +26,9 @@ def request_changes(ack: Ack, view: dict, client: WebClient, context: BoltContex
     metadata = view_metadata(view)
     application_id, item_id = context["application_id"], metadata["i"]
     language = context["language"]
-    reason = " ".join((view["state"]["values"]["reason"]["value"].get("value") or "").split())
-    if not reason or len(reason) > MAX_TEXT:
-        ack(response_action="errors",
-            errors={"reason": slack_text("field_error", language, code=TOO_LONG if reason else REQUIRED)})
+    reason, problem = changes_reason(view["state"]["values"]["reason"]["value"].get("value") or "")
+    if problem:
+        ack(response_action="errors", errors={"reason": slack_text("field_error", language, code=problem)})
         return
     outcome = walks.on_item(db, application_id, item_id, f"changes {item_id} {reason}", context.user_id, now())
     refused = [m for m in outcome.messages if m.name == "sign_off_refused"]
