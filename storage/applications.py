@@ -57,6 +57,7 @@ from flows.sign_off import Review, settle
 from storage import models
 from storage.db import Database
 from storage.errors import ApplicationNotFound, PartnerExists, PartnerInSeveralWorkspaces
+from storage.known_states import KnownState
 
 __all__ = ["ApplicationNotFound", "HistoryRecord", "history"]
 
@@ -138,18 +139,29 @@ def _which(by: str):
 
 
 @cache
-def _state_query(by: str, lock: bool):
+def _state_query(by: str, lock: bool, unless_known: bool = False):
     """The statement :func:`_read_states` runs, built once per shape (building and
     cache-keying it per call cost as much as running it): the applications, their
-    answers and evidence (outer joins)."""
+    answers and evidence (outer joins). ``unless_known``: the answers and evidence come
+    only if the application is not at the ``known_version`` and ``known_updated_at``
+    bound (the :class:`KnownStates` entry the caller holds)."""
     # JSON columns come as text, parsed once per application rather than on every joined row.
     columns = [*(cast(column, Text).label(column.name) if column.name in _JSON_COLUMNS else column
                  for column in _APPLICATIONS.c),
                *(_ANSWERS.c[name].label(f"answer_{name}") for name in _ANSWER_COLUMNS),
                *(_EVIDENCE.c[name].label(f"evidence_{name}") for name in _EVIDENCE_COLUMNS)]
+    answers = _ANSWERS.c.application_id == _APPLICATIONS.c.id
+    if unless_known:
+        # Decided once, in SQL, for the join and for the caller (``is_known``): the two can
+        # never disagree (SQLite compares stored text, Python would compare datetimes).
+        known = and_(_APPLICATIONS.c.version == bindparam("known_version", type_=_APPLICATIONS.c.version.type),
+                     _APPLICATIONS.c.updated_at.is_not_distinct_from(
+                         bindparam("known_updated_at", type_=_APPLICATIONS.c.updated_at.type)))
+        answers = and_(answers, ~known)
+        columns.append(known.label("is_known"))
     statement = (
         select(*columns)
-        .select_from(_APPLICATIONS.outerjoin(_ANSWERS).outerjoin(_EVIDENCE))
+        .select_from(_APPLICATIONS.outerjoin(_ANSWERS, answers).outerjoin(_EVIDENCE))
         .where(_which(by))
         .order_by(_APPLICATIONS.c.id, _ANSWERS.c.id, _EVIDENCE.c.id)
     )
@@ -166,15 +178,20 @@ def _read_states(session: Session, by: str, params: dict,
     return _states_of_rows(session.connection().execute(_state_query(by, lock), params))
 
 
-def _states_of_rows(rows) -> list[tuple[domain.ApplicationState, Row]]:
+def _states_of_rows(rows, known: KnownState | None = None) -> list[tuple[domain.ApplicationState, Row]]:
     """The rows of :func:`_state_query`, or of a statement that adds columns to it, as
-    states, each with its first row (which holds the added columns)."""
+    states, each with its first row (which holds the added columns). With ``known`` (rows
+    of the ``unless_known`` form): an application the statement found at ``known``'s
+    version is ``known``'s state (its answers were not read)."""
     found: list[tuple[domain.ApplicationState, Row]] = []
     first: Row | None = None
     answers: dict[str, domain.Answer] = {}
     evidence: dict[str, list[domain.Evidence]] = {}
 
     def finish() -> None:
+        if known is not None and first.is_known:
+            found.append((known.state, first))
+            return
         fields = {column.name: first._mapping[column.name] for column in _APPLICATIONS.c}
         for name in _JSON_COLUMNS:
             if fields[name] is not None:
@@ -324,6 +341,15 @@ class _Differences:
     answers: list[tuple[str, dict[str, object], bool]] = field(default_factory=list)
     history: list[dict] = field(default_factory=list)
     evidence_changed: bool = False
+    stored: dict[str, domain.Answer] = field(default_factory=dict)  # each changed answer as its row keeps it
+
+
+def _as_stored(answer: domain.Answer) -> domain.Answer:
+    """An answer as its row keeps it: given again after an upgrade reopened it, it no
+    longer shows the old one."""
+    if answer.status is not None and answer.previous_status is not None:
+        return replace(answer, previous_status=None)
+    return answer
 
 
 def _differences(application_id: int, before: domain.ApplicationState, after: domain.ApplicationState, actor: str,
@@ -378,12 +404,12 @@ def _differences(application_id: int, before: domain.ApplicationState, after: do
                 record(item_id, name, old, new)
         if old_answer.review != new_answer.review:
             record(item_id, SIGN_OFF, _review_text(old_answer.review), _review_text(new_answer.review))
-        # An answer given again after an upgrade reopened it no longer shows the old one.
-        previous = new_answer.previous_status if new_answer.status is None else None
+        stored = _as_stored(new_answer)
+        found.stored[item_id] = stored
         found.answers.append((item_id, dict(
-            status=new_answer.status, note=new_answer.note, assignee=new_answer.assignee,
-            answered_by=new_answer.answered_by, answered_at=new_answer.answered_at, previous_status=previous,
-            **_review_columns(new_answer.review)), item_id in before.answers))
+            status=stored.status, note=stored.note, assignee=stored.assignee,
+            answered_by=stored.answered_by, answered_at=stored.answered_at, previous_status=stored.previous_status,
+            **_review_columns(stored.review)), item_id in before.answers))
         found.evidence_changed |= new_answer.evidence != old_answer.evidence
     return found
 
@@ -414,7 +440,7 @@ def _save(
         changed.history.append(dict(application_id=application_id, item_id=item_id, field=field_name,
                                     old_value=_text(old), new_value=_text(new), actor=actor, at=now))
 
-    stored_answers = dict(after.answers)
+    stored_answers = {**after.answers, **changed.stored}
     for item_id, answer_values, exists in changed.answers:
         if exists:
             answer_id = connection.execute(
@@ -425,7 +451,7 @@ def _save(
                 _INSERT_ANSWER, dict(application_id=application_id, item_id=item_id, **answer_values)
             ).scalar_one()
         stored_answers[item_id] = _save_evidence(connection, answer_id, item_id, before.answer(item_id),
-                                                 after.answers[item_id], record, now)
+                                                 changed.stored[item_id], record, now)
     if changed.history:
         connection.execute(_INSERT_HISTORY, changed.history)
     return replace(after, answers=stored_answers)
@@ -438,19 +464,21 @@ _HISTORY_VALUES = ("application_id", "item_id", "field", "old_value", "new_value
 
 
 def _write_unless_changed(connection: Connection, before: domain.ApplicationState, version: int,
-                          after: domain.ApplicationState, actor: str, now: datetime, delivery_key: str) -> str | None:
+                          after: domain.ApplicationState, actor: str, now: datetime,
+                          delivery_key: str) -> tuple[str | None, domain.ApplicationState]:
     """A step applied to a state read without a lock, in one statement on PostgreSQL: it
     claims ``delivery_key`` and writes what changed only if the application is still at
-    ``version`` and the key unclaimed. Returns :data:`WRITTEN`, :data:`ALREADY_APPLIED`
-    (the key was claimed before) or :data:`CHANGED_MEANWHILE` (nothing written), or None
-    when this cannot be one statement (SQLite, which has no round trips to save, or new
-    evidence, whose rows need their answer's id): the caller then takes the lock."""
+    ``version`` and the key unclaimed. Returns :data:`WRITTEN` (with the state as stored,
+    now at ``version + 1``), :data:`ALREADY_APPLIED` (the key was claimed before) or
+    :data:`CHANGED_MEANWHILE` (nothing written), or None when this cannot be one
+    statement (SQLite, which has no round trips to save, or new evidence, whose rows need
+    their answer's id): the caller then takes the lock."""
     if connection.dialect.name != "postgresql":
-        return None
+        return None, after
     after = settle(get_checklist(*after.release_key), before, after)[0]  # as _save does
     changed = _differences(before.id, before, after, actor, now)
     if changed.evidence_changed:
-        return None
+        return None, after
     statement = _unlocked_write(tuple(changed.application),
                                 tuple((exists, tuple(values)) for _, values, exists in changed.answers),
                                 len(changed.history))
@@ -463,7 +491,8 @@ def _write_unless_changed(connection: Connection, before: domain.ApplicationStat
     for n, row in enumerate(changed.history):
         params.update((f"h{n}_{name}", row[name]) for name in _HISTORY_VALUES)
     outcome = connection.execute(statement, params).one()
-    return WRITTEN if outcome.written else ALREADY_APPLIED if outcome.already else CHANGED_MEANWHILE
+    code = WRITTEN if outcome.written else ALREADY_APPLIED if outcome.already else CHANGED_MEANWHILE
+    return code, replace(after, answers={**after.answers, **changed.stored})
 
 
 @cache

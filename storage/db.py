@@ -21,6 +21,7 @@ from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.errors import BackupRefused, DatabaseUnavailable
+from storage.known_states import KnownStates
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -213,6 +214,7 @@ class Database:
         self.engine = make_engine(self.url, pool_size)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.statements = StatementCounter(self.engine)
+        self.known_states = KnownStates()
 
     @contextmanager
     def session(self) -> Iterator[Session]:

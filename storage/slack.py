@@ -105,8 +105,9 @@ class Membership:
 _APPLICATIONS, _MEMBERS = models.Application.__table__, models.ChannelMember.__table__
 _SYNCS = models.ChannelSync.__table__
 # Built once: every request naming an application runs it. The application's whole state
-# comes with it, saving the listener a second statement (every answer takes this path).
-_MEMBERSHIP = applications._state_query(applications._BY_ID, lock=False).add_columns(
+# comes with it, saving the listener a second statement (every answer takes this path),
+# unless this process knows the state at the version stored (storage.known_states).
+_MEMBERSHIP = applications._state_query(applications._BY_ID, lock=False, unless_known=True).add_columns(
     _SYNCS.c.synced_at.label("members_synced_at"),
     and_(
         _APPLICATIONS.c.team_id == bindparam("team_id"),
@@ -123,12 +124,17 @@ def membership(db: Database, team_id: str, application_id: int, user_id: str) ->
     """In one statement: application ``application_id``, and whether ``user_id`` may change
     it, that is, is a member of its channel in its own workspace ``team_id``; None when
     there is no such application."""
+    known = db.known_states.get(application_id)
     with db.single_statement() as connection:
-        found = applications._states_of_rows(connection.execute(
-            _MEMBERSHIP, {"application_id": application_id, "team_id": team_id, "user_id": user_id}))
+        found = applications._states_of_rows(connection.execute(_MEMBERSHIP, {
+            "application_id": application_id, "team_id": team_id, "user_id": user_id,
+            "known_version": known.version if known else -1, "known_updated_at": known.updated_at if known else None,
+        }), known)
     if not found:
         return None
     state, row = found[0]
+    if not row.is_known:
+        db.known_states.remember(state, row.version, row.updated_at)
     return Membership(state, row.version, row.channel_id, row.members_synced_at, bool(row.is_member))
 
 

@@ -94,17 +94,20 @@ def answer_from_slack(
     key = slack_store._stored_key(delivery_key)
     outcome = walk.on_item(checklist, before, item_id, line, actor, now)
     with db.single_statement() as connection:
-        written = applications._write_unless_changed(connection, before, version, outcome.state, actor, now, key)
+        written, stored = applications._write_unless_changed(connection, before, version, outcome.state, actor, now,
+                                                             key)
     if written == applications.ALREADY_APPLIED:
         return None
     if written == applications.WRITTEN:
+        db.known_states.remember(stored, version + 1, now)  # the next press on it reads no answers
         return outcome
     with db.session() as session:
         if not slack_store._claim_delivery(session, key, now):
             return None
-        before = applications._load_state(session, before.id, lock=True)
+        before, row = applications._read_one(session, before.id, lock=True)
         outcome = walk.on_item(checklist, before, item_id, line, actor, now)
         stored = applications._save(session, before.id, before, outcome.state, actor, now)
+    db.known_states.remember(stored, row.version + 1, now)
     return walk.Outcome(stored, outcome.messages, outcome.quit)
 
 

@@ -101,3 +101,58 @@ def test_a_press_writes_the_same_rows_and_history_as_a_typed_answer(db, now):
 
     assert told(pressed.id) == told(typed.id)
     assert [change.field for change in history(db, pressed.id)].count("status") == 4
+
+
+def test_the_state_a_press_leaves_known_is_the_state_stored(db, now, tmp_path):
+    """After each press, the state this process remembers, which the next press uses
+    without reading the answers again, is what a fresh read gives, whichever path wrote
+    it: the one statement, the locked one after another path's change, an answer given
+    again after an upgrade reopened it."""
+    from datetime import timedelta
+
+    from flows.checklist import get_checklist, use_folders
+    from tests.support.releases import TEXT_CHANGED, write_release
+
+    state = start(db, now, "Known", "CKNOWN")
+    slack_store.replace_members(db, TEAM, "CKNOWN", ["UALICE"], now)
+
+    def press(item_id: str, word: str, n: int) -> None:
+        found = slack_store.membership(db, TEAM, state.id, "UALICE")
+        assert found.state == walks.load(db, state.id)
+        assert walks.answer_from_slack(db, found.state, found.version, item_id, word, "UALICE", f"k{n}",
+                                       now + timedelta(minutes=n)) is not None
+        assert db.known_states.get(state.id).state == walks.load(db, state.id)
+
+    for n, (item_id, word) in enumerate((("P1.1", "yes"), ("P1.2", "no"), ("P1.1", "no"), (TEXT_CHANGED, "yes"))):
+        press(item_id, word, n)
+    walks.on_item(db, state.id, "P1.2", "evidence https://example.com/plan", "UBOB", now)  # not through a press
+    press("P1.3", "na", 10)
+    write_release(tmp_path)
+    use_folders(tmp_path)
+    try:
+        walks.upgrade(db, state.id, get_checklist("aws-retail-competency", "2.0"), "UALICE", now)
+        assert walks.load(db, state.id).answer(TEXT_CHANGED).previous_status == "met"  # reopened
+        press(TEXT_CHANGED, "no", 20)
+        assert walks.load(db, state.id).answer(TEXT_CHANGED).previous_status is None
+    finally:
+        use_folders()
+    again = slack_store.membership(db, TEAM, state.id, "UALICE")
+    assert again.state is db.known_states.get(state.id).state  # served from what the process knew
+
+
+def test_a_press_in_another_process_is_read_not_taken_from_what_this_one_knew(db, now):
+    """Two processes (two ``Database`` objects on one database): what one knows is not
+    used once the other has changed the application."""
+    from storage.db import Database
+
+    state = start(db, now, "Shared", "CSHARED")
+    slack_store.replace_members(db, TEAM, "CSHARED", ["UALICE"], now)
+    first = slack_store.membership(db, TEAM, state.id, "UALICE")
+    walks.answer_from_slack(db, first.state, first.version, "P1.1", "yes", "UALICE", "k1", now)
+    other = Database(db.url)
+    try:
+        seen = slack_store.membership(other, TEAM, state.id, "UALICE")
+        walks.answer_from_slack(other, seen.state, seen.version, "P1.1", "no", "UALICE", "k2", now)
+    finally:
+        other.engine.dispose()
+    assert slack_store.membership(db, TEAM, state.id, "UALICE").state.answer("P1.1").status == "not_met"
