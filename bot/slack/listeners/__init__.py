@@ -9,7 +9,10 @@ from bot.slack.listeners import actions, commands, events, views
 
 
 def register(app: App) -> None:
-    commands.register(app)
+    # Bolt tries listeners in the order registered, running each one's matchers until one
+    # matches: button presses, most of all requests and the walk's answers first among
+    # them (bot.slack.listeners.actions), meet no slash command's matchers on the way.
     actions.register(app)
     views.register(app)
+    commands.register(app)
     events.register(app)
