@@ -57,7 +57,6 @@ from flows.sign_off import Review, settle
 from storage import models
 from storage.db import Database
 from storage.errors import ApplicationNotFound, PartnerExists, PartnerInSeveralWorkspaces
-from storage.known_states import KnownState
 
 __all__ = ["ApplicationNotFound", "HistoryRecord", "history"]
 
@@ -139,29 +138,18 @@ def _which(by: str):
 
 
 @cache
-def _state_query(by: str, lock: bool, unless_known: bool = False):
+def _state_query(by: str, lock: bool):
     """The statement :func:`_read_states` runs, built once per shape (building and
     cache-keying it per call cost as much as running it): the applications, their
-    answers and evidence (outer joins). ``unless_known``: the answers and evidence come
-    only if the application is not at the ``known_version`` and ``known_updated_at``
-    bound (the :class:`KnownStates` entry the caller holds)."""
+    answers and evidence (outer joins)."""
     # JSON columns come as text, parsed once per application rather than on every joined row.
     columns = [*(cast(column, Text).label(column.name) if column.name in _JSON_COLUMNS else column
                  for column in _APPLICATIONS.c),
                *(_ANSWERS.c[name].label(f"answer_{name}") for name in _ANSWER_COLUMNS),
                *(_EVIDENCE.c[name].label(f"evidence_{name}") for name in _EVIDENCE_COLUMNS)]
-    answers = _ANSWERS.c.application_id == _APPLICATIONS.c.id
-    if unless_known:
-        # Decided once, in SQL, for the join and for the caller (``is_known``): the two can
-        # never disagree (SQLite compares stored text, Python would compare datetimes).
-        known = and_(_APPLICATIONS.c.version == bindparam("known_version", type_=_APPLICATIONS.c.version.type),
-                     _APPLICATIONS.c.updated_at.is_not_distinct_from(
-                         bindparam("known_updated_at", type_=_APPLICATIONS.c.updated_at.type)))
-        answers = and_(answers, ~known)
-        columns.append(known.label("is_known"))
     statement = (
         select(*columns)
-        .select_from(_APPLICATIONS.outerjoin(_ANSWERS, answers).outerjoin(_EVIDENCE))
+        .select_from(_APPLICATIONS.outerjoin(_ANSWERS).outerjoin(_EVIDENCE))
         .where(_which(by))
         .order_by(_APPLICATIONS.c.id, _ANSWERS.c.id, _EVIDENCE.c.id)
     )
@@ -178,20 +166,14 @@ def _read_states(session: Session, by: str, params: dict,
     return _states_of_rows(session.connection().execute(_state_query(by, lock), params))
 
 
-def _states_of_rows(rows, known: KnownState | None = None) -> list[tuple[domain.ApplicationState, Row]]:
-    """The rows of :func:`_state_query`, or of a statement that adds columns to it, as
-    states, each with its first row (which holds the added columns). With ``known`` (rows
-    of the ``unless_known`` form): an application the statement found at ``known``'s
-    version is ``known``'s state (its answers were not read)."""
+def _states_of_rows(rows) -> list[tuple[domain.ApplicationState, Row]]:
+    """The rows of :func:`_state_query` as states, each with its first row."""
     found: list[tuple[domain.ApplicationState, Row]] = []
     first: Row | None = None
     answers: dict[str, domain.Answer] = {}
     evidence: dict[str, list[domain.Evidence]] = {}
 
     def finish() -> None:
-        if known is not None and first.is_known:
-            found.append((known.state, first))
-            return
         fields = {column.name: first._mapping[column.name] for column in _APPLICATIONS.c}
         for name in _JSON_COLUMNS:
             if fields[name] is not None:
@@ -235,6 +217,18 @@ def _read_one(session: Session, application_id: int, lock: bool = False) -> tupl
     if not found:
         raise ApplicationNotFound(application_id)
     return found[0]
+
+
+def read_known(db: Database, application_id: int) -> tuple[domain.ApplicationState, int]:
+    """The application's state and the version it is, in one statement (no transaction),
+    remembered in ``db.known_states``; raises :class:`ApplicationNotFound`."""
+    with db.single_statement() as connection:
+        found = _states_of_rows(connection.execute(_state_query(_BY_ID, False), {"application_id": application_id}))
+    if not found:
+        raise ApplicationNotFound(application_id)
+    state, row = found[0]
+    db.known_states.remember(state, row.version, row.updated_at)
+    return state, row.version
 
 
 def _load_state(session: Session, application_id: int, lock: bool = False) -> domain.ApplicationState:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from flows.application import ApplicationState
 from storage import applications, models
 from storage.db import Database, insert_unless_present
+from storage.errors import ApplicationNotFound
 
 
 def _stored_key(key: str) -> str:
@@ -104,10 +105,16 @@ class Membership:
 
 _APPLICATIONS, _MEMBERS = models.Application.__table__, models.ChannelMember.__table__
 _SYNCS = models.ChannelSync.__table__
-# Built once: every request naming an application runs it. The application's whole state
-# comes with it, saving the listener a second statement (every answer takes this path),
-# unless this process knows the state at the version stored (storage.known_states).
-_MEMBERSHIP = applications._state_query(applications._BY_ID, lock=False, unless_known=True).add_columns(
+# Built once: every request naming an application runs it. It reads the application's
+# row, not its answers: whether the state this process knows (storage.known_states) is
+# the one stored is decided here, in SQL, where SQLite compares the update time as
+# stored (Python would compare its own aware datetime with SQLite's naive one).
+_MEMBERSHIP = select(
+    _APPLICATIONS.c.version,
+    _APPLICATIONS.c.channel_id,
+    and_(_APPLICATIONS.c.version == bindparam("known_version", type_=_APPLICATIONS.c.version.type),
+         _APPLICATIONS.c.updated_at == bindparam("known_updated_at", type_=_APPLICATIONS.c.updated_at.type),
+         ).label("is_known"),
     _SYNCS.c.synced_at.label("members_synced_at"),
     and_(
         _APPLICATIONS.c.team_id == bindparam("team_id"),
@@ -116,26 +123,32 @@ _MEMBERSHIP = applications._state_query(applications._BY_ID, lock=False, unless_
                _MEMBERS.c.user_id == bindparam("user_id"))
         .exists(),
     ).label("is_member"),
-).outerjoin(_SYNCS, and_(_SYNCS.c.team_id == _APPLICATIONS.c.team_id,
-                         _SYNCS.c.channel_id == _APPLICATIONS.c.channel_id))
+).select_from(_APPLICATIONS.outerjoin(_SYNCS, and_(_SYNCS.c.team_id == _APPLICATIONS.c.team_id,
+                                                   _SYNCS.c.channel_id == _APPLICATIONS.c.channel_id))
+              ).where(_APPLICATIONS.c.id == bindparam("application_id"))
 
 
 def membership(db: Database, team_id: str, application_id: int, user_id: str) -> Membership | None:
-    """In one statement: application ``application_id``, and whether ``user_id`` may change
-    it, that is, is a member of its channel in its own workspace ``team_id``; None when
-    there is no such application."""
+    """Application ``application_id``, and whether ``user_id`` may change it, that is, is
+    a member of its channel in its own workspace ``team_id``; None when there is no such
+    application. One statement when this process knows the application as stored (a
+    walk's presses mostly come to the process that stored the one before), else two."""
     known = db.known_states.get(application_id)
     with db.single_statement() as connection:
-        found = applications._states_of_rows(connection.execute(_MEMBERSHIP, {
+        row = connection.execute(_MEMBERSHIP, {
             "application_id": application_id, "team_id": team_id, "user_id": user_id,
             "known_version": known.version if known else -1, "known_updated_at": known.updated_at if known else None,
-        }), known)
-    if not found:
+        }).first()
+    if row is None:
         return None
-    state, row = found[0]
-    if not row.is_known:
-        db.known_states.remember(state, row.version, row.updated_at)
-    return Membership(state, row.version, row.channel_id, row.members_synced_at, bool(row.is_member))
+    if row.is_known:
+        state, version = known.state, row.version
+    else:
+        try:
+            state, version = applications.read_known(db, application_id)
+        except ApplicationNotFound:  # deleted in between (a workspace erased)
+            return None
+    return Membership(state, version, row.channel_id, row.members_synced_at, bool(row.is_member))
 
 
 def in_application_channel(db: Database, application_id: int, user_id: str) -> bool:
