@@ -64,6 +64,7 @@ CASES = (
 )
 MEMBERS = [f"UMEMBER{n}" for n in range(8)]
 TIME_LIMIT = 120  # seconds per run, whatever happens
+POST_WAIT = 5.0  # seconds a client waits for the message it is to press next
 WARM_UP = 40  # answers per candidate before the rounds
 
 
@@ -155,41 +156,70 @@ class Server:
         self.process.wait(timeout=20)
 
 
-def drive(port: int, clients: int, requests: int, applications: list[int], positions: dict[str, int]) -> dict:
+def drive(port: int, clients: int, requests: int, applications: list[int], positions: dict[str, int],
+          api_url: str) -> dict:
     """Run in its own process (see main): ``clients`` connections send ``requests`` answers
     between them; client n answers in ``applications[n % len]``, always the item that
-    application's walk posts next. Returns the figures and the walks' new positions."""
+    application's walk posts next. With an application each, a client presses the message
+    that was posted, as a person does: after each answer it waits (at most
+    ``POST_WAIT`` seconds) for the stand-in at ``api_url`` to have the next item's message,
+    and presses that message (its ts); the wait is not part of the answer's latency.
+    Returns the figures and the walks' new positions."""
     import http.client
 
     items = walk_items()
+    own = len(applications) == clients
+    stand_in = urllib.parse.urlsplit(api_url)
     latencies: list[float] = []
     errors = [0]
+    unposted = [0]  # presses whose message was not posted within POST_WAIT
     lock = threading.Lock()
     counter = iter(range(requests))
     deadline = time.monotonic() + TIME_LIMIT
 
-    def next_press(application: int) -> tuple[str, str]:
+    def next_press(application: int) -> tuple[str, str, int]:
         with lock:
             position = positions.get(str(application), 0)
             positions[str(application)] = position + 1
         lap, index = divmod(position, len(items))
-        return items[index], "walk_met" if lap % 2 == 0 else "walk_not_met"  # each lap changes every answer
+        # Each lap changes every answer; not met first: a met item that needs evidence asks
+        # for it, and the walk moves on only after, where not met moves on at once.
+        return items[index], "walk_not_met" if lap % 2 == 0 else "walk_met", position
+
+    def posted(application: int, item: str) -> str | None:
+        """The ts of the message showing ``item`` in the application's channel, once posted."""
+        connection = http.client.HTTPConnection(stand_in.hostname, stand_in.port, timeout=POST_WAIT + 5)
+        try:
+            query = urllib.parse.urlencode({"channel": channel(application), "value": f"{application}|{item}",
+                                            "timeout": POST_WAIT})
+            connection.request("GET", f"/posted?{query}")
+            response = connection.getresponse()
+            return response.read().decode() if response.status == 200 else None
+        finally:
+            connection.close()
 
     def client(number: int) -> None:
         application = applications[number % len(applications)]
         user = MEMBERS[number % len(MEMBERS)]
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        shown = None  # the ts of the message this client presses next, once known
         while time.monotonic() < deadline:
             with lock:
                 n = next(counter, None)
             if n is None:
                 return
-            item, action_id = next_press(application)
+            item, action_id, position = next_press(application)
+            if own and position > 0:  # a fresh walk's first item was never posted
+                shown = posted(application, item)
+                if shown is None:
+                    with lock:
+                        unposted[0] += 1
+            ts = shown or "1.1"
             payload = {
                 "type": "block_actions", "team": {"id": TEAM}, "user": {"id": user, "team_id": TEAM},
                 "api_app_id": "A1", "token": "x", "trigger_id": "t", "channel": {"id": channel(application)},
-                "container": {"type": "message", "message_ts": "1.1", "channel_id": channel(application)},
-                "message": {"type": "message", "ts": "1.1", "text": "", "blocks": []},
+                "container": {"type": "message", "message_ts": ts, "channel_id": channel(application)},
+                "message": {"type": "message", "ts": ts, "text": "", "blocks": []},
                 "actions": [{"action_id": action_id, "block_id": "b", "value": f"{application}|{item}",
                              "type": "button", "action_ts": f"{time.time():.6f}.{os.getpid()}.{n}"}],
             }
@@ -224,7 +254,7 @@ def drive(port: int, clients: int, requests: int, applications: list[int], posit
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else float("nan")
 
     return {"rps": len(latencies) / wall, "p50": percentile(0.50), "p99": percentile(0.99),
-            "errors": errors[0], "done": len(latencies), "positions": positions}
+            "errors": errors[0], "done": len(latencies), "positions": positions, "unposted": unposted[0]}
 
 
 def run(server: Server, clients: int, requests: int, applications: list[int], positions: dict[str, int],
@@ -233,7 +263,7 @@ def run(server: Server, clients: int, requests: int, applications: list[int], po
     With ``check``: whether each application's last posted item is the one its client
     answers next (``posted``: applications where it is, of ``checked``)."""
     cpu_before = server.cpu()
-    arguments = json.dumps([server.port, clients, requests, applications, positions])
+    arguments = json.dumps([server.port, clients, requests, applications, positions, api.url])
     output = subprocess.run([sys.executable, __file__, "--drive", arguments], cwd=ROOT, capture_output=True,
                             text=True, timeout=TIME_LIMIT + 60, check=True)
     result = json.loads(output.stdout)
@@ -404,8 +434,9 @@ def web(postgres: str, rounds: int, requests: int) -> None:
     print("(median over the rounds, range in brackets; ÷ lean within each round; p50 and p99: medians of the rounds')")
     print()
     print("| app | peak PSS, master + worker (MB) | worker peak RSS (MB) | statements/answer "
-          "| BEGIN/COMMIT/answer | round trips/answer | answers acknowledged | stored | next item posted |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| BEGIN/COMMIT/answer | round trips/answer | answers acknowledged | stored | next item posted "
+          "| presses whose message never came |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name in CANDIDATES:
         m = peaks[name]
         c = counted.get(name)
@@ -415,8 +446,9 @@ def web(postgres: str, rounds: int, requests: int) -> None:
         runs = [r for (_, each), rs in results.items() if each == name for r in rs if "checked" in r]
         checked, posted = sum(r["checked"] for r in runs), sum(r["posted"] for r in runs)
         walked = "—" if not checked else f"{posted} of {checked}" + (" ✓" if posted == checked else " ✗")
+        never = sum(r["unposted"] for (_, each), rs in results.items() if each == name for r in rs)
         print(f"| {name} | {m['pss']:.0f} | {m['worker_rss']:.0f} | {wire} | {acknowledged[name]} | {check} "
-              f"| {walked} |")
+              f"| {walked} | {never} |")
     print()
     print()
     print(f"| what {BOT} sends PostgreSQL per answer (transaction control apart) | times |")

@@ -84,6 +84,10 @@ class FakeSlackAPI:
         self.lock = threading.Lock()
         self.ts = itertools.count(1)
         self.socket_url = ""  # what apps.connections.open hands out (Socket Mode)
+        # (channel, button value) → ts of the message posted with that button, for a
+        # driver that presses what was actually posted (bench/web_bench.py, GET /posted).
+        self.buttons: dict[tuple[str, str], str] = {}
+        self.posted = threading.Condition(self.lock)
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -121,6 +125,16 @@ class FakeSlackAPI:
                 self.wfile.write(json.dumps(body).encode())
 
             do_PUT = do_POST
+
+            def do_GET(self):
+                if not self.path.startswith("/posted?"):
+                    self.send_error(404)
+                    return
+                query = urllib.parse.parse_qs(self.path.partition("?")[2])
+                ts = api.wait_for_button(query["channel"][0], query["value"][0], float(query["timeout"][0]))
+                self.send_response(200 if ts else 404)
+                self.end_headers()
+                self.wfile.write((ts or "").encode())
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
@@ -256,6 +270,8 @@ class FakeSlackAPI:
             params.setdefault("ts", ts)
             if self.delay:
                 time.sleep(self.delay)
+            if method == "chat.postMessage":
+                self.remember_buttons(channel, ts, params.get("blocks") or [])
             return {"channel": channel, "ts": ts}
         if method == "conversations.history":
             return self.history(channel, params)
@@ -310,6 +326,21 @@ class FakeSlackAPI:
         found = self.page(messages, "messages", params)
         found["has_more"] = bool(found["response_metadata"]["next_cursor"])
         return found
+
+    def remember_buttons(self, channel: str, ts: str, blocks: list[dict]) -> None:
+        with self.posted:
+            for block in blocks:
+                for element in block.get("elements", []) if block.get("type") == "actions" else []:
+                    if element.get("value"):
+                        self.buttons[(channel, element["value"])] = ts
+            self.posted.notify_all()
+
+    def wait_for_button(self, channel: str, value: str, timeout: float) -> str | None:
+        """The ts of the message posted in ``channel`` with a button of ``value``, once it
+        is posted (None after ``timeout`` seconds)."""
+        with self.posted:
+            self.posted.wait_for(lambda: (channel, value) in self.buttons, timeout)
+            return self.buttons.get((channel, value))
 
     # -- for the tests -----------------------------------------------------------------
 
