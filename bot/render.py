@@ -14,6 +14,7 @@ from datetime import date, datetime
 from functools import cache, lru_cache
 from pathlib import Path
 
+from babel import localedata
 from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -166,6 +167,18 @@ def _is_channel_id(value: object) -> bool:
 @cache
 def _macros(template: str, language: str, style: str):
     return environment(style, language).get_template(template).module
+
+
+def prepare(style: str) -> None:
+    """Build ``style``'s environment in every language (its catalog read), compile every
+    template and load the locale data Babel formats with. The web master calls this before
+    it forks, so that its workers share one copy rather than each building its own on its
+    first requests."""
+    for language, locale in BABEL_LOCALES.items():
+        env = environment(style, language)
+        for name in env.list_templates(extensions="j2"):
+            env.get_template(name)
+        localedata.load(locale)
 
 
 def render(template: str, macro: str, language: str, style: str = "text", **params) -> str:

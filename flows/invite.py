@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from icalendar import Alarm, Calendar, Event
-
 from flows.checklist import Item
 from flows.drills import DrillPlan
 from flows.evidence import zone
@@ -28,6 +26,10 @@ ALARM_BEFORE = timedelta(days=1)
 def drill_invite(plan: DrillPlan, item: Item, language: str, description: str, uid: str, now: datetime) -> bytes:
     """The ``.ics`` of one plan; ``uid`` stays the same for a plan, so a calendar that
     imports it twice keeps one event."""
+    # Imported here: icalendar's 90 modules would otherwise sit in every web process
+    # that never plans a drill.
+    from icalendar import Alarm, Calendar, Event
+
     calendar = Calendar()
     calendar.add("prodid", PRODUCT)
     calendar.add("version", "2.0")

@@ -12,7 +12,6 @@ import hashlib
 import logging
 from collections.abc import Callable
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from slack_sdk.oauth.installation_store import Bot, Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
@@ -31,6 +30,10 @@ class TokenCipher:
     """Comma-separated Fernet keys: the first encrypts, all decrypt (key rotation)."""
 
     def __init__(self, keys: str):
+        # Imported here, as in the two methods below: cryptography's bindings add some 7 MB
+        # to a process, and a single-workspace web process never encrypts a token.
+        from cryptography.fernet import Fernet, MultiFernet
+
         given = [key.strip() for key in keys.split(",") if key.strip()]
         try:
             self.fernet = MultiFernet([Fernet(key.encode()) for key in given])
@@ -55,6 +58,8 @@ class TokenCipher:
     def decrypt(self, value: str | None) -> str | None:
         if not value or not value.startswith(PREFIX):
             return value
+        from cryptography.fernet import InvalidToken
+
         try:
             return self.fernet.decrypt(value[len(PREFIX):].encode()).decode()
         except InvalidToken:
@@ -66,6 +71,8 @@ class TokenCipher:
             return value
         if not value.startswith(PREFIX):
             return self.encrypt(value)
+        from cryptography.fernet import InvalidToken
+
         try:
             return PREFIX + self.fernet.rotate(value[len(PREFIX):].encode()).decode()
         except InvalidToken:

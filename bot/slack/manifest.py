@@ -6,13 +6,14 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-import yaml
-
 MANIFEST_FILE = Path(__file__).with_name("manifest.yml")
 
 
 @cache
 def manifest() -> dict:
+    # Imported here: only an OAuth app reads the manifest (its scopes), once at start.
+    import yaml
+
     return yaml.safe_load(MANIFEST_FILE.read_text(encoding="utf-8"))
 
 

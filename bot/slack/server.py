@@ -23,9 +23,10 @@ from tornado.httputil import HTTPServerRequest
 from tornado.wsgi import WSGIContainer
 
 from bot.config import ConfigError, SlackSettings, WebSettings
-from bot.render import render
+from bot.render import prepare, render
 from bot.slack.app import build_app
 from bot.slack.web_api import now
+from flows.checklist import installed_releases
 from storage import slack as slack_store
 from storage.db import Database
 from storage.errors import DatabaseUnavailable, TokenKeyMismatch
@@ -216,7 +217,13 @@ class GunicornServer(BaseApplication):
 
 def serve_http(settings: SlackSettings, db: Database, web: WebSettings | None = None) -> None:
     web = web or WebSettings.from_env()
-    GunicornServer(create_web_app(settings, db), bind=f"0.0.0.0:{web.port}", workers=web.workers,
+    app = create_web_app(settings, db)
+    # What each worker would otherwise build for itself on its first requests (the
+    # checklists, the templates, Babel's locale data), built once here before the fork:
+    # the workers share the master's copy. See the README's "Memory of the web process".
+    installed_releases()
+    prepare("slack")
+    GunicornServer(app, bind=f"0.0.0.0:{web.port}", workers=web.workers,
                    threads=web.threads, db=db).run()
 
 

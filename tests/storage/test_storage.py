@@ -30,15 +30,20 @@ def test_schema_is_at_head(db):
     assert current_revision(db) == head_revision() is not None
 
 
-def test_schema_is_ensured_without_loading_alembic_or_openpyxl_into_the_server(tmp_path):
-    # A fresh process, as the web server starts: the schema check runs in a child process.
+def test_schema_is_ensured_and_the_web_app_built_without_loading_what_serving_never_needs(tmp_path):
+    # A fresh process, as the web server starts: the schema check runs in a child process;
+    # exports, drill invites, the manifest and token encryption load their libraries when used.
     script = (
         "import sys\n"
         "from storage.db import Database, ensure_schema, current_revision\n"
         f"db = Database('sqlite:///{tmp_path}/fresh.db')\n"
         "ensure_schema(db)\n"
+        "from bot.config import SlackSettings\n"
         "from bot.slack.server import create_web_app\n"
-        "print(sorted(m for m in ('alembic', 'mako', 'openpyxl') if m in sys.modules))\n"
+        "settings = SlackSettings.from_env('web', {'SLACK_SIGNING_SECRET': 's', 'SLACK_BOT_TOKEN': 'xoxb-1'})\n"
+        "create_web_app(settings, db)\n"
+        "print(sorted(m for m in ('alembic', 'mako', 'openpyxl', 'icalendar', 'yaml', 'cryptography')"
+        " if m in sys.modules))\n"
     )
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
