@@ -14,9 +14,10 @@ server class, workers, threads and worker class), all against a local stand-in W
 - the bot: ``python -m bot web``.
 
 A driver process sends signed ``block_actions``: each client answers, in its own channel
-(application), the item its walk posts next, alternating met and not met lap by lap, so
-every answer changes what is stored and walks advance; the one-application case (every
-client in one channel) is kept as a contention case. Rounds interleave the candidates
+(application), the item its walk posts next, pressing the message that was posted (it
+waits for it at the stand-in), not met on the first lap and met on the next, so every
+answer changes what is stored and walks advance; the one-application case (every client
+in one channel) is kept as a contention case. Rounds interleave the candidates
 (their order rotates), ratios to the lean app are taken within a round, and the report
 gives the median and range over the rounds. Then a counting stage per candidate, through
 a relay that reads the PostgreSQL protocol (bench/pg_wire.py), gives statements and round

@@ -169,11 +169,13 @@ class Checklist:
     # Built from the items (never passed in: a ``replace`` with other items must not share them).
     _by_id: dict[str, Item] = field(default_factory=dict, init=False, repr=False, compare=False)
     _applicable: dict[str, tuple[Item, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _places: dict[str, dict[str, int]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._by_id.update({item.id.upper(): item for item in self.items})
         for delivery_type in DELIVERY_TYPES:
             self._applicable[delivery_type] = tuple(item for item in self.items if item.applies(delivery_type))
+            self._places[delivery_type] = {item.id: n for n, item in enumerate(self._applicable[delivery_type])}
 
     @property
     def release(self) -> str:
@@ -195,6 +197,13 @@ class Checklist:
         """In checklist order; computed once per checklist (it is on every hot path)."""
         found = self._applicable.get(delivery_type)
         return found if found is not None else tuple(item for item in self.items if item.applies(delivery_type))
+
+    def places(self, delivery_type: str) -> dict[str, int]:
+        """Item id → its index in :meth:`applicable_items`: every step of a walk looks its
+        items up, and a scan of the tuple made a walk's late items cost more than its first."""
+        found = self._places.get(delivery_type)
+        return found if found is not None else {
+            item.id: n for n, item in enumerate(self.applicable_items(delivery_type))}
 
     def category(self, category_id: str) -> Category | None:
         return next((c for c in self.categories if c.id == category_id), None)

@@ -133,7 +133,7 @@ def settle(checklist: Checklist, before: ApplicationState,
     state = after
     for item_id, answer in after.answers.items():
         old = before.answer(item_id)
-        if voids(old, answer):
+        if answer is not old and voids(old, answer):  # a step keeps the answers it did not change
             state = state.with_answer(item_id, replace(answer, review=None))
             item = checklist.item(item_id)
             if old.review.approved and item is not None:

@@ -98,6 +98,7 @@ class Walk:
         self.now = now
         self.today: date = local_today(now, state.timezone)
         self.items = checklist.applicable_items(state.delivery_type)
+        self.places = checklist.places(state.delivery_type)
         self.messages: list[Message] = []
         self.history = history  # the application's history, given for history and undo
         self.initial = state  # as stored: a sign-off is voided by what changed since
@@ -121,7 +122,7 @@ class Walk:
         return item if item in self.items else None
 
     def position(self, item: Item) -> int:
-        return self.items.index(item) + 1
+        return self.places[item.id] + 1
 
     def show(self, item: Item) -> None:
         self.say(
@@ -153,7 +154,7 @@ class Walk:
     def next_item(self, after: Item | None) -> Item | None:
         """The next unanswered item after ``after``; then skipped ones from the top.
         Derived items are never asked: their data answers them."""
-        start = self.items.index(after) + 1 if after else 0
+        start = self.places[after.id] + 1 if after else 0
         for item in self.items[start:]:
             if self.state.answer(item.id).status is None and not item.derived_from:
                 return item
@@ -165,8 +166,8 @@ class Walk:
     def move_on(self, after: Item) -> None:
         """Go to the next question after ``after``, showing the derived items passed on the way."""
         target = self.next_item(after)
-        start = self.items.index(after) + 1
-        end = self.items.index(target) if target in self.items[start:] else len(self.items)
+        start = self.places[after.id] + 1
+        end = self.places[target.id] if target is not None and self.places[target.id] >= start else len(self.items)
         for passed in self.items[start:end]:
             if passed.derived_from:
                 self.say("derived", item=passed, answer=self.state.answer(passed.id))
@@ -269,7 +270,7 @@ class Walk:
         if item is None:
             target = self.items[-1]
         else:
-            index = self.items.index(item)
+            index = self.places[item.id]
             if index == 0:
                 self.say("at_start")
                 return

@@ -385,7 +385,9 @@ def _differences(application_id: int, before: domain.ApplicationState, after: do
     )
     for item_id, new_answer in after.answers.items():
         old_answer = before.answer(item_id)
-        if new_answer == old_answer:
+        # A step replaces the answers it changes and keeps the others' very objects: the
+        # identity test spares comparing every answer field by field on a walk's late items.
+        if new_answer is old_answer or new_answer == old_answer:
             continue
         # An answer given again (Bob presses Met where Alice had) changes who and when
         # but not the status: still one status row, so the history says who answered last.
