@@ -59,7 +59,7 @@ class ApplicationLines:
     heading: Markup
     progress: list[Markup]
     sign_offs: Markup | None
-    failing: dict[str, Markup]  # by item id: the failing items not merely lapsing before the audit
+    failing: dict[str, Markup]  # by item id; not the lapsing ones (``application`` writes each with its drill)
     findings: list[Markup]
     expiring: list[Markup]
     status_changes: list[Markup]
