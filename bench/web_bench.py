@@ -474,7 +474,7 @@ def background_jobs(postgres: str, sizes: tuple[int, ...]) -> None:
     print("| job | size | database | time | SQL statements |")
     print("|---|---|---|---|---|")
     for label, url in databases:
-        for size, seconds, queries, messages in digest_bench.run(url or _sqlite(), [1000 * s for s in sizes]):
+        for size, seconds, _cpu, queries, messages in digest_bench.run(url or _sqlite(), [1000 * s for s in sizes]):
             print(f"| digest ({messages:,} Slack messages), best of 5 | {size:,} applications | {label} | "
                   f"{seconds:.2f} s | {queries} |")
     for label, url in databases:

@@ -6,17 +6,16 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 
 from markupsafe import Markup
 
 from bot.config import DigestSettings
 from bot.render import render
-from flows.case_studies import Finding
 from flows.checklist import installed_releases
-from flows.digest import ChannelDigest, DigestChannel, build_digest
+from flows.digest import ApplicationDigest, ChannelDigest, DigestChannel, build_digest
 from flows.evidence import local_today
-from flows.progress import PartProgress
 from storage import digests
 from storage.db import Database
 
@@ -52,35 +51,68 @@ def build_digests(db: Database, channels: list[DigestChannel], settings: DigestS
         ]
 
 
+@dataclass(frozen=True)
+class ApplicationLines:
+    """The lines of one application's text that recur across applications, rendered
+    (templates/digest.j2 and the macros it names); ``application`` lays them out."""
+
+    heading: Markup
+    progress: list[Markup]
+    sign_offs: Markup | None
+    failing: dict[str, Markup]  # by item id; not the lapsing ones (``application`` writes each with its drill)
+    findings: list[Markup]
+    expiring: list[Markup]
+    status_changes: list[Markup]
+
+
+class RepeatedLines:
+    """Renders each distinct line of a digest once. Many applications share a line — the
+    same counts of a part, the same failing item, the same finding, the same expiry — and
+    a digest of thousands of applications has far fewer distinct lines than lines. Each
+    key holds every value its macro reads. The lines come escaped for Slack already:
+    inserted as they are."""
+
+    def __init__(self, language: str, style: str):
+        self.language, self.style = language, style
+        self._rendered: dict[tuple, Markup] = {}
+
+    def line(self, template: str, macro: str, key: tuple, **params: object) -> Markup:
+        found = self._rendered.get((macro, *key))
+        if found is None:
+            found = Markup(render(template, macro, self.language, self.style, **params))
+            self._rendered[(macro, *key)] = found
+        return found
+
+    def of(self, a: ApplicationDigest) -> ApplicationLines:
+        r = a.readiness
+        state, release = r.state, r.checklist.key
+        line = self.line
+        return ApplicationLines(
+            heading=line("digest.j2", "heading", (state.delivery_type, state.target_audit_date, release),
+                         delivery_type=state.delivery_type, target_audit_date=state.target_audit_date,
+                         checklist=r.checklist),
+            progress=[line("common.j2", "progress_line", (p,), p=p) for p in r.parts],
+            sign_offs=line("common.j2", "sign_off_line", r.sign_offs, sign_offs=r.sign_offs) if r.sign_offs else None,
+            failing={gap.item.id: line("digest.j2", "failing", (release, gap.item.id, gap.status), gap=gap)
+                     for gap in r.failing if not gap.lapses_on},
+            findings=[line("case_studies.j2", "finding", (f.rule, f.case_study_index, repr(sorted(f.params.items()))),
+                           f=f) for f in r.case_study_gaps],
+            expiring=[line("digest.j2", "expiring", (release, e.item.id, e.expires_on, e.days_left), e=e)
+                      for e in r.expiring],
+            status_changes=[line("digest.j2", "status_change", (release, c.item.id, c.old, c.new), c=c)
+                            for c in a.status_changes],
+        )
+
+
 def digest_text(digest: ChannelDigest, style: str = "text") -> tuple[str, list[str]]:
     """The summary, and one text per application, in the channel's language."""
     language = digest.channel.language
     summary = render("digest.j2", "summary", language, style, d=digest,
                      today=local_today(digest.now, digest.channel.timezone))
-    # The same finding ("too few public case studies") and the same counts of a part recur
-    # in many applications: each distinct one is rendered once. Already escaped for Slack:
-    # inserted as is.
-    findings: dict[tuple, Markup] = {}
-    progress: dict[PartProgress, Markup] = {}
-
-    def finding(f: Finding) -> Markup:
-        key = (f.rule, f.case_study_index, repr(sorted(f.params.items())))
-        if key not in findings:
-            findings[key] = Markup(render("case_studies.j2", "finding", language, style, f=f))
-        return findings[key]
-
-    def progress_line(p: PartProgress) -> Markup:
-        if p not in progress:
-            progress[p] = Markup(render("common.j2", "progress_line", language, style, p=p))
-        return progress[p]
-
+    lines = RepeatedLines(language, style)
     with cycle_collection_paused():
-        return summary, [
-            render("digest.j2", "application", language, style, a=a,
-                   progress=[progress_line(p) for p in a.readiness.parts],
-                   findings=[finding(f) for f in a.readiness.case_study_gaps])
-            for a in digest.applications
-        ]
+        return summary, [render("digest.j2", "application", language, style, a=a, lines=lines.of(a))
+                         for a in digest.applications]
 
 
 def printable(digest: ChannelDigest) -> str:

@@ -24,7 +24,6 @@ from functools import cached_property
 from flows.application import (
     EXPIRED,
     MET,
-    NO_ANSWER,
     NOT_APPLICABLE,
     SKIPPED,
     ApplicationState,
@@ -42,6 +41,8 @@ DONE = (MET, NOT_APPLICABLE)
 
 @dataclass(frozen=True)
 class ItemGap:
+    """An item blocking the verdict on the audit day, with its status then."""
+
     item: Item
     status: str | None  # on the audit day; None = not answered
     lapses_on: date | None = None  # met today, but this is its last valid day before the audit
@@ -53,7 +54,12 @@ class Readiness:
     today: date
     audit_day: date
     parts: tuple[PartProgress, ...]
-    item_gaps: tuple[ItemGap, ...]
+    # The applicable items blocking on the audit day, in checklist order within each kind. Not
+    # answered and skipped ones as items, without an ItemGap each: most items of most
+    # applications are not answered yet, and a digest judges thousands of applications.
+    failing: tuple[ItemGap, ...]  # answered and not good enough: not met, or expired by then
+    unanswered: tuple[Item, ...]
+    skipped: tuple[Item, ...]
     case_study_gaps: tuple[Finding, ...]
     expiring: tuple[Expiring, ...]  # within EXPIRING_DAYS of today, soonest first
     case_studies: Assessment
@@ -76,34 +82,33 @@ class Readiness:
     def ready(self) -> bool:
         """Audit-ready on ``audit_day``: no blocking gap (unreviewed items are one when the
         application requires sign-off), and a release AWS still accepts then."""
-        return (not self.item_gaps and not self.case_study_gaps
+        return (not self.item_gap_count and not self.case_study_gaps
                 and not (self.sign_off_required and self.unreviewed) and not self.past_acceptance)
 
-    # The gap lists below are cached: a digest reads each of them several times.
-    @cached_property
-    def unanswered(self) -> tuple[ItemGap, ...]:
-        return tuple(gap for gap in self.item_gaps if gap.status is None)
+    @property
+    def item_gap_count(self) -> int:
+        return len(self.failing) + len(self.unanswered) + len(self.skipped)
 
-    @cached_property
-    def skipped(self) -> tuple[ItemGap, ...]:
-        return tuple(gap for gap in self.item_gaps if gap.status == SKIPPED)
+    @property
+    def item_gaps(self) -> tuple[ItemGap, ...]:
+        """Every blocking item as a gap, in checklist order."""
+        gaps = {gap.item.id: gap for gap in self.failing}
+        gaps.update((item.id, ItemGap(item, SKIPPED)) for item in self.skipped)
+        gaps.update((item.id, ItemGap(item, None)) for item in self.unanswered)
+        return tuple(gaps[item.id] for item in self.checklist.applicable_items(self.state.delivery_type)
+                     if item.id in gaps)
 
     @property
     def unanswered_ids(self) -> tuple[str, ...]:
-        return tuple(gap.item.id for gap in self.unanswered)
+        return tuple(item.id for item in self.unanswered)
 
     @property
     def skipped_ids(self) -> tuple[str, ...]:
-        return tuple(gap.item.id for gap in self.skipped)
-
-    @cached_property
-    def failing(self) -> tuple[ItemGap, ...]:
-        """Answered and not good enough on the audit day: not met, or expired by then."""
-        return tuple(gap for gap in self.item_gaps if gap.status not in (None, SKIPPED))
+        return tuple(item.id for item in self.skipped)
 
     @property
     def gap_count(self) -> int:
-        return (len(self.item_gaps) + len(self.case_study_gaps)
+        return (self.item_gap_count + len(self.case_study_gaps)
                 + (len(self.unreviewed) if self.sign_off_required else 0))
 
     @cached_property
@@ -126,25 +131,39 @@ def readiness(
 ) -> Readiness:
     day = audit_day(state, today)
     items = checklist.applicable_items(state.delivery_type)
-    today_statuses = []
-    gaps = []
+    today_statuses: list[str | None] = []
+    failing: list[ItemGap] = []
+    unanswered: list[Item] = []
+    skipped: list[Item] = []
     answers = state.answers  # looked up directly: this loop runs for every item of every application
+    judged_today = day == today
     for item in items:
-        answer = answers.get(item.id, NO_ANSWER)
+        answer = answers.get(item.id)
+        if answer is None:  # not answered, on any day
+            today_statuses.append(None)
+            unanswered.append(item)
+            continue
         status = effective_status(answer, today)
         today_statuses.append(status)
-        on_audit_day = status if day == today else effective_status(answer, day)
+        on_audit_day = status if judged_today else effective_status(answer, day)
         if on_audit_day in DONE:
             continue
-        lapsing = on_audit_day == EXPIRED and status == MET
-        gaps.append(ItemGap(item, on_audit_day, answer.expires_on if lapsing else None))
+        if on_audit_day is None:
+            unanswered.append(item)
+        elif on_audit_day == SKIPPED:
+            skipped.append(item)
+        else:
+            lapsing = on_audit_day == EXPIRED and status == MET
+            failing.append(ItemGap(item, on_audit_day, answer.expires_on if lapsing else None))
     assessment = check(case_studies, documents, state.delivery_type, checklist, today, day)
     return Readiness(
         state=state,
         today=today,
         audit_day=day,
         parts=tuple(count_parts(checklist, items, today_statuses)),
-        item_gaps=tuple(gaps),
+        failing=tuple(failing),
+        unanswered=tuple(unanswered),
+        skipped=tuple(skipped),
         case_study_gaps=assessment.findings,
         expiring=tuple(expiring_within(checklist, state, today, EXPIRING_DAYS)),
         case_studies=assessment,

@@ -40,8 +40,8 @@ __all__ = ["CaseStudyNotFound", "CaseStudyOverview", "add", "overview", "rederiv
 CASE_STUDY_FIELDS = tuple(field.name for field in fields(CaseStudy))
 
 
-def _to_case_study(row: models.CaseStudy | Row) -> CaseStudy:
-    """From the ORM object or a plain row holding its :data:`CASE_STUDY_FIELDS`."""
+def _to_case_study(row: models.CaseStudy) -> CaseStudy:
+    """From the ORM object (a plain row of :data:`CASE_STUDY_FIELDS` is ``CaseStudy(*row)``)."""
     return CaseStudy(**{name: getattr(row, name) for name in CASE_STUDY_FIELDS})
 
 
@@ -73,8 +73,8 @@ def _case_studies_where(session: Session, condition: ColumnElement[bool]) -> dic
         .join(models.Application).where(condition).order_by(table.c.id)
     )
     found: dict[int, list[CaseStudy]] = {}
-    for row in rows:
-        found.setdefault(row.application_id, []).append(_to_case_study(row))
+    for application_id, *fields_in_order in rows:  # CASE_STUDY_FIELDS: CaseStudy's fields, in order
+        found.setdefault(application_id, []).append(CaseStudy(*fields_in_order))
     return found
 
 

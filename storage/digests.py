@@ -47,6 +47,18 @@ class ChannelData:
     changes: tuple[Change, ...]
 
 
+class _SharedAnswers(dict[str, domain.Answer]):
+    """Answers without dated evidence are equal whenever their status and decision are:
+    one shared value for each "status=decision" (:func:`load`'s aggregated answers)."""
+
+    def __missing__(self, outcome: str) -> domain.Answer:
+        status, decision = outcome.split("=")
+        # Readiness reads whether a decision stands, not who made it or when.
+        answer = domain.Answer(status=status or None, review=Review(decision, "", None) if decision else None)
+        self[outcome] = answer
+        return answer
+
+
 def _for_channels(channel_ids: list[str], default_channel: str) -> ColumnElement[bool]:
     pdm = models.Application.pdm_channel_id
     condition = pdm.in_(channel_ids) if channel_ids else false()
@@ -109,7 +121,7 @@ def load(db: Database, wanted: list[DigestChannel], default_channel: str, now: d
                                           + "=" + func.coalesce(models.Answer.review_decision, ""), ";"))
             .join(models.Application).where(in_channels).group_by(models.Answer.application_id)
         ).all()
-        dated: dict[tuple[int, str], list[domain.Evidence]] = {}
+        dated: dict[int, dict[str, list[domain.Evidence]]] = {}  # by application, then item
         for application_id, item_id, evidence_id, evidence_date, expires_on in connection.execute(
             select(models.Answer.application_id, models.Answer.item_id, models.Evidence.id,
                    models.Evidence.evidence_date, models.Evidence.expires_on)
@@ -117,37 +129,32 @@ def load(db: Database, wanted: list[DigestChannel], default_channel: str, now: d
             .where(in_channels, models.Evidence.evidence_date.is_not(None))
             .order_by(models.Evidence.id)
         ):
-            dated.setdefault((application_id, item_id), []).append(
+            dated.setdefault(application_id, {}).setdefault(item_id, []).append(
                 domain.Evidence(text="", evidence_date=evidence_date, expires_on=expires_on, id=evidence_id)
             )
         case_studies = _case_studies_where(session, in_channels)
         plans = drills._newest(session, None, in_channels)
-        oldest = min((last_posted.get(channel_id) or now - FIRST_DIGEST_LOOKBACK for channel_id in ids),
-                     default=now)
+        # Each channel's changes since its last posted digest; the query reads from the oldest.
+        since = {channel_id: last_posted.get(channel_id) or now - FIRST_DIGEST_LOOKBACK for channel_id in ids}
         history = connection.execute(
             select(models.HistoryEntry.application_id, models.HistoryEntry.item_id, models.HistoryEntry.field,
                    models.HistoryEntry.old_value, models.HistoryEntry.new_value, models.HistoryEntry.at)
             .join(models.Application)
-            .where(in_channels, models.HistoryEntry.at > oldest)
+            .where(in_channels, models.HistoryEntry.at > min(since.values(), default=now))
             .order_by(models.HistoryEntry.id)
         ).all()
 
     answers_by_application: dict[int, dict[str, domain.Answer]] = {row.id: {} for row in rows}
-    # Answers without dated evidence are equal whenever their status is: one shared value each.
-    undated: dict[tuple[str, str], domain.Answer] = {}
+    undated = _SharedAnswers()
     for application_id, answer_list in answer_lists:
-        answers = answers_by_application[application_id]
-        for triple in answer_list.split(";"):
-            item_id, status, decision = triple.split("=")
-            # Readiness reads whether a decision stands, not who made it or when.
-            review = Review(decision, "", None) if decision else None
-            evidence = dated.get((application_id, item_id))
-            if evidence:
-                answers[item_id] = domain.Answer(status=status or None, evidence=tuple(evidence), review=review)
-            else:
-                if (status, decision) not in undated:
-                    undated[status, decision] = domain.Answer(status=status or None, review=review)
-                answers[item_id] = undated[status, decision]
+        # Item id → "status=decision", split by str and dict in C rather than triple by
+        # triple: a thousand applications hold tens of thousands of answers.
+        outcomes = dict(entry.split("=", 1) for entry in answer_list.split(";"))
+        answers = {item_id: undated[outcome] for item_id, outcome in outcomes.items()}
+        for item_id, evidence in dated.get(application_id, {}).items():
+            shared = answers[item_id]
+            answers[item_id] = domain.Answer(status=shared.status, evidence=tuple(evidence), review=shared.review)
+        answers_by_application[application_id] = answers
     channel_of = {row.id: row.pdm_channel_id or default_channel for row in rows}
     inputs: dict[str, list[ApplicationInput]] = {channel_id: [] for channel_id in ids}
     for row in rows:
@@ -162,10 +169,8 @@ def load(db: Database, wanted: list[DigestChannel], default_channel: str, now: d
     changes: dict[str, list[Change]] = {channel_id: [] for channel_id in ids}
     for entry in history:
         channel_id = channel_of[entry.application_id]
-        if entry.at > (last_posted.get(channel_id) or now - FIRST_DIGEST_LOOKBACK):
-            changes[channel_id].append(
-                Change(entry.application_id, entry.item_id, entry.field, entry.old_value, entry.new_value, entry.at)
-            )
+        if entry.at > since[channel_id]:
+            changes[channel_id].append(Change(*entry))  # the query selects Change's fields, in order
     return [
         ChannelData(channel, last_posted.get(channel.channel_id), tuple(inputs[channel.channel_id]),
                     tuple(changes[channel.channel_id]))

@@ -99,7 +99,7 @@ def test_every_open_item_and_failing_case_study_rule_blocks():
     result = judge(state, documents=SolutionDocuments())
     assert [(g.item.id, g.status) for g in result.item_gaps] == [("P1.1", NOT_MET), ("P1.2", SKIPPED), ("P1.3", None)]
     assert [g.item.id for g in result.failing] == ["P1.1"]
-    assert [g.item.id for g in result.skipped] == ["P1.2"] and [g.item.id for g in result.unanswered] == ["P1.3"]
+    assert [item.id for item in result.skipped] == ["P1.2"] and [item.id for item in result.unanswered] == ["P1.3"]
     assert [f.rule for f in result.case_study_gaps] == [MISSING_OVERALL_DIAGRAM]
     assert not result.ready and result.gap_count == 4
 
