@@ -164,12 +164,13 @@ def drive(port: int, clients: int, requests: int, applications: list[int], posit
     application's walk posts next. With an application each, a client presses the message
     that was posted, as a person does: after each answer it waits (at most
     ``POST_WAIT`` seconds) for the stand-in at ``api_url`` to have the next item's message,
-    and presses that message (its ts); the wait is not part of the answer's latency.
+    and presses that message (its ts); the wait is not part of the answer's latency. No
+    ``api_url``: the candidate posts nothing, and clients do not wait.
     Returns the figures and the walks' new positions."""
     import http.client
 
     items = walk_items()
-    own = len(applications) == clients
+    own = len(applications) == clients and bool(api_url)
     stand_in = urllib.parse.urlsplit(api_url)
     latencies: list[float] = []
     errors = [0]
@@ -259,12 +260,13 @@ def drive(port: int, clients: int, requests: int, applications: list[int], posit
 
 
 def run(server: Server, clients: int, requests: int, applications: list[int], positions: dict[str, int],
-        api: FakeSlackAPI, check: bool = False) -> dict:
+        api: FakeSlackAPI, check: bool = False, posts: bool = True) -> dict:
     """One driver run against ``server``, with its CPU per answer; ``positions`` advance.
     With ``check``: whether each application's last posted item is the one its client
-    answers next (``posted``: applications where it is, of ``checked``)."""
+    answers next (``posted``: applications where it is, of ``checked``). ``posts``: the
+    candidate posts items, so its clients wait for them (the bare app posts none)."""
     cpu_before = server.cpu()
-    arguments = json.dumps([server.port, clients, requests, applications, positions, api.url])
+    arguments = json.dumps([server.port, clients, requests, applications, positions, api.url if posts else ""])
     output = subprocess.run([sys.executable, __file__, "--drive", arguments], cwd=ROOT, capture_output=True,
                             text=True, timeout=TIME_LIMIT + 60, check=True)
     result = json.loads(output.stdout)
@@ -394,7 +396,8 @@ def web(postgres: str, rounds: int, requests: int) -> None:
         names = list(CANDIDATES)
         try:
             # The first requests of a process build its caches: a run per candidate, not reported.
-            warmed = {name: run(server, len(warming), WARM_UP, warming, positions[name], api)["done"]
+            warmed = {name: run(server, len(warming), WARM_UP, warming, positions[name], api,
+                                posts=name != names[0])["done"]
                       for name, server in servers.items()}
             for number, cases in enumerate(plan):
                 for label, clients, applications in cases:
@@ -402,7 +405,8 @@ def web(postgres: str, rounds: int, requests: int) -> None:
                     for name in order:
                         check = name != names[0] and len(applications) == clients
                         results.setdefault((label, name), []).append(
-                            run(servers[name], clients, requests, applications, positions[name], api, check))
+                            run(servers[name], clients, requests, applications, positions[name], api, check,
+                                posts=name != names[0]))
         finally:
             peaks = {name: sampler.stop() for name, sampler in memory.items()}
             for server in servers.values():
