@@ -25,6 +25,7 @@ from storage import slack as slack_store
 from tests.support.cli import ROOT
 from tests.support.postgres import PrivateCluster, binaries
 from tests.support.slack import TEAM, block_action, send_interaction
+from tests.support.wait import wait_until
 from tests.support.web import WebProcess, web_env
 
 CREATED = datetime(2026, 11, 28, 2, 0, tzinfo=timezone.utc)
@@ -219,8 +220,9 @@ def test_two_workers_answer_at_once_each_on_connections_of_its_own(db, slack_api
     log = (tmp_path / "web.log").open("w+")
     web = WebProcess(web_env(db, slack_api, WEB_WORKERS="2"), stdout=log, stderr=log)
     try:
-        workers = Path(f"/proc/{web.process.pid}/task/{web.process.pid}/children").read_text().split()
-        assert len(workers) == 2
+        # Healthy once one worker answers; the master forks the second right after.
+        children = Path(f"/proc/{web.process.pid}/task/{web.process.pid}/children")
+        wait_until(lambda: len(children.read_text().split()) == 2, "the master forked two workers")
         statuses: list[int] = []
         lock = threading.Lock()
 
