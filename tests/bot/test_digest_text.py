@@ -10,7 +10,7 @@ from sqlalchemy import update
 
 from bot.config import DigestSettings
 from bot.digest import RepeatedLines, build_digests, digest_text, pdm_channels
-from bot.render import render
+from bot.render import render, translations
 from storage import models
 from tests.support.seed import seed
 
@@ -37,3 +37,23 @@ def test_a_line_rendered_once_reads_as_if_rendered_for_each_application(db):
                          for a in translated.applications]
                 assert texts == alone
                 assert len(set(texts)) == len(texts) == 75  # every application its own text
+
+
+def test_each_blocking_gap_is_a_line_of_its_own(db):
+    """A gap met today whose evidence lapses before the audit ends with its drill's state;
+    the next gap still starts a line of its own (bot.slack.blocks.fold splits between
+    lines), in both languages: as many lines under the heading as gaps, lists and findings."""
+    seed(db, 150, MONDAY, channels=1)
+    digest, = build_digests(db, pdm_channels(db, SETTINGS), SETTINGS, MONDAY)
+    drilled = [a for a in digest.applications
+               if any(gap.lapses_on and gap.item.id in a.drills for gap in a.readiness.failing[:-1])]
+    assert drilled  # the seed has lapsing drill items followed by other gaps
+    for language in ("en", "zh"):
+        translated = replace(digest, channel=replace(digest.channel, language=language))
+        _, texts = digest_text(translated)
+        heading = translations(language).gettext("Blocking gaps:")
+        for a, text in zip(translated.applications, texts, strict=True):
+            r = a.readiness
+            gaps = [part.splitlines()[1:] for part in text.split("\n\n") if part.startswith(heading)]
+            expected = len(r.failing) + bool(r.unanswered) + bool(r.skipped) + len(r.case_study_gaps)
+            assert [len(lines) for lines in gaps] == ([expected] if expected else [])
