@@ -14,7 +14,7 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot.config import DigestSettings
-from bot.digest import build_digests, pdm_channels
+from bot.digest import SharedLines, build_digests, pdm_channels
 from bot.render import render
 from bot.slack.digest import post_digest
 from bot.slack.listeners.commands.routing import add_subcommand
@@ -58,5 +58,6 @@ def send_digests_by_dm(ack: Ack, body: dict, client: WebClient, context: BoltCon
         return
     ack(say("digest_sent", channels[0].language, channels=[c.channel_id for c in channels]))
     dm = open_dm(client, context.user_id)
+    shared = SharedLines()
     for digest in build_digests(db, channels, digests, now()):
-        post_digest(client, dm, digest)
+        post_digest(client, dm, digest, shared)
