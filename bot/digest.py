@@ -46,7 +46,7 @@ def build_digests(db: Database, channels: list[DigestChannel], settings: DigestS
     checklists = installed_releases()
     with cycle_collection_paused():
         return [
-            build_digest(data.channel, data.applications, data.changes, now, data.since, checklists)
+            build_digest(data.channel, data.applications, now, data.since, checklists)
             for data in digests.load(db, channels, settings.pdm_channel, now)
         ]
 
