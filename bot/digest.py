@@ -28,7 +28,7 @@ def pdm_channels(db: Database, settings: DigestSettings, only: list[str] | None 
 @contextmanager
 def cycle_collection_paused() -> Iterator[None]:
     """Python's cycle collector off while a digest is built or rendered. A digest creates
-    millions of small objects that stay alive until it is posted and form no cycles
+    millions of small objects that stay alive until it is rendered and form no cycles
     (reference counting frees them); every collection walked all of them again, a quarter
     to a third of the time over 10,000 applications. Left as it was when already off."""
     was_on = gc.isenabled()
