@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.support import drop_database, fresh_database, header
 from bot.config import DigestSettings
-from bot.digest import build_digests, pdm_channels
-from bot.slack.digest import digest_messages
+from bot.digest import pdm_channels
+from bot.slack.digest import run_messages
 from storage.db import Database
 from tests.support.seed import NOW, seed
 
@@ -38,8 +38,7 @@ def generate(db: Database, now: datetime = NOW) -> int:
     """What the clock does for every channel before posting; returns the number of Slack messages."""
     settings = DigestSettings(pdm_channel="")
     messages = 0
-    for digest in build_digests(db, pdm_channels(db, settings), settings, now):
-        parent, replies = digest_messages(digest)
+    for _, replies in run_messages(db, pdm_channels(db, settings), settings, now):
         messages += 1 + len(replies)
     return messages
 

@@ -28,7 +28,7 @@ def pdm_channels(db: Database, settings: DigestSettings, only: list[str] | None 
 @contextmanager
 def cycle_collection_paused() -> Iterator[None]:
     """Python's cycle collector off while a digest is built or rendered. A digest creates
-    millions of small objects that stay alive until it is posted and form no cycles
+    millions of small objects that stay alive until it is rendered and form no cycles
     (reference counting frees them); every collection walked all of them again, a quarter
     to a third of the time over 10,000 applications. Left as it was when already off."""
     was_on = gc.isenabled()
@@ -46,7 +46,7 @@ def build_digests(db: Database, channels: list[DigestChannel], settings: DigestS
     checklists = installed_releases()
     with cycle_collection_paused():
         return [
-            build_digest(data.channel, data.applications, data.changes, now, data.since, checklists)
+            build_digest(data.channel, data.applications, now, data.since, checklists)
             for data in digests.load(db, channels, settings.pdm_channel, now)
         ]
 
@@ -104,20 +104,33 @@ class RepeatedLines:
         )
 
 
-def digest_text(digest: ChannelDigest, style: str = "text") -> tuple[str, list[str]]:
-    """The summary, and one text per application, in the channel's language."""
+class SharedLines(dict[tuple[str, str], RepeatedLines]):
+    """The :class:`RepeatedLines` of each language and style, shared by every channel of
+    one run (every due channel's digest, built together): channels repeat each other's
+    lines as applications do. Made per run, not per process: lines stay alive only as
+    long as the run's digests."""
+
+    def __missing__(self, key: tuple[str, str]) -> RepeatedLines:
+        self[key] = found = RepeatedLines(*key)
+        return found
+
+
+def digest_text(digest: ChannelDigest, style: str = "text",
+                shared: SharedLines | None = None) -> tuple[str, list[str]]:
+    """The summary, and one text per application, in the channel's language; ``shared``:
+    the lines already rendered for the other channels of the same run."""
     language = digest.channel.language
     summary = render("digest.j2", "summary", language, style, d=digest,
                      today=local_today(digest.now, digest.channel.timezone))
-    lines = RepeatedLines(language, style)
+    lines = (SharedLines() if shared is None else shared)[language, style]
     with cycle_collection_paused():
         return summary, [render("digest.j2", "application", language, style, a=a, lines=lines.of(a))
                          for a in digest.applications]
 
 
-def printable(digest: ChannelDigest) -> str:
+def printable(digest: ChannelDigest, shared: SharedLines | None = None) -> str:
     """The terminal form: a heading, the summary, then each application, separated by rules."""
-    summary, applications = digest_text(digest)
+    summary, applications = digest_text(digest, shared=shared)
     heading = render("digest.j2", "channel_heading", digest.channel.language, channel=digest.channel)
     rule = "-" * 60
     return "\n\n".join([f"{'=' * 60}\n{heading}\n{'=' * 60}", summary, *(f"{rule}\n{text}" for text in applications)])
@@ -125,5 +138,6 @@ def printable(digest: ChannelDigest) -> str:
 
 def print_digests(db: Database, channels: list[DigestChannel], settings: DigestSettings, now: datetime) -> None:
     """``digest --print``: every channel's digest, readable in a terminal."""
+    shared = SharedLines()
     for digest in build_digests(db, channels, settings, now):
-        print(printable(digest), end="\n\n")
+        print(printable(digest, shared), end="\n\n")

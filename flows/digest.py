@@ -1,7 +1,7 @@
 """The PDM digest as plain values: each channel's applications, their readiness, what changed.
 
-Pure: no SQL, no Slack, no clock — ``now`` is passed in, and the changes are the history
-rows the storage layer read since the channel's last posted digest. Also the schedule
+Pure: no SQL, no Slack, no clock — ``now`` is passed in, and the changes are what the
+storage layer counted in the history since the channel's last posted digest. Also the schedule
 arithmetic: when a channel's digest falls due, and the key that makes it post once.
 """
 
@@ -80,15 +80,18 @@ def digest_key(channel: DigestChannel, slot: datetime) -> str:
 
 
 @dataclass(frozen=True)
-class Change:
-    """One history row: what changed on an application."""
+class Changes:
+    """What one application's history holds after the channel's last digest, as storage
+    counts it: each item whose status changed — its status before the first change and
+    after the last, in the order of their first changes —, the evidence rows, and
+    whether the application was created."""
 
-    application_id: int
-    item_id: str | None
-    field: str
-    old_value: str | None
-    new_value: str | None
-    at: datetime
+    statuses: tuple[tuple[str, str | None, str | None], ...] = ()  # item id, before, after
+    evidence: int = 0
+    created: bool = False
+
+
+NO_CHANGES = Changes()
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ class ApplicationInput:
     case_studies: tuple[CaseStudy, ...] = ()
     documents: SolutionDocuments = SolutionDocuments()
     plans: Mapping[str, DrillPlan] = field(default_factory=dict)  # the newest drill plan per item
+    changes: Changes = NO_CHANGES
 
 
 @dataclass(frozen=True)
@@ -153,47 +157,37 @@ class ChannelDigest:
         return sum(a.evidence_added for a in self.applications)
 
 
-def _status_changes(checklist: Checklist, changes: Iterable[Change]) -> tuple[StatusChange, ...]:
-    """Each item's status before the first and after the last change; items changed back drop out."""
-    first_old: dict[str, str | None] = {}
-    last_new: dict[str, str | None] = {}
-    for change in changes:
-        if change.field == "status" and change.item_id:
-            first_old.setdefault(change.item_id, change.old_value)
-            last_new[change.item_id] = change.new_value
+def _status_changes(checklist: Checklist, changes: Changes) -> tuple[StatusChange, ...]:
+    """Items changed back to the status they had drop out, and so do items no longer in the checklist."""
     found = []
-    for item_id, new in last_new.items():
+    for item_id, old, new in changes.statuses:
         item = checklist.item(item_id)
-        if item is not None and first_old[item_id] != new:
-            found.append(StatusChange(item, first_old[item_id], new))
+        if item is not None and old != new:
+            found.append(StatusChange(item, old, new))
     return tuple(found)
 
 
 def build_digest(
     channel: DigestChannel,
     applications: Iterable[ApplicationInput],
-    changes: Iterable[Change],
     now: datetime,
     since: datetime | None,
     checklists: Mapping[tuple[str, str], Checklist],
 ) -> ChannelDigest:
-    """``since`` is when the channel's last digest was posted (None: never)."""
-    by_application: dict[int, list[Change]] = {}
-    for change in changes:
-        by_application.setdefault(change.application_id, []).append(change)
+    """``since`` is when the channel's last digest was posted (None: never); each
+    application's changes are counted from then."""
     digests = []
     for entry in applications:
         state = entry.state
         checklist = checklists[state.release_key]  # the release the application answers
-        own = by_application.get(state.id, ())
         judged = readiness(checklist, state, entry.case_studies, entry.documents, local_today(now, state.timezone))
         lapsing = ((gap.item, gap.lapses_on) for gap in judged.failing if gap.lapses_on)
         digests.append(
             ApplicationDigest(
                 readiness=judged,
-                status_changes=_status_changes(checklist, own),
-                evidence_added=sum(change.field == "evidence" for change in own),
-                created=any(change.field == "created" for change in own),
+                status_changes=_status_changes(checklist, entry.changes),
+                evidence_added=entry.changes.evidence,
+                created=entry.changes.created,
                 drills={line.item.id: line for line in drill_lines(lapsing, state, entry.plans)},
             )
         )

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from slack_sdk import WebClient
 
 from bot.config import DigestSettings, SlackSettings
-from bot.digest import build_digests, digest_text, pdm_channels
+from bot.digest import SharedLines, build_digests, cycle_collection_paused, digest_text, pdm_channels
 from bot.render import render
 from bot.slack import blocks
 from bot.slack.web_api import call, client_factory
@@ -43,20 +43,33 @@ def messages(text: str) -> list[dict]:
             for start in range(0, len(sections), blocks.MESSAGE_BLOCKS)]
 
 
-def digest_messages(digest: ChannelDigest) -> tuple[dict, list[dict]]:
-    """The parent message, and the replies for its thread."""
-    summary, applications = digest_text(digest, "slack")
+def digest_messages(digest: ChannelDigest, shared: SharedLines | None = None) -> tuple[dict, list[dict]]:
+    """The parent message, and the replies for its thread (``shared``: as in :func:`bot.digest.digest_text`)."""
+    summary, applications = digest_text(digest, "slack", shared)
     parent = messages(summary)
     return parent[0], parent[1:] + [message for text in applications for message in messages(text)]
 
 
-def post_digest(client: WebClient, channel_id: str, digest: ChannelDigest) -> str | None:
-    """Post the parent, then the replies in its thread; the parent's ts, or None if it failed.
+def run_messages(db: Database, channels: list[DigestChannel], settings: DigestSettings,
+                 now: datetime) -> list[tuple[dict, list[dict]]]:
+    """Each listed channel's messages (:func:`digest_messages`), built and rendered in one
+    run: the channels share their rendered lines, and Python's cycle collector stays
+    paused until the digests are gone (see :func:`bot.digest.cycle_collection_paused`):
+    resumed between channels, it walked every object of every digest again. Only the
+    messages stay alive while they are posted."""
+    with cycle_collection_paused():
+        shared = SharedLines()
+        return [digest_messages(digest, shared) for digest in build_digests(db, channels, settings, now)]
+
+
+def post_digest(client: WebClient, channel_id: str, digest: tuple[dict, list[dict]]) -> str | None:
+    """Post the parent, then the replies in its thread (``digest``: :func:`digest_messages`);
+    the parent's ts, or None if it failed.
 
     A reply that still fails after the client's retries is logged (by ``call``) and the
     others are posted: the parent is never posted twice.
     """
-    parent, replies = digest_messages(digest)
+    parent, replies = digest
     posted = call(client, "chat_postMessage", channel=channel_id, **parent)
     if not posted or not posted.get("ts"):
         return None
@@ -96,7 +109,7 @@ def post_due_digests(db: Database, client_for: Callable[[str], WebClient | None]
     if not claimed:
         return []
     results = []
-    built = build_digests(db, [channel for channel, _ in claimed], settings, now)
+    built = run_messages(db, [channel for channel, _ in claimed], settings, now)
     for digest, (channel, key) in zip(built, claimed, strict=True):
         client = client_for(channel.team_id)
         ts = post_digest(client, channel.channel_id, digest) if client is not None else None

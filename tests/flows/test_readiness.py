@@ -12,7 +12,7 @@ from flows.case_studies import MISSING_OVERALL_DIAGRAM, CaseStudy, SolutionDocum
 from flows.checklist import get_checklist
 from flows.digest import (
     ApplicationInput,
-    Change,
+    Changes,
     DigestChannel,
     Schedule,
     ScheduleProblem,
@@ -144,12 +144,10 @@ def test_the_latest_slot_is_in_the_channels_time_zone():
     assert latest_slot(at, friday) == datetime(2026, 11, 27, 17, 0, tzinfo=timezone.utc)
 
 
-def test_status_changes_collapse_and_drop_when_changed_back():
+def test_status_changes_changed_back_drop_out():
     now = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)
-    changes = [Change(1, "P1.1", "status", None, NOT_MET, now), Change(1, "P1.1", "status", NOT_MET, MET, now),
-               Change(1, "P1.2", "status", None, MET, now), Change(1, "P1.2", "status", MET, None, now),
-               Change(1, "T1.24", "evidence", None, "link", now)]
-    digest = build_digest(DigestChannel("CPDM"), [ApplicationInput(ready_state())], changes, now, None,
+    changes = Changes(statuses=(("P1.1", None, MET), ("P1.2", MET, MET), ("X9.9", None, MET)), evidence=1)
+    digest = build_digest(DigestChannel("CPDM"), [ApplicationInput(ready_state(), changes=changes)], now, None,
                           {(CHECKLIST.id, ""): CHECKLIST})
     [application] = digest.applications
     assert [(c.item.id, c.old, c.new) for c in application.status_changes] == [("P1.1", None, MET)]

@@ -14,9 +14,9 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot.config import DigestSettings
-from bot.digest import build_digests, pdm_channels
+from bot.digest import pdm_channels
 from bot.render import render
-from bot.slack.digest import post_digest
+from bot.slack.digest import post_digest, run_messages
 from bot.slack.listeners.commands.routing import add_subcommand
 from bot.slack.web_api import now, open_dm, sync_members
 from flows.application import ApplicationState
@@ -58,5 +58,5 @@ def send_digests_by_dm(ack: Ack, body: dict, client: WebClient, context: BoltCon
         return
     ack(say("digest_sent", channels[0].language, channels=[c.channel_id for c in channels]))
     dm = open_dm(client, context.user_id)
-    for digest in build_digests(db, channels, digests, now()):
+    for digest in run_messages(db, channels, digests, now()):
         post_digest(client, dm, digest)
