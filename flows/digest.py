@@ -83,8 +83,8 @@ def digest_key(channel: DigestChannel, slot: datetime) -> str:
 class Changes:
     """What one application's history holds after the channel's last digest, as storage
     counts it: each item whose status changed — its status before the first change and
-    after the last, in the order of their first changes —, the evidence rows, and
-    whether the application was created."""
+    after the last, in the order of their first changes —, the pieces of evidence added
+    (not those an undo took away), and whether the application was created."""
 
     statuses: tuple[tuple[str, str | None, str | None], ...] = ()  # item id, before, after
     evidence: int = 0

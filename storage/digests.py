@@ -185,7 +185,10 @@ def _changes(connection: Connection, since: dict[str, datetime], default_channel
         select(entry.application_id, entry.field, status_item.label("status_item"), func.count().label("rows"),
                func.min(entry.id).label("first_id"), func.max(entry.id).label("last_id"))
         .join(models.Application)
-        .where(window, or_(entry.field.in_((CREATED, "evidence")), and_(entry.field == "status", entry.item_id != "")))
+        # Evidence rows count only as additions: an undo that takes a piece away writes
+        # one with no new value, and "evidence added" must not count it.
+        .where(window, or_(entry.field == CREATED, and_(entry.field == "evidence", entry.new_value.is_not(None)),
+                           and_(entry.field == "status", entry.item_id != "")))
         .group_by(entry.application_id, entry.field, status_item)
         .subquery()
     )

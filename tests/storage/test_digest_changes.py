@@ -38,7 +38,7 @@ def _read_one_by_one(db: Database, since: dict[str, datetime]) -> dict[int, Chan
             if row.field == "status" and row.item_id:
                 first_old.setdefault(row.application_id, {}).setdefault(row.item_id, row.old_value)
                 last_new.setdefault(row.application_id, {})[row.item_id] = row.new_value
-            elif row.field == "evidence":
+            elif row.field == "evidence" and row.new_value is not None:  # added, not taken away
                 evidence[row.application_id] = evidence.get(row.application_id, 0) + 1
             elif row.field == "created":
                 created.add(row.application_id)
@@ -72,7 +72,7 @@ def test_the_changes_counted_in_sql_are_those_of_the_history_rows(db):
                 extra += [_row(application_id, None, "created", None, "Partner", at),
                           _row(application_id, None, "status", None, MET, at),
                           _row(application_id, "P1.3", "note", "", "a note", at),
-                          _row(application_id, "T1.24", "evidence", "https://old.example", None, at)]
+                          _row(application_id, "T1.24", "evidence", "https://old.example", None, at)]  # taken away
         session.execute(insert(models.HistoryEntry), extra)
         session.add(models.DigestLog(key="posted", team_id="T0TEAM", channel_id="CPDM00", status=digests.POSTED,
                                      posted_at=NOW - timedelta(days=3), claimed_at=NOW - timedelta(days=3)))
