@@ -227,7 +227,7 @@ def read_known(db: Database, application_id: int) -> tuple[domain.ApplicationSta
     if not found:
         raise ApplicationNotFound(application_id)
     state, row = found[0]
-    db.known_states.remember(state, row.version, row.updated_at)
+    db.known_states.remember(state, row.version, row.updated_at, row.channel_id)
     return state, row.version
 
 
@@ -453,6 +453,33 @@ def _save(
     return replace(after, answers=stored_answers)
 
 
+_MEMBERS = models.ChannelMember.__table__
+
+
+def may_change_from_slack():
+    """Whether the user bound as ``member_user_id`` may change the application from Slack:
+    a member of its channel (as last read from Slack) in its own workspace, bound as
+    ``member_team_id``. The one rule, in the membership check and in a press's write.
+    (Not ``team_id``: in an UPDATE, a parameter named after a column sets it.)"""
+    return and_(
+        _APPLICATIONS.c.team_id == bindparam("member_team_id"),
+        select(_MEMBERS.c.user_id)
+        .where(_MEMBERS.c.team_id == _APPLICATIONS.c.team_id, _MEMBERS.c.channel_id == _APPLICATIONS.c.channel_id,
+               _MEMBERS.c.user_id == bindparam("member_user_id"))
+        .exists(),
+    )
+
+
+@dataclass(frozen=True)
+class Presumed:
+    """What a press's write confirms when no statement checked it before: the state was
+    known at ``updated_at`` (with the version), and ``user_id`` of ``team_id`` may change it."""
+
+    updated_at: datetime
+    team_id: str
+    user_id: str
+
+
 # The outcomes of :func:`_write_unless_changed`.
 WRITTEN, ALREADY_APPLIED, CHANGED_MEANWHILE = "written", "already applied", "changed meanwhile"
 _DELIVERIES, _HISTORY = models.ProcessedDelivery.__table__, models.HistoryEntry.__table__
@@ -461,14 +488,17 @@ _HISTORY_VALUES = ("application_id", "item_id", "field", "old_value", "new_value
 
 def _write_unless_changed(connection: Connection, before: domain.ApplicationState, version: int,
                           after: domain.ApplicationState, actor: str, now: datetime,
-                          delivery_key: str) -> tuple[str | None, domain.ApplicationState]:
+                          delivery_key: str, presumed: Presumed | None = None,
+                          ) -> tuple[str | None, domain.ApplicationState]:
     """A step applied to a state read without a lock, in one statement on PostgreSQL: it
     claims ``delivery_key`` and writes what changed only if the application is still at
-    ``version`` and the key unclaimed. Returns :data:`WRITTEN` (with the state as stored,
+    ``version`` and the key unclaimed — and, with ``presumed``, still at its update time,
+    and the user one who may change it. Returns :data:`WRITTEN` (with the state as stored,
     now at ``version + 1``), :data:`ALREADY_APPLIED` (the key was claimed before) or
-    :data:`CHANGED_MEANWHILE` (nothing written), or None when this cannot be one
-    statement (SQLite, which has no round trips to save, or new evidence, whose rows need
-    their answer's id): the caller then takes the lock."""
+    :data:`CHANGED_MEANWHILE` (nothing written; with ``presumed``, also when the user may
+    not change it), or None when this cannot be one statement (SQLite, which has no round
+    trips to save, or new evidence, whose rows need their answer's id): the caller then
+    takes the lock."""
     if connection.dialect.name != "postgresql":
         return None, after
     after = settle(get_checklist(*after.release_key), before, after)[0]  # as _save does
@@ -477,9 +507,12 @@ def _write_unless_changed(connection: Connection, before: domain.ApplicationStat
         return None, after
     statement = _unlocked_write(tuple(changed.application),
                                 tuple((exists, tuple(values)) for _, values, exists in changed.answers),
-                                len(changed.history))
+                                len(changed.history), presumed is not None)
     params: dict[str, object] = {"where_id": before.id, "where_version": version, "claim_key": delivery_key,
                                  "claim_at": now}
+    if presumed is not None:
+        params.update(where_updated_at=presumed.updated_at, member_team_id=presumed.team_id,
+                      member_user_id=presumed.user_id)
     params.update((f"a_{name}", value) for name, value in changed.application.items())
     for n, (item_id, values, _) in enumerate(changed.answers):
         params[f"n{n}_item_id"] = item_id
@@ -493,7 +526,7 @@ def _write_unless_changed(connection: Connection, before: domain.ApplicationStat
 
 @cache
 def _unlocked_write(application_columns: tuple[str, ...], answers: tuple[tuple[bool, tuple[str, ...]], ...],
-                    history_rows: int):
+                    history_rows: int, presumed: bool):
     """The statement of :func:`_write_unless_changed`, built once per shape: the
     application's UPDATE (guarded by its version and the unclaimed key) is a CTE that the
     claim, the answers' and the history's writes each require to have written a row.
@@ -504,10 +537,13 @@ def _unlocked_write(application_columns: tuple[str, ...], answers: tuple[tuple[b
         return bindparam(f"{prefix}{name}", type_=table.c[name].type)
 
     claimed_before = select(_DELIVERIES.c.key).where(_DELIVERIES.c.key == bindparam("claim_key")).exists()
+    guards = [_APPLICATIONS.c.id == bindparam("where_id"), _APPLICATIONS.c.version == bindparam("where_version"),
+              ~claimed_before]
+    if presumed:
+        guards += [_APPLICATIONS.c.updated_at == bound("where_", _APPLICATIONS, "updated_at"), may_change_from_slack()]
     written = (
         update(_APPLICATIONS)
-        .where(_APPLICATIONS.c.id == bindparam("where_id"), _APPLICATIONS.c.version == bindparam("where_version"),
-               ~claimed_before)
+        .where(*guards)
         .values(version=_APPLICATIONS.c.version + 1,
                 **{name: bound("a_", _APPLICATIONS, name) for name in application_columns})
         .returning(_APPLICATIONS.c.id)

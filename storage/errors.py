@@ -15,6 +15,12 @@ class CaseStudyNotFound(StorageError, LookupError):
     """No case study with that id in that application."""
 
 
+class MembershipNotConfirmed(StorageError):
+    """A press on a presumed membership (:func:`storage.slack.presumed_membership`) was
+    not written: the application changed since this process knew it, or the user is not
+    a member of its channel. The caller checks the membership as for any request."""
+
+
 class PartnerExists(StorageError):
     """The workspace already has an application for this partner (names compared
     case- and space-insensitively): raised instead of the unique constraint's error."""

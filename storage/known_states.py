@@ -30,6 +30,7 @@ class KnownState:
     version: int
     updated_at: datetime
     state: ApplicationState
+    channel_id: str  # set when the application is created, never changed
 
 
 class KnownStates:
@@ -47,9 +48,9 @@ class KnownStates:
                 self._states.move_to_end(application_id)
             return found
 
-    def remember(self, state: ApplicationState, version: int, updated_at: datetime) -> None:
+    def remember(self, state: ApplicationState, version: int, updated_at: datetime, channel_id: str) -> None:
         with self._lock:
-            self._states[state.id] = KnownState(version, updated_at, state)
+            self._states[state.id] = KnownState(version, updated_at, state, channel_id)
             self._states.move_to_end(state.id)
             if len(self._states) > self._size:
                 self._states.popitem(last=False)

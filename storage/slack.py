@@ -82,16 +82,23 @@ def member_left(db: Database, team_id: str, channel_id: str, user_id: str) -> No
 
 @dataclass(frozen=True)
 class Membership:
-    """An application as a workspace member meets it: its channel, when that channel's
-    members were last read from Slack (None: never), whether the user may change it (is
-    a member of its channel), and its state as read, with the version that state is
-    (:func:`storage.walks.answer_from_slack` writes it without a lock)."""
+    """An application as workspace ``team_id``'s member ``user_id`` meets it: its channel,
+    when that channel's members were last read from Slack (None: never), whether the user
+    may change it (is a member of its channel), and its state as read, with the version
+    that state is (:func:`storage.walks.answer_from_slack` writes it without a lock).
+
+    ``presumed_at``: None when a statement read all this; else the update time of the
+    state this process knew, presumed current with the user presumed a member
+    (:func:`presumed_membership`), which the press's write confirms."""
 
     state: ApplicationState
     version: int
     channel_id: str
     synced_at: datetime | None
     may_change: bool
+    team_id: str
+    user_id: str
+    presumed_at: datetime | None = None
 
     @property
     def application_id(self) -> int:
@@ -116,13 +123,7 @@ _MEMBERSHIP = select(
          _APPLICATIONS.c.updated_at == bindparam("known_updated_at", type_=_APPLICATIONS.c.updated_at.type),
          ).label("is_known"),
     _SYNCS.c.synced_at.label("members_synced_at"),
-    and_(
-        _APPLICATIONS.c.team_id == bindparam("team_id"),
-        select(_MEMBERS.c.user_id)
-        .where(_MEMBERS.c.team_id == _APPLICATIONS.c.team_id, _MEMBERS.c.channel_id == _APPLICATIONS.c.channel_id,
-               _MEMBERS.c.user_id == bindparam("user_id"))
-        .exists(),
-    ).label("is_member"),
+    applications.may_change_from_slack().label("is_member"),
 ).select_from(_APPLICATIONS.outerjoin(_SYNCS, and_(_SYNCS.c.team_id == _APPLICATIONS.c.team_id,
                                                    _SYNCS.c.channel_id == _APPLICATIONS.c.channel_id))
               ).where(_APPLICATIONS.c.id == bindparam("application_id"))
@@ -136,7 +137,7 @@ def membership(db: Database, team_id: str, application_id: int, user_id: str) ->
     known = db.known_states.get(application_id)
     with db.single_statement() as connection:
         row = connection.execute(_MEMBERSHIP, {
-            "application_id": application_id, "team_id": team_id, "user_id": user_id,
+            "application_id": application_id, "member_team_id": team_id, "member_user_id": user_id,
             "known_version": known.version if known else -1, "known_updated_at": known.updated_at if known else None,
         }).first()
     if row is None:
@@ -148,7 +149,20 @@ def membership(db: Database, team_id: str, application_id: int, user_id: str) ->
             state, version = applications.read_known(db, application_id)
         except ApplicationNotFound:  # deleted in between (a workspace erased)
             return None
-    return Membership(state, version, row.channel_id, row.members_synced_at, bool(row.is_member))
+    return Membership(state, version, row.channel_id, row.members_synced_at, bool(row.is_member), team_id, user_id)
+
+
+def presumed_membership(db: Database, team_id: str, application_id: int, user_id: str) -> Membership | None:
+    """The membership a press's write checks, without a statement before it: the state
+    this process knows, presumed current, and the user presumed a member. The write
+    (:func:`storage.walks.answer_from_slack`) confirms both in the statement that writes,
+    or writes nothing. None when this process does not know the application, and on
+    SQLite, where a press is written under the application's lock after a check."""
+    known = None if db.is_sqlite else db.known_states.get(application_id)
+    if known is None:
+        return None
+    return Membership(known.state, known.version, known.channel_id, None, True, team_id, user_id,
+                      presumed_at=known.updated_at)
 
 
 def in_application_channel(db: Database, application_id: int, user_id: str) -> bool:

@@ -19,6 +19,7 @@ from storage import applications, drills
 from storage import slack as slack_store
 from storage.case_studies import _case_studies_by_application, _to_documents
 from storage.db import Database
+from storage.errors import MembershipNotConfirmed
 
 
 def start(
@@ -78,36 +79,42 @@ def every_application(db: Database) -> list[Listed]:
         return [Listed(state, row.team_id, tuple(cases[state.id]), _to_documents(row)) for state, row in found]
 
 
-def answer_from_slack(
-    db: Database, before: ApplicationState, version: int, item_id: str, line: str, actor: str, delivery_key: str,
-    now: datetime,
-) -> walk.Outcome | None:
-    """A button press, applied to ``before``, the state at ``version`` as the membership
-    check read it (:func:`storage.slack.membership`; who may press is checked there). None
-    when the delivery was already applied.
+def answer_from_slack(db: Database, member: slack_store.Membership, item_id: str, line: str, delivery_key: str,
+                      now: datetime) -> walk.Outcome | None:
+    """A button press by ``member``'s user, applied to its state, as the membership check
+    read it (:func:`storage.slack.membership`) or as this process knew it
+    (:func:`storage.slack.presumed_membership`). None when the delivery was already
+    applied; raises :class:`MembershipNotConfirmed` when a presumed membership was not
+    confirmed, having written nothing.
 
     This is the path every answer takes. On PostgreSQL one statement claims the delivery
-    and writes the step, unless the application changed since it was read; then, and on
-    SQLite, the delivery is claimed and the step applied to the state read again under the
-    application's lock, in one transaction."""
+    and writes the step, unless the application changed since it was read (or, presumed,
+    the user may not change it); then, and on SQLite, the delivery is claimed and the
+    step applied to the state read again under the application's lock, in one
+    transaction."""
+    before, version, actor = member.state, member.version, member.user_id
     checklist = get_checklist(*before.release_key)
     key = slack_store._stored_key(delivery_key)
     outcome = walk.on_item(checklist, before, item_id, line, actor, now)
+    presumed = (None if member.presumed_at is None
+                else applications.Presumed(member.presumed_at, member.team_id, member.user_id))
     with db.single_statement() as connection:
         written, stored = applications._write_unless_changed(connection, before, version, outcome.state, actor, now,
-                                                             key)
+                                                             key, presumed)
     if written == applications.ALREADY_APPLIED:
         return None
     if written == applications.WRITTEN:
-        db.known_states.remember(stored, version + 1, now)  # the next press on it reads no answers
+        db.known_states.remember(stored, version + 1, now, member.channel_id)  # the next press reads no answers
         return outcome
+    if presumed is not None:
+        raise MembershipNotConfirmed(before.id)
     with db.session() as session:
         if not slack_store._claim_delivery(session, key, now):
             return None
         before, row = applications._read_one(session, before.id, lock=True)
         outcome = walk.on_item(checklist, before, item_id, line, actor, now)
         stored = applications._save(session, before.id, before, outcome.state, actor, now)
-    db.known_states.remember(stored, row.version + 1, now)
+    db.known_states.remember(stored, row.version + 1, now, row.channel_id)
     return walk.Outcome(stored, outcome.messages, outcome.quit)
 
 

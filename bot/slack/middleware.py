@@ -8,10 +8,12 @@
   language and the subcommand's argument into the context.
 - :func:`members_only` (every listener that changes an application) finds the application
   a request names and refuses anyone who is not a member of its channel, in its own
-  workspace; it puts the application's ``state`` (and its ``state_version``) into the
-  context. The refusal reaches the person where they are: an error in the form, the
-  slash command's answer, the action's ``response_url`` (which reaches people previewing a
-  channel, unlike ``chat.postEphemeral``), or an ephemeral reply in an item's thread.
+  workspace; it puts the application's ``state`` (and the ``membership`` it was read
+  with) into the context. An answer button's press leaves the check to its write when
+  this process knows the application (``presume_known``). The refusal reaches the person
+  where they are: an error in the form, the slash command's answer, the action's
+  ``response_url`` (which reaches people previewing a channel, unlike
+  ``chat.postEphemeral``), or an ephemeral reply in an item's thread.
 """
 
 from __future__ import annotations
@@ -77,32 +79,54 @@ def channel_application(*, needs_application: bool = True) -> Callable:
     return load
 
 
-def members_only(locate: Locator) -> Callable:
+def members_only(locate: Locator, *, presume_known: bool = False) -> Callable:
     """Let the request through only when its user is a member of the named application's
-    channel; puts ``application_id`` into the context."""
+    channel; puts ``application_id`` and ``membership`` into the context.
+
+    ``presume_known``: for a press whose write checks the membership itself
+    (:func:`storage.walks.answer_from_slack`). When this process knows the application,
+    no statement is sent here: the write confirms what was presumed, in the statement
+    that writes; if it does not, the listener calls :func:`admit` and presses again."""
 
     def check(ack: Ack, body: dict, context: BoltContext, db: Database, respond: Respond, client: WebClient,
               next_: Callable[[], None]):
         application_id = locate(body, context)
         if application_id is None:
             return ack()  # not about an application: nothing to do
-        membership = slack_store.membership(db, context.team_id or "", application_id, context.user_id or "")
-        if membership is None:
-            raise ApplicationNotFound(application_id)  # a forged or outdated id: dropped by the error handler
-        if not membership.may_change and _stale(membership):
-            # Before refusing, read the channel again: a join event may have been missed.
-            sync_members(db, client, context.team_id or "", membership.channel_id)
-            membership = slack_store.membership(db, context.team_id or "", application_id, context.user_id or "")
-        if not membership.may_change:
-            return _refuse(ack, body, respond, client, context, slack_text("not_member", membership.language))
-        context["application_id"] = application_id
-        context["application_channel"] = membership.channel_id
-        context["language"] = membership.language
-        # The state as the check read it; an answer writes on it unless it changed since.
-        context["state"], context["state_version"] = membership.state, membership.version
-        return next_()
+        presumed = (slack_store.presumed_membership(db, context.team_id or "", application_id, context.user_id or "")
+                    if presume_known else None)
+        if presumed is not None:
+            _let_in(context, presumed)
+            return next_()
+        refusal = admit(ack, body, context, db, respond, client, application_id)
+        return next_() if refusal is None else refusal
 
     return check
+
+
+def admit(ack: Ack, body: dict, context: BoltContext, db: Database, respond: Respond, client: WebClient,
+          application_id: int) -> BoltResponse | None:
+    """Check that the request's user is a member of the application's channel: None, with
+    the membership in the context, if so; else the refusal, already sent."""
+    membership = slack_store.membership(db, context.team_id or "", application_id, context.user_id or "")
+    if membership is None:
+        raise ApplicationNotFound(application_id)  # a forged or outdated id: dropped by the error handler
+    if not membership.may_change and _stale(membership):
+        # Before refusing, read the channel again: a join event may have been missed.
+        sync_members(db, client, context.team_id or "", membership.channel_id)
+        membership = slack_store.membership(db, context.team_id or "", application_id, context.user_id or "")
+    if not membership.may_change:
+        return _refuse(ack, body, respond, client, context, slack_text("not_member", membership.language))
+    _let_in(context, membership)
+    return None
+
+
+def _let_in(context: BoltContext, membership: slack_store.Membership) -> None:
+    context["application_id"] = membership.application_id
+    context["application_channel"] = membership.channel_id
+    context["language"] = membership.language
+    # The state as the check read it; an answer writes on it unless it changed since.
+    context["state"], context["membership"] = membership.state, membership
 
 
 def _stale(membership: slack_store.Membership) -> bool:

@@ -51,35 +51,34 @@ def test_remembering_an_item_message_says_which_was_live_until_then(db, now):
     assert slack_store.item_message(db, TEAM, "CTEAM", "1700000000.000300").item_id == "P1.3"
 
 
-def read(db, state):
-    """The state and version as the membership check reads them for a button press."""
-    found = slack_store.membership(db, TEAM, state.id, "UALICE")
-    return found.state, found.version
+def read(db, state, user="UALICE"):
+    """The membership as the check reads it for a button press by ``user``."""
+    return slack_store.membership(db, TEAM, state.id, user)
 
 
 def test_a_delivery_is_applied_once(db, now):
     state = start(db, now)
-    first = walks.answer_from_slack(db, *read(db, state), "P1.1", "yes", "UALICE", "action:1", now)
+    first = walks.answer_from_slack(db, read(db, state), "P1.1", "yes", "action:1", now)
     assert first.state.answer("P1.1").status == "met"
-    assert walks.answer_from_slack(db, *read(db, state), "P1.1", "no", "UALICE", "action:1", now) is None
+    assert walks.answer_from_slack(db, read(db, state), "P1.1", "no", "action:1", now) is None
     assert walks.load(db, state.id).answer("P1.1").status == "met"
 
 
 def test_a_press_on_a_state_read_before_another_change_keeps_both(db, now):
     state = start(db, now)
     stale = read(db, state)
-    walks.answer_from_slack(db, *read(db, state), "P1.2", "no", "UBOB", "action:0", now)  # Bob, in between
-    assert walks.answer_from_slack(db, *stale, "P1.1", "yes", "UALICE", "action:1", now) is not None
+    walks.answer_from_slack(db, read(db, state, "UBOB"), "P1.2", "no", "action:0", now)  # Bob, in between
+    assert walks.answer_from_slack(db, stale, "P1.1", "yes", "action:1", now) is not None
     stored = walks.load(db, state.id)
     assert (stored.answer("P1.1").status, stored.answer("P1.2").status) == ("met", "not_met")
     # The walk moved on from what was stored, as the same presses read afresh move it.
     fresh = start(db, now, "Fresh", "CFRESH")
     slack_store.replace_members(db, TEAM, "CFRESH", ["UALICE"], now)
     for item_id, word, key in (("P1.2", "no", "fresh:0"), ("P1.1", "yes", "fresh:1")):
-        walks.answer_from_slack(db, *read(db, fresh), item_id, word, "UALICE", key, now)
+        walks.answer_from_slack(db, read(db, fresh), item_id, word, key, now)
     assert (stored.cursor, stored.finished) == (walks.load(db, fresh.id).cursor, walks.load(db, fresh.id).finished)
     # The same press again, on a state read before it: still applied once.
-    assert walks.answer_from_slack(db, *stale, "P1.1", "no", "UALICE", "action:1", now) is None
+    assert walks.answer_from_slack(db, stale, "P1.1", "no", "action:1", now) is None
     assert walks.load(db, state.id).answer("P1.1").status == "met"
 
 
@@ -89,7 +88,7 @@ def test_a_press_writes_the_same_rows_and_history_as_a_typed_answer(db, now):
     slack_store.replace_members(db, TEAM, "CPRESSED", ["UALICE"], now)
     for item_id, word in (("P1.1", "yes"), ("P1.2", "no"), ("P1.1", "no"), ("P1.3", "yes")):
         found = slack_store.membership(db, TEAM, pressed.id, "UALICE")
-        assert walks.answer_from_slack(db, found.state, found.version, item_id, word, "UALICE", f"k{item_id}{word}",
+        assert walks.answer_from_slack(db, found, item_id, word, f"k{item_id}{word}",
                                        now) is not None
         walks.on_item(db, typed.id, item_id, word, "UALICE", now)
     assert walks.load(db, pressed.id).answers == walks.load(db, typed.id).answers
@@ -119,7 +118,7 @@ def test_the_state_a_press_leaves_known_is_the_state_stored(db, now, tmp_path):
     def press(item_id: str, word: str, n: int) -> None:
         found = slack_store.membership(db, TEAM, state.id, "UALICE")
         assert found.state == walks.load(db, state.id)
-        assert walks.answer_from_slack(db, found.state, found.version, item_id, word, "UALICE", f"k{n}",
+        assert walks.answer_from_slack(db, found, item_id, word, f"k{n}",
                                        now + timedelta(minutes=n)) is not None
         assert db.known_states.get(state.id).state == walks.load(db, state.id)
 
@@ -148,11 +147,54 @@ def test_a_press_in_another_process_is_read_not_taken_from_what_this_one_knew(db
     state = start(db, now, "Shared", "CSHARED")
     slack_store.replace_members(db, TEAM, "CSHARED", ["UALICE"], now)
     first = slack_store.membership(db, TEAM, state.id, "UALICE")
-    walks.answer_from_slack(db, first.state, first.version, "P1.1", "yes", "UALICE", "k1", now)
+    walks.answer_from_slack(db, first, "P1.1", "yes", "k1", now)
     other = Database(db.url)
     try:
         seen = slack_store.membership(other, TEAM, state.id, "UALICE")
-        walks.answer_from_slack(other, seen.state, seen.version, "P1.1", "no", "UALICE", "k2", now)
+        walks.answer_from_slack(other, seen, "P1.1", "no", "k2", now)
     finally:
         other.engine.dispose()
     assert slack_store.membership(db, TEAM, state.id, "UALICE").state.answer("P1.1").status == "not_met"
+
+
+def test_a_presumed_membership_is_confirmed_by_the_write_or_nothing_is_written(db, now):
+    """A press on what this process knew sends one statement, which writes only for a
+    member of the application's channel, in its workspace, on the state known; anything
+    else raises and writes nothing, and the press then applies after a check."""
+    import pytest
+
+    from storage.errors import MembershipNotConfirmed
+
+    state = start(db, now)
+    slack_store.replace_members(db, TEAM, "CTEAM", ["UALICE"], now)
+    assert slack_store.presumed_membership(db, TEAM, state.id, "UALICE") is None  # not known yet
+    slack_store.membership(db, TEAM, state.id, "UALICE")  # now it is
+    if db.is_sqlite:  # a press there takes the application's lock after a check
+        assert slack_store.presumed_membership(db, TEAM, state.id, "UALICE") is None
+        return
+
+    def presumed(user="UALICE", team=TEAM):
+        found = slack_store.presumed_membership(db, team, state.id, user)
+        assert found is not None and found.presumed_at is not None
+        return found
+
+    for user, team in (("UMALLORY", TEAM), ("UALICE", "T0OTHER")):  # no member; another workspace's user
+        before = walks.load(db, state.id)
+        with pytest.raises(MembershipNotConfirmed):
+            walks.answer_from_slack(db, presumed(user, team), "P1.1", "yes", f"refused:{user}", now)
+        assert walks.load(db, state.id) == before and history(db, state.id)[-1].field == "created"
+
+    sent = db.statements.total
+    assert walks.answer_from_slack(db, presumed(), "P1.1", "yes", "alice:1", now).state.answer("P1.1").status == "met"
+    assert db.statements.total == sent + 1  # the write, which checked the membership too
+    assert walks.answer_from_slack(db, presumed(), "P1.1", "yes", "alice:1", now) is None  # Slack's retry
+
+    walks.step(db, state.id, "goto P1.3", "UBOB", now)  # a change this process did not make through a press
+    stale = presumed()
+    with pytest.raises(MembershipNotConfirmed):
+        walks.answer_from_slack(db, stale, "P1.2", "no", "alice:2", now)
+    assert walks.load(db, state.id).answer("P1.2").status is None
+    assert walks.answer_from_slack(db, read(db, state), "P1.2", "no", "alice:2", now) is not None  # after a check
+    stored = walks.load(db, state.id)
+    assert (stored.answer("P1.1").status, stored.answer("P1.2").status) == ("met", "not_met")
+    assert db.known_states.get(state.id).state == stored

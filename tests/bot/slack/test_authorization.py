@@ -67,14 +67,21 @@ def command(text: str, actor: str) -> dict:
     return {**slash_command(text, user=user, channel=channel), "team_id": team}
 
 
+@pytest.mark.parametrize("known", [False, True], ids=["read", "known to the process"])
 @pytest.mark.parametrize("actor,allowed", [("member", True), ("non-member", False), ("pdm", False),
                                            ("other workspace", False)])
-def test_answer(world, actor, allowed):
+def test_answer(world, actor, allowed, known):
+    """Known: the process has read the application, so on PostgreSQL the press's write
+    checks the membership itself (storage.slack.presumed_membership)."""
     server, api, db, application_id = world
     user, team, _ = ACTORS[actor]
-    action = block_action("walk_met", f"{application_id}|P1.1", user=user)
+    if known:
+        slack_store.membership(db, TEAM, application_id, MEMBER)
+    action = block_action("walk_met", f"{application_id}|P1.1", user=user, response_url=api.response_url)
     assert send_interaction(server, interaction(action, team))[0] == 200
     assert (walks.load(db, application_id).answer("P1.1").status == "met") is allowed
+    if not allowed:
+        assert "Only members of the application's channel" in api.wait_for("response_url")[0]["text"]
 
 
 @pytest.mark.parametrize("actor,allowed", [("member", True), ("non-member", False), ("pdm", False),

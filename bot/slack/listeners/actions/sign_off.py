@@ -25,8 +25,7 @@ def approve(ack: Ack, body: dict, action: dict, client: WebClient, context: Bolt
     _, item_id = blocks.parse_item_value(action["value"])
     # Slack may deliver a press twice: the key makes the second one a no-op.
     key = f"action:{context.team_id}:{context.user_id}:{action['action_ts']}:{action['action_id']}:{action['value']}"
-    outcome = walks.answer_from_slack(db, context["state"], context["state_version"], item_id, "approve",
-                                      context.user_id, key, now())
+    outcome = walks.answer_from_slack(db, context["membership"], item_id, "approve", key, now())
     ack()
     if outcome is not None:
         show_decision(db, client, respond, context.team_id, pressed_on(body), item_id, outcome)

@@ -10,7 +10,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.slack import blocks
-from bot.slack.middleware import members_only, of_button, of_json_button
+from bot.slack.middleware import admit, members_only, of_button, of_json_button
 from bot.slack.texts import slack_text
 from bot.slack.walk import direct_step, show_answer
 from bot.slack.web_api import call, call_or_tell, now
@@ -19,6 +19,7 @@ from flows.checklist import get_checklist
 from storage import slack as slack_store
 from storage import walks
 from storage.db import Database
+from storage.errors import MembershipNotConfirmed
 
 ANSWER_ACTIONS = re.compile(r"^walk_(met|not_met|not_applicable|skip|back)$")
 ACTION_WORDS = {"met": "yes", "not_met": "no", "not_applicable": "na", "skip": "skip", "back": "back"}
@@ -26,18 +27,24 @@ DM_PICK = re.compile(r"^dm_pick_\d+$")
 
 
 def register(app: App) -> None:
-    app.action(ANSWER_ACTIONS, middleware=[members_only(of_button)])(answer)
+    app.action(ANSWER_ACTIONS, middleware=[members_only(of_button, presume_known=True)])(answer)
     app.action("walk_evidence", middleware=[members_only(of_button)])(open_evidence_form)
     app.action(DM_PICK, middleware=[members_only(of_json_button)])(apply_picked_application)
 
 
-def answer(ack: Ack, body: dict, action: dict, client: WebClient, context: BoltContext, db: Database) -> None:
+def answer(ack: Ack, body: dict, action: dict, client: WebClient, context: BoltContext, respond: Respond,
+           db: Database) -> None:
     _, item_id = blocks.parse_item_value(action["value"])
     word = ACTION_WORDS[ANSWER_ACTIONS.match(action["action_id"]).group(1)]
     # Slack may deliver a press twice: the key makes the second one a no-op.
     key = f"action:{context.team_id}:{context.user_id}:{action['action_ts']}:{action['action_id']}:{action['value']}"
-    outcome = walks.answer_from_slack(db, context["state"], context["state_version"], item_id, word, context.user_id,
-                                      key, now())
+    try:
+        outcome = walks.answer_from_slack(db, context["membership"], item_id, word, key, now())
+    except MembershipNotConfirmed:
+        # The write did not confirm the membership presumed: checked as for any request.
+        if admit(ack, body, context, db, respond, client, context["application_id"]) is not None:
+            return  # refused
+        outcome = walks.answer_from_slack(db, context["membership"], item_id, word, key, now())
     ack()
     if outcome is not None:
         ts = (body.get("message") or {}).get("ts")
