@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 from bot.config import DigestSettings, SlackSettings
 from bot.slack import failures, listeners
 from bot.slack.manifest import bot_scopes
-from bot.slack.middleware import clean_text, provide_services
+from bot.slack.middleware import CleanText, ProvideServices
 from bot.slack.texts import slack_text
 from bot.slack.web_api import web_client
 from flows.application import DEFAULT_LANGUAGE
@@ -32,8 +32,8 @@ def build_app(settings: SlackSettings, db: Database) -> App:
         token_verification_enabled=False,
     )
     app.error(drop_malformed)
-    app.use(clean_text)
-    app.use(provide_services(db, DigestSettings.from_env()))
+    app.use(CleanText())
+    app.use(ProvideServices(db, DigestSettings.from_env()))
     listeners.register(app)
     return app
 

@@ -6,7 +6,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.slack.case_studies import EDIT_ACTION, not_found, open_case_form
-from bot.slack.middleware import members_only, of_button
+from bot.slack.middleware import MembersOnly, of_button
 from bot.slack.web_api import now, tell
 from flows.checklist import get_checklist
 from storage import case_studies
@@ -14,7 +14,7 @@ from storage.db import Database
 
 
 def register(app: App) -> None:
-    app.action(EDIT_ACTION, middleware=[members_only(of_button)])(edit_case_study)
+    app.action(EDIT_ACTION, middleware=[MembersOnly(of_button)])(edit_case_study)
 
 
 def edit_case_study(ack: Ack, body: dict, action: dict, client: WebClient, context: BoltContext,

@@ -7,7 +7,7 @@ from slack_sdk import WebClient
 
 from bot.slack import blocks
 from bot.slack.drills import PLAN_ACTION, plan_modal, user_zone
-from bot.slack.middleware import members_only, of_button
+from bot.slack.middleware import MembersOnly, of_button
 from bot.slack.web_api import call_or_tell
 from flows.checklist import get_checklist
 from storage import walks
@@ -15,7 +15,7 @@ from storage.db import Database
 
 
 def register(app: App) -> None:
-    app.action(PLAN_ACTION, middleware=[members_only(of_button)])(open_plan_form)
+    app.action(PLAN_ACTION, middleware=[MembersOnly(of_button)])(open_plan_form)
 
 
 def open_plan_form(ack: Ack, body: dict, action: dict, client: WebClient, context: BoltContext, respond: Respond,

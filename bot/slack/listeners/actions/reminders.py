@@ -7,7 +7,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.slack import blocks
-from bot.slack.middleware import members_only, of_block, of_button
+from bot.slack.middleware import MembersOnly, of_block, of_button
 from bot.slack.reminders import say
 from bot.slack.walk import assign_member, tell_assignee
 from bot.slack.web_api import call, now, tell
@@ -23,8 +23,8 @@ SNOOZES = {"reminder_snooze_day": "day", "reminder_snooze_week": "week"}
 
 def register(app: App) -> None:
     for action_id in SNOOZES:
-        app.action(action_id, middleware=[members_only(of_button)])(snooze)
-    app.action("reminder_assign", middleware=[members_only(of_block)])(assign)
+        app.action(action_id, middleware=[MembersOnly(of_button)])(snooze)
+    app.action("reminder_assign", middleware=[MembersOnly(of_block)])(assign)
 
 
 def snooze(ack: Ack, body: dict, action: dict, client: WebClient, context: BoltContext, db: Database) -> None:

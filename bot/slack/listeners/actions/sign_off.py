@@ -7,7 +7,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.slack import blocks
-from bot.slack.middleware import members_only, of_button
+from bot.slack.middleware import MembersOnly, of_button
 from bot.slack.sign_off import show_decision
 from bot.slack.web_api import call_or_tell, now
 from flows.checklist import get_checklist
@@ -16,8 +16,8 @@ from storage.db import Database
 
 
 def register(app: App) -> None:
-    app.action("signoff_approve", middleware=[members_only(of_button)])(approve)
-    app.action("signoff_request_changes", middleware=[members_only(of_button)])(open_changes_form)
+    app.action("signoff_approve", middleware=[MembersOnly(of_button)])(approve)
+    app.action("signoff_request_changes", middleware=[MembersOnly(of_button)])(open_changes_form)
 
 
 def approve(ack: Ack, body: dict, action: dict, client: WebClient, context: BoltContext, respond: Respond,

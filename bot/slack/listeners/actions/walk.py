@@ -10,7 +10,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.slack import blocks
-from bot.slack.middleware import admit, members_only, of_button, of_json_button
+from bot.slack.middleware import MembersOnly, admit, of_button, of_json_button
 from bot.slack.texts import slack_text
 from bot.slack.walk import direct_step, show_answer
 from bot.slack.web_api import call, call_or_tell, now
@@ -27,9 +27,9 @@ DM_PICK = re.compile(r"^dm_pick_\d+$")
 
 
 def register(app: App) -> None:
-    app.action(ANSWER_ACTIONS, middleware=[members_only(of_button, presume_known=True)])(answer)
-    app.action("walk_evidence", middleware=[members_only(of_button)])(open_evidence_form)
-    app.action(DM_PICK, middleware=[members_only(of_json_button)])(apply_picked_application)
+    app.action(ANSWER_ACTIONS, middleware=[MembersOnly(of_button, presume_known=True)])(answer)
+    app.action("walk_evidence", middleware=[MembersOnly(of_button)])(open_evidence_form)
+    app.action(DM_PICK, middleware=[MembersOnly(of_json_button)])(apply_picked_application)
 
 
 def answer(ack: Ack, body: dict, action: dict, client: WebClient, context: BoltContext, respond: Respond,

@@ -12,17 +12,17 @@ from slack_bolt import Ack, App
 from bot.render import render
 from bot.slack.listeners.commands import case_studies, digest, reminders, sign_off, walk
 from bot.slack.listeners.commands.routing import COMMAND, too_long
-from bot.slack.middleware import channel_application
+from bot.slack.middleware import ChannelApplication
 from bot.slack.texts import slack_text
 from flows.application import MAX_TEXT
 
 
 def register(app: App) -> None:
-    app.command(COMMAND, matchers=[too_long], middleware=[channel_application(needs_application=False)])(
+    app.command(COMMAND, matchers=[too_long], middleware=[ChannelApplication(needs_application=False)])(
         refuse_too_long)
     for domain in (walk, case_studies, digest, reminders, sign_off):
         domain.register(app)
-    app.command(COMMAND, middleware=[channel_application(needs_application=False)])(unknown_subcommand)
+    app.command(COMMAND, middleware=[ChannelApplication(needs_application=False)])(unknown_subcommand)
 
 
 def refuse_too_long(ack: Ack, body: dict, language: str) -> None:

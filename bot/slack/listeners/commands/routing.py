@@ -6,8 +6,7 @@ from collections.abc import Callable
 
 from slack_bolt import App
 
-from bot.slack.middleware import channel_application, of_channel
-from bot.slack.middleware import members_only as only_members
+from bot.slack.middleware import ChannelApplication, MembersOnly, of_channel
 from flows.application import MAX_TEXT
 from flows.commands import parse_subcommand
 
@@ -32,7 +31,7 @@ def add_subcommand(app: App, name: str, listener: Callable, *, needs_application
                    members_only: bool = True) -> None:
     """Register ``listener`` for ``/competency NAME``, with the channel's application in its
     context and, when ``members_only``, only for members of that application's channel."""
-    middleware = [channel_application(needs_application=needs_application)]
+    middleware = [ChannelApplication(needs_application=needs_application)]
     if members_only:
-        middleware.append(only_members(of_channel))
+        middleware.append(MembersOnly(of_channel))
     app.command(COMMAND, matchers=[subcommand(name)], middleware=middleware)(listener)

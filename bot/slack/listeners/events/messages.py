@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 
 from bot.slack import blocks
 from bot.slack.message_kinds import in_direct_message, in_thread, is_file_share, is_typed
-from bot.slack.middleware import members_only, of_item_thread, once_per_event
+from bot.slack.middleware import MembersOnly, OncePerEvent, of_item_thread
 from bot.slack.texts import slack_text
 from bot.slack.walk import applications_of_user, direct_step, reply_in_thread
 from bot.slack.web_api import call, language_of, now
@@ -21,10 +21,10 @@ CHOICES = 25  # "which application?" buttons in one message (Slack's limit for a
 
 
 def register(app: App) -> None:
-    in_item_thread = [once_per_event, members_only(of_item_thread)]
+    in_item_thread = [OncePerEvent(), MembersOnly(of_item_thread)]
     app.event("message", matchers=[is_typed, in_thread], middleware=in_item_thread)(reply_to_item)
     app.event("message", matchers=[is_file_share, in_thread], middleware=in_item_thread)(file_as_evidence)
-    app.event("message", matchers=[is_typed, in_direct_message], middleware=[once_per_event])(reply_to_dm)
+    app.event("message", matchers=[is_typed, in_direct_message], middleware=[OncePerEvent()])(reply_to_dm)
     # Slack sends every message of every channel the bot is in; the rest are not for it.
     app.event("message")(ignore_message)
 

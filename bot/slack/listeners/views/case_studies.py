@@ -20,7 +20,7 @@ from bot.slack.case_studies import (
     submitted_case_study,
     submitted_value,
 )
-from bot.slack.middleware import members_only, of_view
+from bot.slack.middleware import MembersOnly, of_view
 from bot.slack.web_api import now, post_or_tell
 from flows.case_studies import document_problem, validate_case_study
 from flows.checklist import get_checklist
@@ -30,8 +30,8 @@ from storage.db import Database
 
 
 def register(app: App) -> None:
-    app.view(CASE_MODAL, middleware=[members_only(of_view)])(save_case_study)
-    app.view(DOCUMENTS_MODAL, middleware=[members_only(of_view)])(save_document)
+    app.view(CASE_MODAL, middleware=[MembersOnly(of_view)])(save_case_study)
+    app.view(DOCUMENTS_MODAL, middleware=[MembersOnly(of_view)])(save_document)
 
 
 def save_case_study(ack: Ack, view: dict, client: WebClient, context: BoltContext, db: Database) -> None:

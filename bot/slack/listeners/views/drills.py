@@ -7,7 +7,7 @@ from slack_sdk import WebClient
 
 from bot.slack.blocks import view_metadata
 from bot.slack.drills import PLAN_VIEW, say, share_invite
-from bot.slack.middleware import members_only, of_view
+from bot.slack.middleware import MembersOnly, of_view
 from bot.slack.web_api import call, now
 from flows.checklist import get_checklist
 from flows.drills import DrillPlan, judge_when, plan_form_problems
@@ -16,7 +16,7 @@ from storage.db import Database
 
 
 def register(app: App) -> None:
-    app.view(PLAN_VIEW, middleware=[members_only(of_view)])(save_plan)
+    app.view(PLAN_VIEW, middleware=[MembersOnly(of_view)])(save_plan)
 
 
 def save_plan(ack: Ack, view: dict, client: WebClient, context: BoltContext, db: Database) -> None:

@@ -7,7 +7,7 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot.slack.blocks import view_metadata
-from bot.slack.middleware import members_only, of_view
+from bot.slack.middleware import MembersOnly, of_view
 from bot.slack.sign_off import tell_reviewer
 from bot.slack.texts import say_messages, slack_text
 from bot.slack.walk import tell_about_sign_off
@@ -19,7 +19,7 @@ from storage.db import Database
 
 
 def register(app: App) -> None:
-    app.view("signoff_changes_modal", middleware=[members_only(of_view)])(request_changes)
+    app.view("signoff_changes_modal", middleware=[MembersOnly(of_view)])(request_changes)
 
 
 def request_changes(ack: Ack, view: dict, client: WebClient, context: BoltContext, db: Database) -> None:

@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 
 from bot.render import render
 from bot.slack.blocks import view_metadata
-from bot.slack.middleware import members_only, of_view
+from bot.slack.middleware import MembersOnly, of_view
 from bot.slack.texts import say_messages, slack_text
 from bot.slack.walk import tell_about_sign_off
 from bot.slack.web_api import call_pages, now, post_item, post_or_tell, tell_user_if_refused, update_item
@@ -25,8 +25,8 @@ from storage.errors import PartnerExists
 
 def register(app: App) -> None:
     app.view("start_modal")(start_application)
-    app.view("evidence_modal", middleware=[members_only(of_view)])(save_evidence)
-    app.view("upgrade_modal", middleware=[members_only(of_view)])(move_to_release)
+    app.view("evidence_modal", middleware=[MembersOnly(of_view)])(save_evidence)
+    app.view("upgrade_modal", middleware=[MembersOnly(of_view)])(move_to_release)
 
 
 def start_application(ack: Ack, view: dict, client: WebClient, context: BoltContext, db: Database) -> None:
