@@ -117,6 +117,16 @@ class ApplicationState:
         return replace(self, answers={**self.answers, item_id: answer})
 
 
+def changed_answers(before: ApplicationState, after: ApplicationState) -> list[tuple[str, Answer, Answer]]:
+    """The answers of ``after`` that are not ``before``'s very objects, each as (item id,
+    the answer it replaces or :data:`NO_ANSWER`, itself). A step keeps the answers it did
+    not change, so this identity test, in one comprehension, is all a walk's later steps
+    pay for the answers they leave alone."""
+    old = before.answers
+    return [(item_id, old.get(item_id, NO_ANSWER), answer)
+            for item_id, answer in after.answers.items() if answer is not old.get(item_id)]
+
+
 def partner_problem(partner: str) -> str | None:
     if not partner.strip():
         return REQUIRED

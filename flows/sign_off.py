@@ -19,7 +19,16 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from flows.application import MAX_TEXT, MET, REQUIRED, TOO_LONG, Answer, ApplicationState, effective_status
+from flows.application import (
+    MAX_TEXT,
+    MET,
+    REQUIRED,
+    TOO_LONG,
+    Answer,
+    ApplicationState,
+    changed_answers,
+    effective_status,
+)
 from flows.checklist import Checklist, Item
 
 APPROVED = "approved"
@@ -131,9 +140,8 @@ def settle(checklist: Checklist, before: ApplicationState,
     """``after`` without the reviews its changes voided, and the approvals voided."""
     voided = []
     state = after
-    for item_id, answer in after.answers.items():
-        old = before.answer(item_id)
-        if answer is not old and voids(old, answer):  # a step keeps the answers it did not change
+    for item_id, old, answer in changed_answers(before, after):
+        if voids(old, answer):
             state = state.with_answer(item_id, replace(answer, review=None))
             item = checklist.item(item_id)
             if old.review.approved and item is not None:

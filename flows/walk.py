@@ -97,8 +97,7 @@ class Walk:
         self.user = user
         self.now = now
         self.today: date = local_today(now, state.timezone)
-        self.items = checklist.applicable_items(state.delivery_type)
-        self.places = checklist.places(state.delivery_type)
+        self.items, self.places = self._applicable(state.delivery_type)
         self.messages: list[Message] = []
         self.history = history  # the application's history, given for history and undo
         self.initial = state  # as stored: a sign-off is voided by what changed since
@@ -116,10 +115,18 @@ class Walk:
             self.say("sign_off_voided", item=void.item, review=void.review)
         return Outcome(self.state, self.messages, stop, self.undone)
 
+    def _applicable(self, delivery_type: str) -> tuple[tuple[Item, ...], dict[str, int]]:
+        return self.checklist.applicable_items(delivery_type), self.checklist.places(delivery_type)
+
+    def applies(self, item: Item | None) -> bool:
+        """Whether ``item`` is one of the walk's items: looked up by id, since a scan of
+        the items compares each one before it field by field, on every step."""
+        return item is not None and item.id in self.places
+
     def current(self) -> Item | None:
         item = self.checklist.item(self.state.cursor) if self.state.cursor else None
         # A cursor left on an item that no longer applies (delivery type changed) is no cursor.
-        return item if item in self.items else None
+        return item if self.applies(item) else None
 
     def position(self, item: Item) -> int:
         return self.places[item.id] + 1
@@ -378,7 +385,7 @@ class Walk:
             self.say("setting_unchanged", setting=setting, value=value, checklist=self.checklist)
             return
         self.state = replace(self.state, **{setting: value})
-        self.items = self.checklist.applicable_items(self.state.delivery_type)
+        self.items, self.places = self._applicable(self.state.delivery_type)
         self.say("setting_changed", setting=setting, old=old, value=value, checklist=self.checklist,
                  total=len(self.items))
 
@@ -404,7 +411,7 @@ class Walk:
         # A sign-off the step voided stays void: its row is marked undone with the step, not shown as put back.
         self.say("undone", changes=[c for c in result.reverted if c.field != SIGN_OFF], checklist=self.checklist)
         target = next((self.checklist.item(c.item_id) for c in result.reverted if c.item_id), None)
-        if target is not None and target in self.items:
+        if self.applies(target):
             self.state = replace(self.state, finished=False)
             self.move_to(target)
 
@@ -431,7 +438,7 @@ class Walk:
         if item is None or (decision == CHANGES_REQUESTED and not reason):
             self.say("needs_argument", command=command)
             return
-        if item not in self.items:
+        if not self.applies(item):
             self.say("unknown_item", item_id=item.id)
             return
         problem = refusal(self.state, item, self.user, self.today)
@@ -452,7 +459,7 @@ class Walk:
     def on_item(self, item_id: str, line: str) -> Outcome:
         """Apply ``line`` to one item; follow-up questions become a hint, not a prompt."""
         item = self.checklist.item(item_id)
-        if item is None or item not in self.items:
+        if not self.applies(item):
             self.say("unknown_item", item_id=item_id)
             return self.outcome()
         before = self.state
@@ -497,7 +504,7 @@ class Walk:
 
     def assign(self, item_id: str, assignee: str) -> Outcome:
         item = self.checklist.item(item_id)
-        if item is None or item not in self.items:
+        if not self.applies(item):
             self.say("unknown_item", item_id=item_id)
         else:
             self.on_assign(item, assignee)

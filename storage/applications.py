@@ -383,11 +383,8 @@ def _differences(application_id: int, before: domain.ApplicationState, after: do
         cursor_item=after.cursor, finished=after.finished, updated_at=now,
         pending={"item_id": after.pending.item_id, "awaiting": after.pending.awaiting} if after.pending else None,
     )
-    for item_id, new_answer in after.answers.items():
-        old_answer = before.answer(item_id)
-        # A step replaces the answers it changes and keeps the others' very objects: the
-        # identity test spares comparing every answer field by field on a walk's late items.
-        if new_answer is old_answer or new_answer == old_answer:
+    for item_id, old_answer, new_answer in domain.changed_answers(before, after):
+        if new_answer == old_answer:
             continue
         # An answer given again (Bob presses Met where Alice had) changes who and when
         # but not the status: still one status row, so the history says who answered last.
