@@ -138,7 +138,7 @@ def _which(by: str):
 
 
 @cache
-def _state_query(by: str, lock: bool):
+def _state_query(by: str):
     """The statement :func:`_read_states` runs, built once per shape (building and
     cache-keying it per call cost as much as running it): the applications, their
     answers and evidence (outer joins)."""
@@ -147,23 +147,22 @@ def _state_query(by: str, lock: bool):
                  for column in _APPLICATIONS.c),
                *(_ANSWERS.c[name].label(f"answer_{name}") for name in _ANSWER_COLUMNS),
                *(_EVIDENCE.c[name].label(f"evidence_{name}") for name in _EVIDENCE_COLUMNS)]
-    statement = (
+    return (
         select(*columns)
         .select_from(_APPLICATIONS.outerjoin(_ANSWERS).outerjoin(_EVIDENCE))
         .where(_which(by))
         .order_by(_APPLICATIONS.c.id, _ANSWERS.c.id, _EVIDENCE.c.id)
     )
-    if lock:
-        # Serialises concurrent steps on one application (several web processes).
-        statement = statement.with_for_update(of=_APPLICATIONS)
-    return statement
 
 
-def _read_states(session: Session, by: str, params: dict,
-                 lock: bool = False) -> list[tuple[domain.ApplicationState, Row]]:
+def _read_states(session: Session, by: str, params: dict) -> list[tuple[domain.ApplicationState, Row]]:
     """One statement (:func:`_state_query`): each application's state and its row (every
     column of its table, for what the state leaves out), oldest first."""
-    return _states_of_rows(session.connection().execute(_state_query(by, lock), params))
+    return _states_of_rows(session.connection().execute(_state_query(by), params))
+
+
+# Serialises concurrent steps on one application (several threads or web processes).
+_LOCK = select(_APPLICATIONS.c.id).where(_APPLICATIONS.c.id == bindparam("application_id")).with_for_update()
 
 
 def _states_of_rows(rows) -> list[tuple[domain.ApplicationState, Row]]:
@@ -212,8 +211,16 @@ def _states_of_rows(rows) -> list[tuple[domain.ApplicationState, Row]]:
 
 
 def _read_one(session: Session, application_id: int, lock: bool = False) -> tuple[domain.ApplicationState, Row]:
-    """The application's state and its row; raises :class:`ApplicationNotFound`."""
-    found = _read_states(session, _BY_ID, {"application_id": application_id}, lock)
+    """The application's state and its row; raises :class:`ApplicationNotFound`. With
+    ``lock``, the application's row is locked first and read after, by a second
+    statement: in READ COMMITTED, a locking read that waited for another step's lock sees
+    the locked row as that step left it but the rows joined to it (the answers) as they
+    were when the read began, and a step on those wrote an answer the other had just
+    inserted (a duplicate key) or history from the old value."""
+    params = {"application_id": application_id}
+    if lock:
+        session.connection().execute(_LOCK, params)
+    found = _read_states(session, _BY_ID, params)
     if not found:
         raise ApplicationNotFound(application_id)
     return found[0]
@@ -223,7 +230,7 @@ def read_known(db: Database, application_id: int) -> tuple[domain.ApplicationSta
     """The application's state and the version it is, in one statement (no transaction),
     remembered in ``db.known_states``; raises :class:`ApplicationNotFound`."""
     with db.single_statement() as connection:
-        found = _states_of_rows(connection.execute(_state_query(_BY_ID, False), {"application_id": application_id}))
+        found = _states_of_rows(connection.execute(_state_query(_BY_ID), {"application_id": application_id}))
     if not found:
         raise ApplicationNotFound(application_id)
     state, row = found[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from datetime import date, timedelta
 
 import pytest
@@ -241,3 +242,40 @@ def test_keys_stored_by_the_old_rule_are_recomputed_unless_two_would_clash(tmp_p
         after = dict(connection.execute(keys_in_t2).all())
     assert after == before  # one partner by the new rule: both keep their keys, for a person to merge
     db.engine.dispose()
+
+
+def test_a_step_that_waited_for_the_lock_reads_the_answers_the_other_step_wrote(db, now):
+    """Two steps on one application at once (two thread replies, say): the second waits
+    for the first's lock and then must read the answer the first inserted. A locking
+    read that joined the answers saw them as they were when it began waiting, and the
+    second step inserted the same answer again (a duplicate key)."""
+    if db.is_sqlite:
+        pytest.skip("SQLite takes the write lock at BEGIN: the second step cannot start before the first ends")
+    from flows.application import Answer
+
+    state = new_application(db, now)
+    seen: dict[str, ApplicationState] = {}
+
+    def second_step() -> None:
+        with db.session() as session:
+            seen["state"] = applications._load_state(session, state.id, lock=True)
+
+    def waiting_on_a_lock() -> bool:
+        with db.engine.connect() as connection:
+            return connection.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'")).scalar_one() > 0
+
+    with db.session() as first:
+        before = applications._load_state(first, state.id, lock=True)
+        applications._save(first, state.id, before,
+                           before.with_answer("P1.1", Answer(status=MET, answered_by="alice", answered_at=now)),
+                           "alice", now)
+        waiting = threading.Thread(target=second_step)
+        waiting.start()
+        deadline = time.monotonic() + 10
+        while not waiting_on_a_lock() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert waiting_on_a_lock()  # the second step has begun its read and waits
+    waiting.join(10)
+    assert seen["state"].answer("P1.1").status == MET
