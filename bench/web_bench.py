@@ -98,7 +98,7 @@ def server_pids(pid: int) -> list[int]:
     return pids
 
 
-def _proc_kb(path: str, field: str) -> int:
+def proc_kb(path: str, field: str) -> int:
     try:
         for line in Path(path).read_text().splitlines():
             if line.startswith(field):
@@ -124,9 +124,9 @@ class MemorySampler:
 
     def _sample(self) -> None:
         pids = server_pids(self.pid)
-        self.peak_pss_kb = max(self.peak_pss_kb, sum(_proc_kb(f"/proc/{p}/smaps_rollup", "Pss:") for p in pids))
+        self.peak_pss_kb = max(self.peak_pss_kb, sum(proc_kb(f"/proc/{p}/smaps_rollup", "Pss:") for p in pids))
         for each in pids:
-            self.peak_rss_kb[each] = max(self.peak_rss_kb.get(each, 0), _proc_kb(f"/proc/{each}/status", "VmHWM:"))
+            self.peak_rss_kb[each] = max(self.peak_rss_kb.get(each, 0), proc_kb(f"/proc/{each}/status", "VmHWM:"))
 
     def _run(self) -> None:
         while not self._stop.wait(0.2):
@@ -141,11 +141,12 @@ class MemorySampler:
 
 
 class Server:
-    """One candidate, started and healthy."""
+    """One candidate, started and healthy; run in ``cwd`` (another checkout of the project
+    runs its own bot there, see bench/web_memory_bench.py)."""
 
-    def __init__(self, command: list[str], env: dict):
+    def __init__(self, command: list[str], env: dict, cwd: Path = ROOT):
         self.port = free_port()
-        self.process = subprocess.Popen(command, cwd=ROOT, env={**env, "PORT": str(self.port)},
+        self.process = subprocess.Popen(command, cwd=cwd, env={**env, "PORT": str(self.port)},
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_healthy(f"http://127.0.0.1:{self.port}", self.process, timeout=60)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import json
 import logging
@@ -163,8 +164,33 @@ def _freeze_startup_objects(_server: Arbiter, _worker: Worker) -> None:
     """Move everything built at start (the app, templates, checklist, SQLAlchemy's
     metadata) out of the garbage collector's reach before forking a worker: its full
     collections then walk only what requests create, which shortened the tail of
-    acknowledgement latency, and the worker shares those pages with the master."""
+    acknowledgement latency, and the worker shares those pages with the master. The
+    garbage start-up left is collected first, and the heap memory it held handed back
+    (about 3 MB of the master's, which every worker would otherwise share)."""
+    gc.collect()
+    release_free_heap()
     gc.freeze()
+
+
+def release_free_heap() -> None:
+    """Return the free pages of glibc's heaps to the kernel (``malloc_trim``); glibc keeps
+    what a process frees for its next allocations. Nothing happens under another C library."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim  # the process's own C library
+    except AttributeError:  # not glibc (musl, macOS)
+        return
+    trim(0)
+
+
+def warm_up(app: Flask, db: Database) -> None:
+    """Answer one health check in the master before it forks: that configures SQLAlchemy's
+    ORM mappers, opens a session and compiles the write canary's statements once, where
+    every worker used to do it on its first request, each into pages of its own. The
+    master's connections are closed after: a worker must never use one (see
+    ``forget_the_masters_connections``), and the master itself never queries again."""
+    with app.app_context():
+        health(db, None)
+    db.engine.dispose()
 
 
 class WholeRequests(WSGIContainer):
@@ -223,6 +249,7 @@ def serve_http(settings: SlackSettings, db: Database, web: WebSettings | None = 
     # the workers share the master's copy. See the README's "Memory of the web process".
     installed_releases()
     prepare("slack")
+    warm_up(app, db)
     GunicornServer(app, bind=f"0.0.0.0:{web.port}", workers=web.workers,
                    threads=web.threads, db=db).run()
 

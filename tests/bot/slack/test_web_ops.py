@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 
 import pytest
 
 from bot.config import SlackSettings
 from bot.slack.server import create_web_app
+from tests.support.cli import ROOT
 from tests.support.slack import (
     BOT_TOKEN,
     SIGNING_SECRET,
@@ -61,3 +64,26 @@ def test_metrics_count_requests_and_sql(served):
     with urllib.request.urlopen(served.url + "/metrics", timeout=5) as response:
         metrics = dict(line.split(" ") for line in response.read().decode().strip().splitlines())
     assert int(metrics["requests_total"]) >= 1 and int(metrics["sql_statements_total"]) >= 1
+
+
+def test_the_master_configures_the_orm_and_closes_its_connections_before_forking(tmp_path):
+    # A fresh process, as the master starts: what a worker's first request would build (the
+    # ORM's mappers) is built before the fork, where the workers share it; no connection
+    # is left open to be inherited.
+    script = (
+        "from sqlalchemy import inspect\n"
+        "from storage.db import Database, ensure_schema\n"
+        "from storage.models import Application\n"
+        f"db = Database('sqlite:///{tmp_path}/fresh.db')\n"
+        "ensure_schema(db)\n"
+        "from bot.config import SlackSettings\n"
+        "from bot.slack.server import create_web_app, warm_up\n"
+        "settings = SlackSettings.from_env('web', {'SLACK_SIGNING_SECRET': 's', 'SLACK_BOT_TOKEN': 'xoxb-1'})\n"
+        "app = create_web_app(settings, db)\n"
+        "built = inspect(Application).configured\n"
+        "warm_up(app, db)\n"
+        "print(built, inspect(Application).configured, db.engine.pool.checkedin() + db.engine.pool.checkedout())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True", "0"]
