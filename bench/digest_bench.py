@@ -1,17 +1,15 @@
 """Benchmark: the PDM digest over many applications — time and SQL queries.
 
     .venv/bin/python bench/digest_bench.py [--applications 10 1000 10000] [--channels 10]
-                                           [--database-url postgresql://…] [--repeat 5] [--in-process]
+                                           [--database-url postgresql://…] [--repeat 5]
 
 Seeds applications with realistic answers, evidence, case studies and a week of history
 into a fresh SQLite file (and, when ``--database-url`` or ``TEST_DATABASE_URL`` is given,
 a fresh database of its own on that PostgreSQL server, dropped at the end), size after
 size, then times what the clock does for every PDM channel before posting: load
 everything, judge readiness, render every Slack message. Prints the best of ``--repeat``
-runs with its CPU seconds (the worker processes' included: a large run is built in one
-per core, see ``bot.slack.digest.run_messages``; ``--in-process`` builds every run in
-this process) and the number of SQL statements per size (this process's: a worker's
-are not counted), so a count that grows with the number of applications shows at once.
+runs and the number of SQL statements per size, so a count that grows with the number
+of applications shows at once.
 """
 
 from __future__ import annotations
@@ -31,48 +29,39 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.support import drop_database, fresh_database, header
 from bot.config import DigestSettings
 from bot.digest import pdm_channels
-from bot.slack.digest import messages_in_process, run_messages
+from bot.slack.digest import run_messages
 from storage.db import Database
 from tests.support.seed import NOW, seed
 
 
-def generate(db: Database, now: datetime = NOW, in_process: bool = False) -> int:
-    """What the clock does for every channel before posting (``in_process``: however many
-    applications, in this process); returns the number of Slack messages."""
+def generate(db: Database, now: datetime = NOW) -> int:
+    """What the clock does for every channel before posting; returns the number of Slack messages."""
     settings = DigestSettings(pdm_channel="")
-    build = messages_in_process if in_process else run_messages
     messages = 0
-    for _, replies in build(db, pdm_channels(db, settings), settings, now):
+    for _, replies in run_messages(db, pdm_channels(db, settings), settings, now):
         messages += 1 + len(replies)
     return messages
 
 
-def cpu_seconds() -> float:
-    """CPU seconds of this process and of its children that have ended: a large run is
-    built in worker processes (``bot.slack.digest.run_messages``), and their CPU counts."""
-    spent = os.times()
-    return spent.user + spent.system + spent.children_user + spent.children_system
-
-
-def measure(db: Database, repeat: int, in_process: bool = False) -> tuple[float, float, int, int]:
-    """Best time of ``repeat`` runs and the CPU seconds of that run, its worker processes'
-    included (the machine is shared: other processes lengthen the wall time, not the CPU
-    time), SQL statements per run, Slack messages per run."""
+def measure(db: Database, repeat: int) -> tuple[float, float, int, int]:
+    """Best time of ``repeat`` runs and the CPU seconds of that run (the machine is shared:
+    other processes lengthen the wall time, not the CPU time), SQL statements per run, Slack
+    messages per run."""
     best = best_cpu = float("inf")
     messages = statements = 0
     for _ in range(repeat):
         statements_before = db.statements.total
-        started, cpu_started = time.perf_counter(), cpu_seconds()
-        messages = generate(db, in_process=in_process)
+        started, cpu_started = time.perf_counter(), time.process_time()
+        messages = generate(db)
         seconds = time.perf_counter() - started
         if seconds < best:
-            best, best_cpu = seconds, cpu_seconds() - cpu_started
+            best, best_cpu = seconds, time.process_time() - cpu_started
         statements = db.statements.total - statements_before
     return best, best_cpu, statements, messages
 
 
 def run(url: str, sizes: list[int] = (10, 1000), channels: int = 10,
-        repeat: int = 5, in_process: bool = False) -> list[tuple[int, float, float, int, int]]:
+        repeat: int = 5) -> list[tuple[int, float, float, int, int]]:
     """Seed a fresh database at ``url`` with the smallest of ``sizes`` applications, then
     up to each next one; for each size: the best seconds of ``repeat`` digests and that
     run's CPU seconds, SQL statements and Slack messages per digest."""
@@ -88,7 +77,7 @@ def run(url: str, sizes: list[int] = (10, 1000), channels: int = 10,
                     # As after any bulk load: statistics for the planner now, rather than
                     # autovacuum gathering them (and taking a core) in the middle of the timing.
                     connection.execute(text("ANALYZE"))
-            results.append((size, *measure(db, repeat, in_process)))
+            results.append((size, *measure(db, repeat)))
     finally:
         drop_database(db)
     return results
@@ -101,18 +90,15 @@ def main() -> int:
     parser.add_argument("--channels", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--database-url", default=os.environ.get("TEST_DATABASE_URL"))
-    parser.add_argument("--in-process", action="store_true",
-                        help="build every run in this process, as a run too small for worker processes is")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         backends = [("sqlite", f"sqlite:///{folder}/bench.db")]
         if args.database_url:
             backends.append(("postgresql", args.database_url))
-        print(header(f"digest benchmark, best of {args.repeat}" + (", in one process" if args.in_process else "")))
+        print(header(f"digest benchmark, best of {args.repeat}"))
         print(f"{'database':<11} {'applications':>12} {'seconds':>8} {'cpu':>8} {'queries':>8} {'messages':>9}")
         for name, url in backends:
-            for size, seconds, cpu, queries, messages in run(url, args.applications, args.channels, args.repeat,
-                                                             args.in_process):
+            for size, seconds, cpu, queries, messages in run(url, args.applications, args.channels, args.repeat):
                 print(f"{name:<11} {size:>12} {seconds:>8.3f} {cpu:>8.3f} {queries:>8} {messages:>9}")
     return 0
 

@@ -96,19 +96,6 @@ def channels(db: Database, default_channel: str, default_schedule: Schedule) -> 
     return [_settings(rows.get(channel), channel, team, default_schedule) for channel, team in sorted(teams.items())]
 
 
-def application_counts(db: Database, wanted: list[DigestChannel], default_channel: str) -> dict[str, int]:
-    """How many applications each channel of ``wanted`` has, by channel id (one query)."""
-    ids = [channel.channel_id for channel in wanted]
-    counts = dict.fromkeys(ids, 0)
-    with db.session() as session:
-        for channel_id, count in session.execute(
-            select(models.Application.pdm_channel_id, func.count())
-            .where(_for_channels(ids, default_channel)).group_by(models.Application.pdm_channel_id)
-        ):
-            counts[channel_id or default_channel] += count
-    return counts
-
-
 def load(db: Database, wanted: list[DigestChannel], default_channel: str, now: datetime) -> list[ChannelData]:
     """Everything the digests of ``wanted`` need, in seven queries (the seventh: drill plans)."""
     ids = [channel.channel_id for channel in wanted]

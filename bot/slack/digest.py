@@ -16,13 +16,9 @@ digest: "what changed" still runs from the last one posted to the channel.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 
 from slack_sdk import WebClient
 
@@ -37,9 +33,6 @@ from storage.db import Database
 
 # A scheduled digest more than this late (the clock was down) waits for the next slot.
 DUE_WITHIN = timedelta(days=1)
-# A run of fewer applications is built in this process: starting workers and sending the
-# messages back would cost more than the other cores save (bench/digest_bench.py).
-IN_PROCESS_BELOW = 2000
 
 
 def messages(text: str) -> list[dict]:
@@ -59,75 +52,14 @@ def digest_messages(digest: ChannelDigest, shared: SharedLines | None = None) ->
 
 def run_messages(db: Database, channels: list[DigestChannel], settings: DigestSettings,
                  now: datetime) -> list[tuple[dict, list[dict]]]:
-    """Each listed channel's messages (:func:`digest_messages`), in the order listed: a run
-    of :data:`IN_PROCESS_BELOW` applications or more, over several channels, is built in
-    forked worker processes, one per core (:func:`messages_in_workers`); a smaller one in
-    this process (:func:`messages_in_process`). The same messages either way."""
-    counts = digests.application_counts(db, channels, settings.pdm_channel)
-    workers = min(os.cpu_count() or 1, len(channels))
-    if workers < 2 or sum(counts.values()) < IN_PROCESS_BELOW:
-        return messages_in_process(db, channels, settings, now)
-    return messages_in_workers(db, channels, settings, now, worker_groups(counts, workers))
-
-
-def messages_in_process(db: Database, channels: list[DigestChannel], settings: DigestSettings,
-                        now: datetime) -> list[tuple[dict, list[dict]]]:
-    """The channels' messages built and rendered together in this process: the channels
-    share their rendered lines, and Python's cycle collector stays paused until the
-    digests are gone (see :func:`bot.digest.cycle_collection_paused`): resumed between
-    channels, it walked every object of every digest again. Only the messages stay alive
-    while they are posted."""
+    """Each listed channel's messages (:func:`digest_messages`), built and rendered in one
+    run: the channels share their rendered lines, and Python's cycle collector stays
+    paused until the digests are gone (see :func:`bot.digest.cycle_collection_paused`):
+    resumed between channels, it walked every object of every digest again. Only the
+    messages stay alive while they are posted."""
     with cycle_collection_paused():
         shared = SharedLines()
         return [digest_messages(digest, shared) for digest in build_digests(db, channels, settings, now)]
-
-
-def worker_groups(counts: dict[str, int], workers: int) -> list[list[str]]:
-    """The channel ids of ``counts`` (applications per channel) shared out among at most
-    ``workers`` groups of about equal applications: the largest channels first, each to
-    the group with the fewest so far."""
-    groups: list[list[str]] = [[] for _ in range(workers)]
-    loads = [0] * workers
-    for channel_id in sorted(counts, key=counts.__getitem__, reverse=True):
-        lightest = loads.index(min(loads))
-        groups[lightest].append(channel_id)
-        loads[lightest] += counts[channel_id]
-    return [group for group in groups if group]
-
-
-def messages_in_workers(db: Database, channels: list[DigestChannel], settings: DigestSettings, now: datetime,
-                        groups: list[list[str]]) -> list[tuple[dict, list[dict]]]:
-    """:func:`messages_in_process` for each group of channel ids in a forked process of its
-    own, at the same time; the messages come back in the order of ``channels``. Channels
-    are independent (each loads, judges and renders its own applications); only the
-    lines shared between channels are rendered once per worker rather than once."""
-    by_id = {channel.channel_id: channel for channel in channels}
-    work = partial(_worker_messages, settings=settings, now=now)
-    # Forked, not spawned: the worker starts with this process's modules, compiled
-    # templates and catalogs, and with ``db`` (its connections left to this process).
-    # The collector paused here too: the messages sent back are tens of thousands of objects.
-    with cycle_collection_paused(), ProcessPoolExecutor(
-            len(groups), mp_context=multiprocessing.get_context("fork"), initializer=_start_worker,
-            initargs=(db,)) as pool:
-        built = pool.map(work, [[by_id[channel_id] for channel_id in group] for group in groups])
-        found = {channel_id: digest for group, digests_of_group in zip(groups, built, strict=True)
-                 for channel_id, digest in zip(group, digests_of_group, strict=True)}
-    return [found[channel.channel_id] for channel in channels]
-
-
-_worker_db: Database | None = None  # a worker process's database (set by ``_start_worker``)
-
-
-def _start_worker(db: Database) -> None:
-    global _worker_db
-    # The pooled connections belong to the parent: the worker opens its own.
-    db.engine.dispose(close=False)
-    _worker_db = db
-
-
-def _worker_messages(channels: list[DigestChannel], settings: DigestSettings,
-                     now: datetime) -> list[tuple[dict, list[dict]]]:
-    return messages_in_process(_worker_db, channels, settings, now)
 
 
 def post_digest(client: WebClient, channel_id: str, digest: tuple[dict, list[dict]]) -> str | None:

@@ -13,15 +13,7 @@ from sqlalchemy import event, insert, select
 
 from bot.config import DigestSettings, SlackSettings
 from bot.digest import build_digests, pdm_channels
-from bot.slack import digest as slack_digest
-from bot.slack.digest import (
-    digest_messages,
-    messages_in_process,
-    messages_in_workers,
-    post_due_digests,
-    run_messages,
-    worker_groups,
-)
+from bot.slack.digest import digest_messages, post_due_digests
 from bot.slack.web_api import web_client
 from flows.application import ApplicationState
 from flows.digest import DigestChannel
@@ -71,38 +63,6 @@ def test_the_query_count_does_not_grow_with_the_applications(db):
     with_a_thousand = count_queries(db, generate)
     assert with_ten == with_a_thousand == 9  # two for the channels, seven for their digests
     assert sum(len(d.applications) for d in build_digests(db, pdm_channels(db, SETTINGS), SETTINGS, MONDAY)) == 1000
-
-
-def test_channels_are_shared_out_by_their_applications():
-    assert worker_groups({"CA": 5, "CB": 3, "CC": 3, "CD": 1}, 2) == [["CA", "CD"], ["CB", "CC"]]
-    assert worker_groups({"CA": 5}, 2) == [["CA"]]  # no worker without a channel
-
-
-def test_a_run_built_in_worker_processes_is_the_run_built_in_this_one(db):
-    """Forked workers, each building some channels, send back the messages this process
-    builds, in the order of the channels."""
-    seed(db, 60, MONDAY, channels=3)
-    channels = pdm_channels(db, SETTINGS)
-    counts = digests.application_counts(db, channels, SETTINGS.pdm_channel)
-    assert counts == {"CPDM00": 20, "CPDM01": 20, "CPDM02": 20}
-    in_workers = messages_in_workers(db, channels, SETTINGS, MONDAY, worker_groups(counts, 2))
-    assert in_workers == messages_in_process(db, channels, SETTINGS, MONDAY)
-    assert [len(replies) for _, replies in in_workers] == [20, 20, 20]  # one reply per application
-    # The parent's connections still work after the workers opened their own.
-    assert sum(len(d.applications) for d in build_digests(db, channels, SETTINGS, MONDAY)) == 60
-
-
-def test_a_large_run_goes_to_workers_and_a_small_one_stays(db, monkeypatch):
-    seed(db, 30, MONDAY, channels=2)
-    channels = pdm_channels(db, SETTINGS)
-    used = []
-    monkeypatch.setattr(slack_digest, "messages_in_workers", lambda *args: used.append(args[-1]) or [])
-    run_messages(db, channels, SETTINGS, MONDAY)
-    assert used == []
-    monkeypatch.setattr(slack_digest, "IN_PROCESS_BELOW", 30)
-    monkeypatch.setattr(slack_digest.os, "cpu_count", lambda: 2)
-    run_messages(db, channels, SETTINGS, MONDAY)
-    assert used == [[["CPDM00"], ["CPDM01"]]]
 
 
 @pytest.fixture
