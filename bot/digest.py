@@ -15,7 +15,9 @@ from bot.config import DigestSettings
 from bot.render import render
 from flows.checklist import installed_releases
 from flows.digest import ApplicationDigest, ChannelDigest, DigestChannel, build_digest
+from flows.drills import DrillLine
 from flows.evidence import local_today
+from flows.readiness import ItemGap, Readiness
 from storage import digests
 from storage.db import Database
 
@@ -53,24 +55,28 @@ def build_digests(db: Database, channels: list[DigestChannel], settings: DigestS
 
 @dataclass(frozen=True)
 class ApplicationLines:
-    """The lines of one application's text that recur across applications, rendered
-    (templates/digest.j2 and the macros it names); ``application`` lays them out."""
+    """Every line of one application's text but its first, rendered (templates/digest.j2
+    and the macros it names), in the order ``application`` lays them out; each section's
+    list is empty (or the line None) when the application has nothing to say there."""
 
-    heading: Markup
+    heading: Markup  # after the partner's name
+    past_acceptance: Markup | None
+    verdict: Markup
     progress: list[Markup]
     sign_offs: Markup | None
-    failing: dict[str, Markup]  # by item id; not the lapsing ones (``application`` writes each with its drill)
-    findings: list[Markup]
+    unreviewed: Markup | None
+    blocking: list[Markup]  # failing items, the not answered and skipped ones, case-study findings
     expiring: list[Markup]
-    status_changes: list[Markup]
+    changes: list[Markup]
 
 
 class RepeatedLines:
     """Renders each distinct line of a digest once. Many applications share a line — the
-    same counts of a part, the same failing item, the same finding, the same expiry — and
-    a digest of thousands of applications has far fewer distinct lines than lines. Each
-    key holds every value its macro reads. The lines come escaped for Slack already:
-    inserted as they are."""
+    same counts of a part, the same verdict, the same failing item, the same finding, the
+    same expiry — and a digest of thousands of applications has far fewer distinct lines
+    than lines. Each key holds every value its macro reads. The lines come escaped for
+    Slack already: inserted as they are. ``application`` lays out whole lines only: a
+    value looked up or a message formatted inside its macro cost more than a line."""
 
     def __init__(self, language: str, style: str):
         self.language, self.style = language, style
@@ -91,17 +97,59 @@ class RepeatedLines:
             heading=line("digest.j2", "heading", (state.delivery_type, state.target_audit_date, release),
                          delivery_type=state.delivery_type, target_audit_date=state.target_audit_date,
                          checklist=r.checklist),
+            past_acceptance=line("releases.j2", "past_acceptance", (release, state.target_audit_date),
+                                 checklist=r.checklist, audit_day=state.target_audit_date)
+            if r.past_acceptance else None,
+            verdict=line("digest.j2", "verdict", (r.ready, r.audit_day, r.gap_count),
+                         ready=r.ready, audit_day=r.audit_day, gap_count=r.gap_count),
             progress=[line("common.j2", "progress_line", (p,), p=p) for p in r.parts],
             sign_offs=line("common.j2", "sign_off_line", r.sign_offs, sign_offs=r.sign_offs) if r.sign_offs else None,
-            failing={gap.item.id: line("digest.j2", "failing", (release, gap.item.id, gap.status), gap=gap)
-                     for gap in r.failing if not gap.lapses_on},
-            findings=[line("case_studies.j2", "finding", (f.rule, f.case_study_index, repr(sorted(f.params.items()))),
-                           f=f) for f in r.case_study_gaps],
+            unreviewed=self._unreviewed(r),
+            blocking=self._blocking(a),
             expiring=[line("digest.j2", "expiring", (release, e.item.id, e.expires_on, e.days_left), e=e)
                       for e in r.expiring],
-            status_changes=[line("digest.j2", "status_change", (release, c.item.id, c.old, c.new), c=c)
-                            for c in a.status_changes],
+            changes=self._changes(a),
         )
+
+    def _unreviewed(self, r: Readiness) -> Markup | None:
+        if not r.unreviewed:
+            return None
+        ids, required = tuple(item.id for item in r.unreviewed), r.sign_off_required
+        return self.line("common.j2", "unreviewed_line", (ids, required), items=r.unreviewed, required=required)
+
+    def _blocking(self, a: ApplicationDigest) -> list[Markup]:
+        r, line = a.readiness, self.line
+        release = r.checklist.key
+        found = [line("digest.j2", "failing", (release, gap.item.id, gap.status), gap=gap) if not gap.lapses_on
+                 else self._lapsing(release, gap, a.drills.get(gap.item.id)) for gap in r.failing]
+        if r.unanswered:
+            ids = r.unanswered_ids
+            found.append(line("digest.j2", "not_answered", (ids,), ids=ids))
+        if r.skipped:
+            ids = r.skipped_ids
+            found.append(line("digest.j2", "skipped", (ids,), ids=ids))
+        found += [line("case_studies.j2", "finding", (f.rule, f.case_study_index, repr(sorted(f.params.items()))),
+                       f=f) for f in r.case_study_gaps]
+        return found
+
+    def _lapsing(self, release: tuple[str, str], gap: ItemGap, drill: DrillLine | None) -> Markup:
+        # With or without a drill, and the drill planned or not: its plan is part of the key.
+        return self.line("digest.j2", "lapsing", (release, gap.item.id, gap.lapses_on, drill is not None,
+                                                  drill and drill.plan), gap=gap, drill=drill)
+
+    def _changes(self, a: ApplicationDigest) -> list[Markup]:
+        release, line = a.readiness.checklist.key, self.line
+        found = [line("digest.j2", "new_application", ())] if a.created else []
+        found += [line("digest.j2", "status_change", (release, c.item.id, c.old, c.new), c=c)
+                  for c in a.status_changes]
+        if a.evidence_added:
+            found.append(line("digest.j2", "evidence_added", (a.evidence_added,), count=a.evidence_added))
+        return found
+
+    def application(self, a: ApplicationDigest) -> str:
+        """The application's text: its partner's name, then its lines."""
+        return render("digest.j2", "application", self.language, self.style,
+                      partner=a.readiness.state.partner, lines=self.of(a))
 
 
 class SharedLines(dict[tuple[str, str], RepeatedLines]):
@@ -124,8 +172,7 @@ def digest_text(digest: ChannelDigest, style: str = "text",
                      today=local_today(digest.now, digest.channel.timezone))
     lines = (SharedLines() if shared is None else shared)[language, style]
     with cycle_collection_paused():
-        return summary, [render("digest.j2", "application", language, style, a=a, lines=lines.of(a))
-                         for a in digest.applications]
+        return summary, [lines.application(a) for a in digest.applications]
 
 
 def printable(digest: ChannelDigest, shared: SharedLines | None = None) -> str:

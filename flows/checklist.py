@@ -170,12 +170,17 @@ class Checklist:
     _by_id: dict[str, Item] = field(default_factory=dict, init=False, repr=False, compare=False)
     _applicable: dict[str, tuple[Item, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
     _places: dict[str, dict[str, int]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _part_places: dict[str, tuple[tuple[Part, tuple[int, ...]], ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
+    _categories: dict[str, Category] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._by_id.update({item.id.upper(): item for item in self.items})
+        self._categories.update({category.id: category for category in self.categories})
         for delivery_type in DELIVERY_TYPES:
             self._applicable[delivery_type] = tuple(item for item in self.items if item.applies(delivery_type))
             self._places[delivery_type] = {item.id: n for n, item in enumerate(self._applicable[delivery_type])}
+            self._part_places[delivery_type] = self._places_by_part(self._applicable[delivery_type])
 
     @property
     def release(self) -> str:
@@ -205,8 +210,17 @@ class Checklist:
         return found if found is not None else {
             item.id: n for n, item in enumerate(self.applicable_items(delivery_type))}
 
+    def part_places(self, delivery_type: str) -> tuple[tuple[Part, tuple[int, ...]], ...]:
+        """Each part, in checklist order, with the indexes of its items in
+        :meth:`applicable_items`: a digest counts every application's statuses per part."""
+        found = self._part_places.get(delivery_type)
+        return found if found is not None else self._places_by_part(self.applicable_items(delivery_type))
+
+    def _places_by_part(self, items: tuple[Item, ...]) -> tuple[tuple[Part, tuple[int, ...]], ...]:
+        return tuple((part, tuple(n for n, item in enumerate(items) if item.part == part.id)) for part in self.parts)
+
     def category(self, category_id: str) -> Category | None:
-        return next((c for c in self.categories if c.id == category_id), None)
+        return self._categories.get(category_id)
 
     def part(self, part_id: str) -> Part:
         return next(p for p in self.parts if p.id == part_id)

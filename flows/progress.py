@@ -44,33 +44,30 @@ def item_statuses(checklist: Checklist, state: ApplicationState, on: date) -> li
 
 
 def part_progress(checklist: Checklist, state: ApplicationState, today: date) -> list[PartProgress]:
-    return count_parts(checklist, checklist.applicable_items(state.delivery_type),
-                       item_statuses(checklist, state, today))
+    return count_parts(checklist, state.delivery_type, item_statuses(checklist, state, today))
 
 
-def count_parts(checklist: Checklist, items: tuple[Item, ...], statuses: list[str | None]) -> list[PartProgress]:
-    """Per part, how many of ``items`` have each status (``statuses`` in the same order)."""
-    by_part: dict[str, list[str | None]] = {part.id: [] for part in checklist.parts}
-    # Plain lists, no (item, status) pairs: a digest counts this for every application,
-    # and tens of thousands of small objects kept Python's garbage collector busy.
-    for item, status in zip(items, statuses, strict=True):
-        by_part[item.part].append(status)
+def count_parts(checklist: Checklist, delivery_type: str, statuses: list[str | None]) -> list[PartProgress]:
+    """Per part, how many applicable items have each status (``statuses``: one per item
+    of :meth:`Checklist.applicable_items`, in that order)."""
     result = []
-    for part in checklist.parts:
-        statuses = by_part[part.id]
+    # Each part's statuses picked by the checklist's table of its places: a digest counts
+    # this for every application, and a pass sorting item by item cost more than the counts.
+    for part, places in checklist.part_places(delivery_type):
+        statuses_of_part = [statuses[n] for n in places]
         # list.count, not a Counter per part: a Counter costs more to build than these counts.
-        unanswered, skipped = statuses.count(None), statuses.count(SKIPPED)
+        unanswered, skipped = statuses_of_part.count(None), statuses_of_part.count(SKIPPED)
         result.append(
             PartProgress(
                 part=part.id,
                 title=part.title,
-                applicable=len(statuses),
-                answered=len(statuses) - unanswered - skipped,
-                met=statuses.count(MET),
-                not_met=statuses.count(NOT_MET),
-                not_applicable=statuses.count(NOT_APPLICABLE),
+                applicable=len(statuses_of_part),
+                answered=len(statuses_of_part) - unanswered - skipped,
+                met=statuses_of_part.count(MET),
+                not_met=statuses_of_part.count(NOT_MET),
+                not_applicable=statuses_of_part.count(NOT_APPLICABLE),
                 skipped=skipped,
-                expired=statuses.count(EXPIRED),
+                expired=statuses_of_part.count(EXPIRED),
             )
         )
     return result
@@ -86,15 +83,18 @@ def expiring_within(
 def expiring_by(checklist: Checklist, state: ApplicationState, today: date, last_day: date) -> list[Expiring]:
     """Met evidence still valid today whose last valid day is ``last_day`` or earlier."""
     found = []
-    answers = state.answers  # looked up directly: the digest runs this for every item of every application
-    for item in checklist.applicable_items(state.delivery_type):
-        answer = answers.get(item.id)
-        if answer is None or answer.status != MET:
+    items, places = checklist.applicable_items(state.delivery_type), checklist.places(state.delivery_type)
+    # The answers, not every applicable item: the digest runs this for every application,
+    # and most items of most applications are not answered.
+    for item_id, answer in state.answers.items():
+        place = places.get(item_id)
+        if place is None or answer.status != MET:
             continue
         expires_on = answer.expires_on
         if expires_on is not None and today <= expires_on <= last_day:
-            found.append(Expiring(item, expires_on, (expires_on - today).days))
-    return sorted(found, key=lambda e: e.expires_on)
+            found.append((place, Expiring(items[place], expires_on, (expires_on - today).days)))
+    # Soonest first; items expiring the same day in checklist order.
+    return [expiring for _, expiring in sorted(found, key=lambda found: (found[1].expires_on, found[0]))]
 
 
 def stale_by_audit(checklist: Checklist, state: ApplicationState, today: date) -> list[Expiring]:

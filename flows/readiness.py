@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
+from operator import itemgetter
 
 from flows.application import (
     EXPIRED,
@@ -131,39 +132,35 @@ def readiness(
 ) -> Readiness:
     day = audit_day(state, today)
     items = checklist.applicable_items(state.delivery_type)
-    today_statuses: list[str | None] = []
-    failing: list[ItemGap] = []
-    unanswered: list[Item] = []
-    skipped: list[Item] = []
-    answers = state.answers  # looked up directly: this loop runs for every item of every application
+    places = checklist.places(state.delivery_type)
+    # Only the answered items are judged one by one: most items of most applications are
+    # not answered yet, and a digest judges thousands of applications. Not answered is
+    # None on every day, and only met evidence ages (``effective_status``), so the not
+    # answered and skipped items are the same today and on the audit day.
+    today_statuses: list[str | None] = [None] * len(items)
+    failing: list[tuple[int, ItemGap]] = []  # with its place: in checklist order at the end
     judged_today = day == today
-    for item in items:
-        answer = answers.get(item.id)
-        if answer is None:  # not answered, on any day
-            today_statuses.append(None)
-            unanswered.append(item)
+    for item_id, answer in state.answers.items():
+        place = places.get(item_id)
+        if place is None:  # not applicable to this delivery type, or no longer in the checklist
             continue
         status = effective_status(answer, today)
-        today_statuses.append(status)
+        today_statuses[place] = status
         on_audit_day = status if judged_today else effective_status(answer, day)
-        if on_audit_day in DONE:
+        if on_audit_day in DONE or on_audit_day is None or on_audit_day == SKIPPED:
             continue
-        if on_audit_day is None:
-            unanswered.append(item)
-        elif on_audit_day == SKIPPED:
-            skipped.append(item)
-        else:
-            lapsing = on_audit_day == EXPIRED and status == MET
-            failing.append(ItemGap(item, on_audit_day, answer.expires_on if lapsing else None))
+        lapsing = on_audit_day == EXPIRED and status == MET
+        failing.append((place, ItemGap(items[place], on_audit_day, answer.expires_on if lapsing else None)))
+    failing.sort(key=itemgetter(0))
     assessment = check(case_studies, documents, state.delivery_type, checklist, today, day)
     return Readiness(
         state=state,
         today=today,
         audit_day=day,
-        parts=tuple(count_parts(checklist, items, today_statuses)),
-        failing=tuple(failing),
-        unanswered=tuple(unanswered),
-        skipped=tuple(skipped),
+        parts=tuple(count_parts(checklist, state.delivery_type, today_statuses)),
+        failing=tuple(gap for _, gap in failing),
+        unanswered=tuple(item for item, status in zip(items, today_statuses, strict=True) if status is None),
+        skipped=tuple(item for item, status in zip(items, today_statuses, strict=True) if status == SKIPPED),
         case_study_gaps=assessment.findings,
         expiring=tuple(expiring_within(checklist, state, today, EXPIRING_DAYS)),
         case_studies=assessment,

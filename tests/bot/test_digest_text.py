@@ -10,7 +10,7 @@ from sqlalchemy import update
 
 from bot.config import DigestSettings
 from bot.digest import RepeatedLines, SharedLines, build_digests, digest_text, pdm_channels
-from bot.render import render, translations
+from bot.render import translations
 from storage import models
 from tests.support.seed import seed
 
@@ -34,9 +34,7 @@ def test_a_line_rendered_once_reads_as_if_rendered_for_each_application(db):
             translated = replace(digest, channel=replace(digest.channel, language=language))
             for style in ("text", "slack"):
                 _, texts = digest_text(translated, style, shared)
-                alone = [render("digest.j2", "application", language, style, a=a,
-                                lines=RepeatedLines(language, style).of(a))
-                         for a in translated.applications]
+                alone = [RepeatedLines(language, style).application(a) for a in translated.applications]
                 assert texts == alone
                 assert len(set(texts)) == len(texts) == 75  # every application its own text
 
