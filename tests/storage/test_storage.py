@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 from datetime import date, timedelta
@@ -15,7 +13,8 @@ from flows.application import EXPIRED, MET, ApplicationState
 from storage import applications, walks
 from storage.db import Database, SchemaUpgradeFailed, current_revision, ensure_schema, head_revision, normalise_url
 from storage.errors import DatabaseUnavailable, PartnerExists
-from tests.support.cli import ROOT, bot
+from tests.support.cli import bot
+from tests.support.web import web_app_in_a_fresh_process
 
 
 def new_application(db, now, partner="Acme Retail"):
@@ -34,21 +33,10 @@ def test_schema_is_at_head(db):
 def test_schema_is_ensured_and_the_web_app_built_without_loading_what_serving_never_needs(tmp_path):
     # A fresh process, as the web server starts: the schema check runs in a child process;
     # exports, drill invites, the manifest and token encryption load their libraries when used.
-    script = (
-        "import sys\n"
-        "from storage.db import Database, ensure_schema, current_revision\n"
-        f"db = Database('sqlite:///{tmp_path}/fresh.db')\n"
-        "ensure_schema(db)\n"
-        "from bot.config import SlackSettings\n"
-        "from bot.slack.server import create_web_app\n"
-        "settings = SlackSettings.from_env('web', {'SLACK_SIGNING_SECRET': 's', 'SLACK_BOT_TOKEN': 'xoxb-1'})\n"
-        "create_web_app(settings, db)\n"
-        "print(sorted(m for m in ('alembic', 'mako', 'openpyxl', 'icalendar', 'yaml', 'cryptography')"
-        " if m in sys.modules))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    loaded = web_app_in_a_fresh_process(
+        tmp_path, "print(sorted(m for m in ('alembic', 'mako', 'openpyxl', 'icalendar', 'yaml', 'cryptography')"
+                  " if m in sys.modules))\n")
+    assert loaded.strip() == "[]"
     db = Database(f"sqlite:///{tmp_path}/fresh.db")
     assert current_revision(db) == head_revision() is not None
 

@@ -93,3 +93,22 @@ class WebProcess:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def web_app_in_a_fresh_process(tmp_path, then: str) -> str:
+    """Run ``then`` in a fresh interpreter after it has done what the web master does at
+    start (an SQLite database's schema ensured, the web ``app`` built on ``db``); its output."""
+    script = (
+        "import sys\n"
+        "from storage.db import Database, ensure_schema\n"
+        f"db = Database('sqlite:///{tmp_path}/fresh.db')\n"
+        "ensure_schema(db)\n"
+        "from bot.config import SlackSettings\n"
+        "from bot.slack.server import create_web_app\n"
+        "settings = SlackSettings.from_env('web', {'SLACK_SIGNING_SECRET': 's', 'SLACK_BOT_TOKEN': 'xoxb-1'})\n"
+        "app = create_web_app(settings, db)\n"
+        + then
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
 
 import pytest
 
 from bot.config import SlackSettings
 from bot.slack.server import create_web_app
-from tests.support.cli import ROOT
 from tests.support.slack import (
     BOT_TOKEN,
     SIGNING_SECRET,
@@ -22,6 +19,7 @@ from tests.support.slack import (
     signed_headers,
     slash_command,
 )
+from tests.support.web import web_app_in_a_fresh_process
 
 
 @pytest.fixture
@@ -70,20 +68,11 @@ def test_the_master_configures_the_orm_and_closes_its_connections_before_forking
     # A fresh process, as the master starts: what a worker's first request would build (the
     # ORM's mappers) is built before the fork, where the workers share it; no connection
     # is left open to be inherited.
-    script = (
+    found = web_app_in_a_fresh_process(tmp_path, (
         "from sqlalchemy import inspect\n"
-        "from storage.db import Database, ensure_schema\n"
         "from storage.models import Application\n"
-        f"db = Database('sqlite:///{tmp_path}/fresh.db')\n"
-        "ensure_schema(db)\n"
-        "from bot.config import SlackSettings\n"
-        "from bot.slack.server import create_web_app, warm_up\n"
-        "settings = SlackSettings.from_env('web', {'SLACK_SIGNING_SECRET': 's', 'SLACK_BOT_TOKEN': 'xoxb-1'})\n"
-        "app = create_web_app(settings, db)\n"
+        "from bot.slack.server import warm_up\n"
         "built = inspect(Application).configured\n"
         "warm_up(app, db)\n"
-        "print(built, inspect(Application).configured, db.engine.pool.checkedin() + db.engine.pool.checkedout())\n"
-    )
-    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["False", "True", "0"]
+        "print(built, inspect(Application).configured, db.engine.pool.checkedin() + db.engine.pool.checkedout())\n"))
+    assert found.split() == ["False", "True", "0"]
