@@ -378,7 +378,10 @@ def main() -> None:
 def web(postgres: str, rounds: int, requests: int) -> None:
     from bench.support import drop_database, fresh_database, plain_url
 
-    api = FakeSlackAPI()
+    # A stand-in of its own for each candidate: the candidates answer in the same channels
+    # with the same button values, and a client waits for its own candidate's post, never
+    # for one another candidate made in an earlier run.
+    apis = {name: FakeSlackAPI() for name in CANDIDATES}
     db = fresh_database(postgres)
     ids = iter(range(1, 10**6))
     plan = [[(label, clients, [next(ids) for _ in range(clients if own else 1)]) for label, clients, own in CASES]
@@ -388,16 +391,17 @@ def web(postgres: str, rounds: int, requests: int) -> None:
     try:
         seed(db, warming[-1])
         env = {**os.environ, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_BOT_TOKEN": BOT_TOKEN,
-               "SLACK_API_URL": api.url, "LOG_LEVEL": "WARNING", "DATABASE_URL": plain_url(db)}
+               "LOG_LEVEL": "WARNING", "DATABASE_URL": plain_url(db)}
+        envs = {name: {**env, "SLACK_API_URL": apis[name].url} for name in CANDIDATES}
         print(header(f"web benchmark, PostgreSQL, {rounds} rounds of {requests} answers per candidate and case"))
-        servers = {name: Server(command, env) for name, command in CANDIDATES.items()}
+        servers = {name: Server(command, envs[name]) for name, command in CANDIDATES.items()}
         memory = {name: MemorySampler(server.process.pid) for name, server in servers.items()}
         positions: dict[str, dict[str, int]] = {name: {} for name in CANDIDATES}
         results: dict[tuple[str, str], list[dict]] = {}
         names = list(CANDIDATES)
         try:
             # The first requests of a process build its caches: a run per candidate, not reported.
-            warmed = {name: run(server, len(warming), WARM_UP, warming, positions[name], api,
+            warmed = {name: run(server, len(warming), WARM_UP, warming, positions[name], apis[name],
                                 posts=name != names[0])["done"]
                       for name, server in servers.items()}
             for number, cases in enumerate(plan):
@@ -406,7 +410,7 @@ def web(postgres: str, rounds: int, requests: int) -> None:
                     for name in order:
                         check = name != names[0] and len(applications) == clients
                         results.setdefault((label, name), []).append(
-                            run(servers[name], clients, requests, applications, positions[name], api, check,
+                            run(servers[name], clients, requests, applications, positions[name], apis[name], check,
                                 posts=name != names[0]))
         finally:
             peaks = {name: sampler.stop() for name, sampler in memory.items()}
@@ -415,13 +419,15 @@ def web(postgres: str, rounds: int, requests: int) -> None:
         acknowledged = {name: warmed[name] + sum(r["done"] for (_, each), runs in results.items()
                                                  if each == name for r in runs)
                         for name in CANDIDATES}
-        counted = {name: wire_counts(CANDIDATES[name], env, plain_url(db), requests, counting, positions[name], api)
+        counted = {name: wire_counts(CANDIDATES[name], envs[name], plain_url(db), requests, counting, positions[name],
+                                     apis[name])
                    for name in CANDIDATES if name != names[0]}
         for name, figures in counted.items():
             acknowledged[name] += figures["done"]
         stored = stored_answers(db)
     finally:
-        api.close()
+        for api in apis.values():
+            api.close()
         drop_database(db)
 
     print()

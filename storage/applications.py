@@ -32,7 +32,6 @@ from types import SimpleNamespace
 
 from sqlalchemy import (
     JSON,
-    Connection,
     Row,
     Text,
     and_,
@@ -490,7 +489,7 @@ _DELIVERIES, _HISTORY = models.ProcessedDelivery.__table__, models.HistoryEntry.
 _HISTORY_VALUES = ("application_id", "item_id", "field", "old_value", "new_value", "actor", "at")
 
 
-def _write_unless_changed(connection: Connection, before: domain.ApplicationState, version: int,
+def _write_unless_changed(db: Database, before: domain.ApplicationState, version: int,
                           after: domain.ApplicationState, actor: str, now: datetime,
                           delivery_key: str, presumed: Presumed | None = None,
                           ) -> tuple[str | None, domain.ApplicationState]:
@@ -503,7 +502,7 @@ def _write_unless_changed(connection: Connection, before: domain.ApplicationStat
     not change it), or None when this cannot be one statement (SQLite, which has no round
     trips to save, or new evidence, whose rows need their answer's id): the caller then
     takes the lock."""
-    if connection.dialect.name != "postgresql":
+    if db.is_sqlite:
         return None, after
     after = settle(get_checklist(*after.release_key), before, after)[0]  # as _save does
     changed = _differences(before.id, before, after, actor, now)
@@ -523,7 +522,7 @@ def _write_unless_changed(connection: Connection, before: domain.ApplicationStat
         params.update((f"n{n}_{name}", value) for name, value in values.items())
     for n, row in enumerate(changed.history):
         params.update((f"h{n}_{name}", row[name]) for name in _HISTORY_VALUES)
-    outcome = connection.execute(statement, params).one()
+    outcome = db.first_row(statement, params)
     code = WRITTEN if outcome.written else ALREADY_APPLIED if outcome.already else CHANGED_MEANWHILE
     return code, replace(after, answers={**after.answers, **changed.stored})
 

@@ -11,14 +11,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql import Select
 
 from storage.errors import BackupRefused, DatabaseUnavailable
 from storage.known_states import KnownStates
@@ -248,6 +249,42 @@ def _sqlite_counting_connection(counter: StatementCounter) -> type:
     return CountingConnection
 
 
+class DriverStatement:
+    """A SELECT (data-modifying CTEs allowed) compiled once by SQLAlchemy for PostgreSQL and
+    run by psycopg itself (:meth:`Database.first_row`).
+
+    Around each execution SQLAlchemy makes a ``Connection`` of the pooled connection,
+    switches it to autocommit and back, and converts every parameter and result value
+    through its execution context: on the statements every answer sends, that cost more
+    CPU than the statement itself (the item message's statement: 0.29 ms through
+    SQLAlchemy, 0.13 on the pooled driver connection, measured sequentially). The SQL and
+    each parameter's conversion (its type's bind processor) are still SQLAlchemy's;
+    statements that need more of its execution (Python-side defaults, expanding
+    parameters, result values to convert) are refused here rather than run wrongly."""
+
+    def __init__(self, statement: Select, dialect: Dialect):
+        compiled = statement.compile(dialect=dialect)
+        if (compiled.insert_prefetch or compiled.update_prefetch or compiled.post_compile_params
+                or compiled.literal_execute_params):
+            raise ValueError("the statement needs SQLAlchemy's execution: run it through a Connection")
+        if any(column.type.dialect_impl(dialect).result_processor(dialect, None) is not None
+               for column in statement.selected_columns):
+            raise ValueError("the statement's results need SQLAlchemy's conversion: run it through a Connection")
+        self.sql = compiled.string
+        self._compiled = compiled
+        conversions = ((name, bind.type.dialect_impl(dialect).bind_processor(dialect))
+                       for bind, name in compiled.bind_names.items())
+        self._conversions = {name: convert for name, convert in conversions if convert is not None}
+
+    def parameters(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The driver's parameters for ``values``: the statement's own (a LIMIT's, say) added,
+        each converted as SQLAlchemy would."""
+        parameters = self._compiled.construct_params(values)
+        for name, convert in self._conversions.items():
+            parameters[name] = convert(parameters[name])
+        return parameters
+
+
 class Database:
     """One engine and its session factory; sessions are scoped to one unit of work.
     ``url`` comes from the caller (the bot reads ``DATABASE_URL`` in :mod:`bot.config`)."""
@@ -258,6 +295,7 @@ class Database:
         self.engine = make_engine(self.url, pool_size, self.statements.connect_args(self.url))
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.known_states = KnownStates()
+        self._driver_statements: dict[Select, DriverStatement] = {}
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -277,6 +315,36 @@ class Database:
             return
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             yield connection
+
+    def first_row(self, statement: Select, values: dict[str, Any]) -> tuple | None:
+        """The first row of ``statement`` (a named tuple), run on PostgreSQL as one statement
+        in autocommit mode by the pooled connection's driver (:class:`DriverStatement`,
+        compiled once per statement); an OperationalError leaves it as
+        :class:`DatabaseUnavailable`, and the connection is not pooled again."""
+        from psycopg import OperationalError as DriverOperationalError
+        from psycopg.rows import namedtuple_row
+
+        driver_statement = self._driver_statements.get(statement)
+        if driver_statement is None:
+            driver_statement = self._driver_statements[statement] = DriverStatement(statement, self.engine.dialect)
+        try:
+            pooled = self.engine.raw_connection()
+        except (DriverOperationalError, OperationalError) as error:  # no connection to be had
+            raise DatabaseUnavailable(error) from error
+        try:
+            connection = pooled.driver_connection
+            connection.autocommit = True
+            try:
+                cursor = connection.cursor(row_factory=namedtuple_row)
+                return cursor.execute(driver_statement.sql, driver_statement.parameters(values)).fetchone()
+            finally:
+                if not connection.broken:
+                    connection.autocommit = False
+        except DriverOperationalError as error:
+            pooled.invalidate(error)
+            raise DatabaseUnavailable(error) from error
+        finally:
+            pooled.close()
 
     @property
     def is_sqlite(self) -> bool:

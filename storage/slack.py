@@ -226,10 +226,10 @@ def remember_item_message(db: Database, team_id: str, channel_id: str, ts: str, 
     return the application's message in that channel that was live (its newest) until then."""
     message = {"team_id": team_id, "channel_id": channel_id, "ts": ts, "application_id": application_id,
                "item_id": item_id}
-    with db.single_statement() as connection:
-        if connection.dialect.name == "postgresql":
-            row = connection.execute(_REMEMBER_AND_FIND_LIVE, message).first()
-        else:  # one transaction (single_statement on SQLite), two statements
+    if not db.is_sqlite:
+        row = db.first_row(_REMEMBER_AND_FIND_LIVE, message)
+    else:  # one transaction (single_statement on SQLite), two statements
+        with db.single_statement() as connection:
             row = connection.execute(_LIVE_ITEM_MESSAGE, message).first()
             connection.execute(insert_unless_present("sqlite", models.ItemMessage), message)
     return None if row is None else ItemMessage(team_id, channel_id, row.ts, application_id, row.item_id)

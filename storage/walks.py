@@ -98,9 +98,8 @@ def answer_from_slack(db: Database, member: slack_store.Membership, item_id: str
     outcome = walk.on_item(checklist, before, item_id, line, actor, now)
     presumed = (None if member.presumed_at is None
                 else applications.Presumed(member.presumed_at, member.team_id, member.user_id))
-    with db.single_statement() as connection:
-        written, stored = applications._write_unless_changed(connection, before, version, outcome.state, actor, now,
-                                                             key, presumed)
+    written, stored = applications._write_unless_changed(db, before, version, outcome.state, actor, now, key,
+                                                         presumed)
     if written == applications.ALREADY_APPLIED:
         return None
     if written == applications.WRITTEN:

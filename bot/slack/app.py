@@ -26,10 +26,14 @@ MALFORMED = (ValueError, KeyError, IndexError, TypeError, ApplicationNotFound)
 
 
 def build_app(settings: SlackSettings, db: Database) -> App:
+    """The Bolt app. Bolt does not check requests' signatures: the web server checks every
+    request before Bolt reads its body (:func:`bot.slack.server.create_web_app`), and
+    Socket Mode's requests carry none."""
     app = _oauth_app(settings, db) if settings.oauth else App(
         signing_secret=settings.signing_secret,
         client=web_client(settings, settings.bot_token),  # carries the token: Bolt takes it from here
         token_verification_enabled=False,
+        request_verification_enabled=False,
     )
     app.error(drop_malformed)
     app.use(CleanText())
@@ -49,6 +53,7 @@ def _oauth_app(settings: SlackSettings, db: Database) -> App:
     app = App(
         signing_secret=settings.signing_secret,
         client=client,
+        request_verification_enabled=False,  # see build_app
         # Said when the workspace's token cannot be had: no installation, or a stored token
         # that TOKEN_ENCRYPTION_KEY cannot decrypt (the store logs the keys tried).
         user_facing_authorize_error_message=slack_text("misconfigured", DEFAULT_LANGUAGE),

@@ -16,8 +16,9 @@ from flask import Flask, Response, g, jsonify, request
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 from gunicorn.workers.base import Worker
-from slack_bolt import BoltContext
+from slack_bolt import BoltRequest, BoltResponse
 from slack_bolt.adapter.flask import SlackRequestHandler
+from slack_bolt.middleware import Middleware
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from tornado.httputil import HTTPServerRequest
@@ -56,14 +57,18 @@ def slack_action(body: dict) -> str:
     return kind or "unknown"
 
 
+class RememberWho(Middleware):
+    """Who sent the request and what it asks, for its line in the request log."""
+
+    def process(self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]):  # noqa: A002
+        context = req.context
+        g.slack = {"team": context.team_id or "", "user": context.user_id or "", "action": slack_action(req.body)}
+        return next()
+
+
 def create_web_app(settings: SlackSettings, db: Database) -> Flask:
     bolt = build_app(settings, db)
-
-    @bolt.middleware
-    def remember_who(context: BoltContext, body: dict, next_: Callable[[], None]) -> None:
-        g.slack = {"team": context.team_id or "", "user": context.user_id or "", "action": slack_action(body)}
-        next_()
-
+    bolt.use(RememberWho())
     handler = SlackRequestHandler(bolt)
     web = Flask("competency-bot")
     web.config["MAX_CONTENT_LENGTH"] = MAX_BODY

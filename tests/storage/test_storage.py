@@ -11,9 +11,18 @@ from sqlalchemy import event, text
 
 from flows.application import EXPIRED, MET, ApplicationState
 from storage import applications, walks
-from storage.db import Database, SchemaUpgradeFailed, current_revision, ensure_schema, head_revision, normalise_url
+from storage.db import (
+    Database,
+    SchemaUpgradeFailed,
+    current_revision,
+    ensure_schema,
+    head_revision,
+    normalise_url,
+    upgrade,
+)
 from storage.errors import DatabaseUnavailable, PartnerExists
 from tests.support.cli import bot
+from tests.support.db import POSTGRES_URL, reset_postgres
 from tests.support.web import web_app_in_a_fresh_process
 
 
@@ -267,3 +276,55 @@ def test_a_step_that_waited_for_the_lock_reads_the_answers_the_other_step_wrote(
         assert waiting_on_a_lock()  # the second step has begun its read and waits
     waiting.join(10)
     assert seen["state"].answer("P1.1").status == MET
+
+
+def test_a_statement_run_by_the_driver_gets_sqlalchemy_s_conversions_and_a_transaction_after_it(tmp_path, now):
+    """``Database.first_row`` runs a statement on the pooled connection's driver: its
+    parameters are converted as SQLAlchemy converts them (the pending step's JSON here),
+    it commits by itself, and the connection goes back to the pool as it came, so the
+    next session on it is a transaction again."""
+    if POSTGRES_URL is None:
+        pytest.skip("the driver path is PostgreSQL's")
+    from sqlalchemy import bindparam, select, update
+
+    from storage.models import Application
+
+    db = Database(POSTGRES_URL, pool_size=1)  # one connection: the session below gets the same one
+    try:
+        reset_postgres(db)
+        upgrade(db)
+        state = new_application(db, now)
+        table = Application.__table__
+        statement = select(table.c.id).add_cte(
+            update(table).where(table.c.id == bindparam("where_id"))
+            .values(pending=bindparam("pending", type_=table.c.pending.type),
+                    updated_at=bindparam("updated_at", type_=table.c.updated_at.type)).cte("written"))
+        row = db.first_row(statement, {"where_id": state.id, "pending": {"item_id": "P1.2", "awaiting": "date"},
+                                       "updated_at": now})
+        assert row.id == state.id
+        assert walks.load(db, state.id).pending.item_id == "P1.2"  # committed, and stored as JSON
+
+        with pytest.raises(RuntimeError), db.session() as session:
+            session.execute(update(table).values(cursor_item="P1.3"))
+            raise RuntimeError("the session fails: its change must not stay")
+        assert walks.load(db, state.id).cursor != "P1.3"
+    finally:
+        db.engine.dispose()
+
+
+def test_a_statement_that_needs_more_of_sqlalchemy_is_refused_by_the_driver_path(db, now):
+    """What SQLAlchemy does around an execution is not skipped silently: results it would
+    convert (aware UTC datetimes), values it would compute (an update time set on update)."""
+    if db.is_sqlite:
+        pytest.skip("the driver path is PostgreSQL's")
+    from sqlalchemy import select, update
+
+    from storage.models import Application
+
+    table = Application.__table__
+    state = new_application(db, now)
+    with pytest.raises(ValueError, match="results need"):
+        db.first_row(select(table.c.updated_at), {})
+    with pytest.raises(ValueError, match="needs SQLAlchemy's execution"):
+        db.first_row(select(table.c.id).add_cte(update(table).values(cursor_item="P1.3").cte("written")), {})
+    assert walks.load(db, state.id).cursor != "P1.3"
