@@ -20,7 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
-from operator import itemgetter
+from itertools import compress, repeat
+from operator import eq, is_, itemgetter
 
 from flows.application import (
     EXPIRED,
@@ -28,7 +29,7 @@ from flows.application import (
     NOT_APPLICABLE,
     SKIPPED,
     ApplicationState,
-    effective_status,
+    is_expired,
 )
 from flows.case_studies import Assessment, CaseStudy, Finding, SolutionDocuments, check
 from flows.checklist import Checklist, Item
@@ -139,18 +140,25 @@ def readiness(
     # answered and skipped items are the same today and on the audit day.
     today_statuses: list[str | None] = [None] * len(items)
     failing: list[tuple[int, ItemGap]] = []  # with its place: in checklist order at the end
-    judged_today = day == today
     for item_id, answer in state.answers.items():
         place = places.get(item_id)
         if place is None:  # not applicable to this delivery type, or no longer in the checklist
             continue
-        status = effective_status(answer, today)
-        today_statuses[place] = status
-        on_audit_day = status if judged_today else effective_status(answer, day)
-        if on_audit_day in DONE or on_audit_day is None or on_audit_day == SKIPPED:
-            continue
-        lapsing = on_audit_day == EXPIRED and status == MET
-        failing.append((place, ItemGap(items[place], on_audit_day, answer.expires_on if lapsing else None)))
+        # effective_status on both days, written out: this runs for every answer of every
+        # application, and only met evidence ages.
+        status = answer.status
+        if status == MET:
+            expires_on = answer.expires_on
+            if not is_expired(expires_on, day):  # met on the audit day, so today too
+                today_statuses[place] = MET
+                continue
+            status = EXPIRED if is_expired(expires_on, today) else MET
+            today_statuses[place] = status
+            failing.append((place, ItemGap(items[place], EXPIRED, expires_on if status == MET else None)))
+        else:
+            today_statuses[place] = status
+            if status not in DONE and status is not None and status != SKIPPED:
+                failing.append((place, ItemGap(items[place], status)))
     failing.sort(key=itemgetter(0))
     assessment = check(case_studies, documents, state.delivery_type, checklist, today, day)
     return Readiness(
@@ -159,8 +167,9 @@ def readiness(
         audit_day=day,
         parts=tuple(count_parts(checklist, state.delivery_type, today_statuses)),
         failing=tuple(gap for _, gap in failing),
-        unanswered=tuple(item for item, status in zip(items, today_statuses, strict=True) if status is None),
-        skipped=tuple(item for item, status in zip(items, today_statuses, strict=True) if status == SKIPPED),
+        # compress and map, not a comprehension: C walks every applicable item of every application.
+        unanswered=tuple(compress(items, map(is_, today_statuses, repeat(None)))),
+        skipped=tuple(compress(items, map(eq, today_statuses, repeat(SKIPPED)))),
         case_study_gaps=assessment.findings,
         expiring=tuple(expiring_within(checklist, state, today, EXPIRING_DAYS)),
         case_studies=assessment,
