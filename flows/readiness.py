@@ -18,7 +18,7 @@ Pure: no SQL, no Slack, no clock — ``today`` is passed in. Decisions:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from functools import cached_property
 from itertools import compress, repeat
 from operator import eq, is_, itemgetter
@@ -33,7 +33,7 @@ from flows.application import (
 )
 from flows.case_studies import Assessment, CaseStudy, Finding, SolutionDocuments, check
 from flows.checklist import Checklist, Item
-from flows.progress import Expiring, PartProgress, count_parts, expiring_within
+from flows.progress import Expiring, PartProgress, count_parts, expiring_among
 from flows.sign_off import PartSignOff, blocks_verdict, part_sign_offs, unreviewed
 
 SOON_DAYS = 30
@@ -80,7 +80,7 @@ class Readiness:
         audit = self.state.target_audit_date
         return self.checklist is not None and audit is not None and not self.checklist.accepted_on(audit)
 
-    @property
+    @cached_property  # the digest sorts by it, counts it and shows it
     def ready(self) -> bool:
         """Audit-ready on ``audit_day``: no blocking gap (unreviewed items are one when the
         application requires sign-off), and a release AWS still accepts then."""
@@ -108,7 +108,7 @@ class Readiness:
     def skipped_ids(self) -> tuple[str, ...]:
         return tuple(item.id for item in self.skipped)
 
-    @property
+    @cached_property
     def gap_count(self) -> int:
         return (self.item_gap_count + len(self.case_study_gaps)
                 + (len(self.unreviewed) if self.sign_off_required else 0))
@@ -140,6 +140,7 @@ def readiness(
     # answered and skipped items are the same today and on the audit day.
     today_statuses: list[str | None] = [None] * len(items)
     failing: list[tuple[int, ItemGap]] = []  # with its place: in checklist order at the end
+    dated: list[tuple[int, date]] = []  # met answers with dated evidence: place, last valid day
     for item_id, answer in state.answers.items():
         place = places.get(item_id)
         if place is None:  # not applicable to this delivery type, or no longer in the checklist
@@ -149,6 +150,10 @@ def readiness(
         status = answer.status
         if status == MET:
             expires_on = answer.expires_on
+            if expires_on is None:
+                today_statuses[place] = MET
+                continue
+            dated.append((place, expires_on))
             if not is_expired(expires_on, day):  # met on the audit day, so today too
                 today_statuses[place] = MET
                 continue
@@ -171,7 +176,7 @@ def readiness(
         unanswered=tuple(compress(items, map(is_, today_statuses, repeat(None)))),
         skipped=tuple(compress(items, map(eq, today_statuses, repeat(SKIPPED)))),
         case_study_gaps=assessment.findings,
-        expiring=tuple(expiring_within(checklist, state, today, EXPIRING_DAYS)),
+        expiring=tuple(expiring_among(items, dated, today, today + timedelta(days=EXPIRING_DAYS))),
         case_studies=assessment,
         sign_offs=tuple(part_sign_offs(checklist, state, today)) if state.reviewers else (),
         unreviewed=tuple(unreviewed(checklist, state, day)),
