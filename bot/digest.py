@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from itertools import chain
 from operator import attrgetter
 from typing import TypeVar
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from bot.config import DigestSettings
 from bot.render import render
@@ -162,8 +163,7 @@ class RepeatedLines:
         so the line is rendered once per length, with a stand-in for each id, and the ids
         are put in its place — when rendering would leave them as they are (nothing to
         escape, no space to trim at the line's end); otherwise rendered for them."""
-        joined = ", ".join(ids)
-        if joined != escape(joined) or joined != joined.rstrip():
+        if _CHANGED_BY_RENDERING.search(", ".join(ids)):
             return self.line("digest.j2", macro, ids, ids=ids)
         pieces = self._pieces.get((macro, len(ids)))
         if pieces is None:
@@ -195,6 +195,8 @@ class RepeatedLines:
 
 # In place of an item id while a line of ids is rendered: a character no text holds.
 _ID_STAND_IN = "\x00"
+# What escaping (markupsafe's) would change in a list of ids, or trimming at either end of a line.
+_CHANGED_BY_RENDERING = re.compile(r"[&<>'\"\x00]|^\s|\s$")
 # A part's progress line reads its title and counts (the part's id names no release).
 _progress_key = attrgetter("title", "applicable", "answered", "met", "not_met", "not_applicable", "skipped", "expired")
 
