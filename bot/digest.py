@@ -9,7 +9,6 @@ from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import chain
 from operator import attrgetter
 from typing import TypeVar
 
@@ -17,7 +16,7 @@ from markupsafe import Markup
 
 from bot.config import DigestSettings
 from bot.render import render
-from flows.checklist import installed_releases
+from flows.checklist import Checklist, installed_releases
 from flows.digest import ApplicationDigest, ChannelDigest, DigestChannel, build_digest
 from flows.drills import DrillLine
 from flows.evidence import local_today
@@ -90,7 +89,10 @@ class RepeatedLines:
     def __init__(self, language: str, style: str):
         self.language, self.style = language, style
         self._rendered: dict[str, dict[Hashable, Markup]] = {}
-        self._pieces: dict[tuple[str, int], list[str]] = {}  # a line of ids split at each id (_id_list)
+        # _id_list: per macro and length, a line of ids as the text before, between and after
+        # them (None: rendered for each list), and whether each release's ids are plain.
+        self._id_forms: dict[tuple[str, int], tuple[str, str, str] | None] = {}
+        self._plain_ids: dict[tuple[str, str], bool] = {}
 
     def _lines(self, macro: str) -> dict[Hashable, Markup]:
         found = self._rendered.get(macro)
@@ -150,27 +152,35 @@ class RepeatedLines:
         found = [line("digest.j2", "failing", (release, gap.item.id, gap.status), gap=gap) if not gap.lapses_on
                  else self._lapsing(release, gap, a.drills.get(gap.item.id)) for gap in r.failing]
         if r.unanswered:
-            found.append(self._id_list("not_answered", r.unanswered_ids))
+            found.append(self._id_list("not_answered", r.unanswered_ids, r.checklist))
         if r.skipped:
-            found.append(self._id_list("skipped", r.skipped_ids))
+            found.append(self._id_list("skipped", r.skipped_ids, r.checklist))
         # The parameters' repr in their given order: each rule builds them in one order.
         found += self._each("case_studies.j2", "finding", r.case_study_gaps,
                             lambda f: (f.rule, f.case_study_index, repr(f.params)), "f")
         return found
 
-    def _id_list(self, macro: str, ids: tuple[str, ...]) -> Markup:
+    def _id_list(self, macro: str, ids: tuple[str, ...], checklist: Checklist) -> Markup:
         """A list of item ids (not answered, skipped): nearly every application has its own,
         so the line is rendered once per length, with a stand-in for each id, and the ids
-        are put in its place — when rendering would leave them as they are (nothing to
-        escape, no space to trim at the line's end); otherwise rendered for them."""
-        if _CHANGED_BY_RENDERING.search(", ".join(ids)):
-            return self.line("digest.j2", macro, ids, ids=ids)
-        pieces = self._pieces.get((macro, len(ids)))
-        if pieces is None:
+        joined into its place — when rendering would leave the checklist's ids as they are
+        (nothing to escape, no space to trim at either end of a line) and the stand-ins
+        stand one separator apart; otherwise rendered for them."""
+        plain = self._plain_ids.get(checklist.key)
+        if plain is None:
+            plain = self._plain_ids[checklist.key] = not any(
+                _CHANGED_BY_RENDERING.search(item.id) for item in checklist.items)
+        form = self._id_forms.get((macro, len(ids)), False) if plain else None
+        if form is False:
             stand_ins = (_ID_STAND_IN,) * len(ids)
-            pieces = self._pieces[macro, len(ids)] = str.split(
-                render("digest.j2", macro, self.language, self.style, ids=stand_ins), _ID_STAND_IN)
-        return Markup("".join([*chain.from_iterable(zip(pieces, ids, strict=False)), pieces[-1]]))
+            pieces = str.split(render("digest.j2", macro, self.language, self.style, ids=stand_ins), _ID_STAND_IN)
+            separators = set(pieces[1:-1]) or {""}
+            form = self._id_forms[macro, len(ids)] = (
+                (pieces[0], separators.pop(), pieces[-1]) if len(separators) == 1 else None)
+        if form is None:
+            return self.line("digest.j2", macro, ids, ids=ids)
+        before, separator, after = form
+        return Markup(before + separator.join(ids) + after)
 
     def _lapsing(self, release: tuple[str, str], gap: ItemGap, drill: DrillLine | None) -> Markup:
         # With or without a drill, and the drill planned or not: its plan is part of the key.
@@ -195,7 +205,7 @@ class RepeatedLines:
 
 # In place of an item id while a line of ids is rendered: a character no text holds.
 _ID_STAND_IN = "\x00"
-# What escaping (markupsafe's) would change in a list of ids, or trimming at either end of a line.
+# What escaping (markupsafe's) would change in an item id, or trimming at either end of a line.
 _CHANGED_BY_RENDERING = re.compile(r"[&<>'\"\x00]|^\s|\s$")
 # A part's progress line reads its title and counts (the part's id names no release).
 _progress_key = attrgetter("title", "applicable", "answered", "met", "not_met", "not_applicable", "skipped", "expired")

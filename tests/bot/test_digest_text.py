@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timezone
+from types import SimpleNamespace
 
 from sqlalchemy import update
 
@@ -62,12 +63,13 @@ def test_each_blocking_gap_is_a_line_of_its_own(db):
 def test_a_list_of_ids_put_into_its_line_reads_as_if_rendered_for_it():
     """The lists of items not answered and skipped are rendered once per length, the ids
     put in afterwards: each reads as rendered for its own ids, in both languages and both
-    styles — ids that escaping or trimming would change rendered for them."""
+    styles — a release with ids that escaping or trimming would change rendered for them."""
     lists = [("P1.1",), ("P1.1", "P1.2"), ("A1", "B2", "C3", "D4", "E5"), ("P1.1", "R&D"), ("<b>", "x"),
              ("it's",), (" P1.1", "P1.2"), ("P1.1", "P1.2 ")]
     for language in ("en", "zh"):
         for style in ("text", "slack"):
             lines = RepeatedLines(language, style)
             for macro in ("not_answered", "skipped"):
-                for ids in lists * 2:  # the second time from the line's pieces kept
-                    assert lines._id_list(macro, ids) == render("digest.j2", macro, language, style, ids=ids)
+                for ids in lists * 2:  # the second time from the line's form kept
+                    release = SimpleNamespace(key=("test", repr(ids)), items=[SimpleNamespace(id=i) for i in ids])
+                    assert lines._id_list(macro, ids, release) == render("digest.j2", macro, language, style, ids=ids)
