@@ -53,8 +53,9 @@ def count_parts(checklist: Checklist, delivery_type: str, statuses: list[str | N
     result = []
     # Each part's statuses picked by the checklist's table of its places: a digest counts
     # this for every application, and a pass sorting item by item cost more than the counts.
+    status_at = statuses.__getitem__
     for part, places in checklist.part_places(delivery_type):
-        statuses_of_part = [statuses[n] for n in places]
+        statuses_of_part = list(map(status_at, places))
         # list.count, not a Counter per part: a Counter costs more to build than these counts.
         unanswered, skipped = statuses_of_part.count(None), statuses_of_part.count(SKIPPED)
         result.append(
@@ -82,17 +83,20 @@ def expiring_within(
 
 def expiring_by(checklist: Checklist, state: ApplicationState, today: date, last_day: date) -> list[Expiring]:
     """Met evidence still valid today whose last valid day is ``last_day`` or earlier."""
-    found = []
-    items, places = checklist.applicable_items(state.delivery_type), checklist.places(state.delivery_type)
-    # The answers, not every applicable item: the digest runs this for every application,
-    # and most items of most applications are not answered.
-    for item_id, answer in state.answers.items():
-        place = places.get(item_id)
-        if place is None or answer.status != MET:
-            continue
-        expires_on = answer.expires_on
-        if expires_on is not None and today <= expires_on <= last_day:
-            found.append((place, Expiring(items[place], expires_on, (expires_on - today).days)))
+    places = checklist.places(state.delivery_type)
+    # The answers, not every applicable item: most items of most applications are not answered.
+    met = [(places[item_id], answer.expires_on) for item_id, answer in state.answers.items()
+           if answer.status == MET and answer.expires_on is not None and item_id in places]
+    return expiring_among(checklist.applicable_items(state.delivery_type), met, today, last_day)
+
+
+def expiring_among(items: tuple[Item, ...], met: list[tuple[int, date]], today: date,
+                   last_day: date) -> list[Expiring]:
+    """Of the met answers with dated evidence — ``met``: the place of each in ``items`` (the
+    applicable items) and its evidence's last valid day —, those still valid today that
+    lapse by ``last_day``, soonest first; readiness collects ``met`` as it judges."""
+    found = [(place, Expiring(items[place], expires_on, (expires_on - today).days))
+             for place, expires_on in met if today <= expires_on <= last_day]
     # Soonest first; items expiring the same day in checklist order.
     return [expiring for _, expiring in sorted(found, key=lambda found: (found[1].expires_on, found[0]))]
 

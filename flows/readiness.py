@@ -18,9 +18,10 @@ Pure: no SQL, no Slack, no clock — ``today`` is passed in. Decisions:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from functools import cached_property
-from operator import itemgetter
+from itertools import compress, repeat
+from operator import eq, is_, itemgetter
 
 from flows.application import (
     EXPIRED,
@@ -28,11 +29,11 @@ from flows.application import (
     NOT_APPLICABLE,
     SKIPPED,
     ApplicationState,
-    effective_status,
+    is_expired,
 )
 from flows.case_studies import Assessment, CaseStudy, Finding, SolutionDocuments, check
 from flows.checklist import Checklist, Item
-from flows.progress import Expiring, PartProgress, count_parts, expiring_within
+from flows.progress import Expiring, PartProgress, count_parts, expiring_among
 from flows.sign_off import PartSignOff, blocks_verdict, part_sign_offs, unreviewed
 
 SOON_DAYS = 30
@@ -79,7 +80,7 @@ class Readiness:
         audit = self.state.target_audit_date
         return self.checklist is not None and audit is not None and not self.checklist.accepted_on(audit)
 
-    @property
+    @cached_property  # the digest sorts by it, counts it and shows it
     def ready(self) -> bool:
         """Audit-ready on ``audit_day``: no blocking gap (unreviewed items are one when the
         application requires sign-off), and a release AWS still accepts then."""
@@ -107,7 +108,7 @@ class Readiness:
     def skipped_ids(self) -> tuple[str, ...]:
         return tuple(item.id for item in self.skipped)
 
-    @property
+    @cached_property
     def gap_count(self) -> int:
         return (self.item_gap_count + len(self.case_study_gaps)
                 + (len(self.unreviewed) if self.sign_off_required else 0))
@@ -139,18 +140,30 @@ def readiness(
     # answered and skipped items are the same today and on the audit day.
     today_statuses: list[str | None] = [None] * len(items)
     failing: list[tuple[int, ItemGap]] = []  # with its place: in checklist order at the end
-    judged_today = day == today
+    dated: list[tuple[int, date]] = []  # met answers with dated evidence: place, last valid day
     for item_id, answer in state.answers.items():
         place = places.get(item_id)
         if place is None:  # not applicable to this delivery type, or no longer in the checklist
             continue
-        status = effective_status(answer, today)
-        today_statuses[place] = status
-        on_audit_day = status if judged_today else effective_status(answer, day)
-        if on_audit_day in DONE or on_audit_day is None or on_audit_day == SKIPPED:
-            continue
-        lapsing = on_audit_day == EXPIRED and status == MET
-        failing.append((place, ItemGap(items[place], on_audit_day, answer.expires_on if lapsing else None)))
+        # effective_status on both days, written out: this runs for every answer of every
+        # application, and only met evidence ages.
+        status = answer.status
+        if status == MET:
+            expires_on = answer.expires_on
+            if expires_on is None:
+                today_statuses[place] = MET
+                continue
+            dated.append((place, expires_on))
+            if not is_expired(expires_on, day):  # met on the audit day, so today too
+                today_statuses[place] = MET
+                continue
+            status = EXPIRED if is_expired(expires_on, today) else MET
+            today_statuses[place] = status
+            failing.append((place, ItemGap(items[place], EXPIRED, expires_on if status == MET else None)))
+        else:
+            today_statuses[place] = status
+            if status not in DONE and status is not None and status != SKIPPED:
+                failing.append((place, ItemGap(items[place], status)))
     failing.sort(key=itemgetter(0))
     assessment = check(case_studies, documents, state.delivery_type, checklist, today, day)
     return Readiness(
@@ -159,10 +172,11 @@ def readiness(
         audit_day=day,
         parts=tuple(count_parts(checklist, state.delivery_type, today_statuses)),
         failing=tuple(gap for _, gap in failing),
-        unanswered=tuple(item for item, status in zip(items, today_statuses, strict=True) if status is None),
-        skipped=tuple(item for item, status in zip(items, today_statuses, strict=True) if status == SKIPPED),
+        # compress and map, not a comprehension: C walks every applicable item of every application.
+        unanswered=tuple(compress(items, map(is_, today_statuses, repeat(None)))),
+        skipped=tuple(compress(items, map(eq, today_statuses, repeat(SKIPPED)))),
         case_study_gaps=assessment.findings,
-        expiring=tuple(expiring_within(checklist, state, today, EXPIRING_DAYS)),
+        expiring=tuple(expiring_among(items, dated, today, today + timedelta(days=EXPIRING_DAYS))),
         case_studies=assessment,
         sign_offs=tuple(part_sign_offs(checklist, state, today)) if state.reviewers else (),
         unreviewed=tuple(unreviewed(checklist, state, day)),

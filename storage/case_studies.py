@@ -71,7 +71,7 @@ def _case_studies_where(session: Session, condition: ColumnElement[bool]) -> dic
     rows = session.connection().execute(
         select(table.c.application_id, *(table.c[name] for name in CASE_STUDY_FIELDS))
         .join(models.Application).where(condition).order_by(table.c.id)
-    )
+    ).all()  # fetched at once: a digest reads tens of thousands, and one fetch each cost more
     found: dict[int, list[CaseStudy]] = {}
     for application_id, *fields_in_order in rows:  # CASE_STUDY_FIELDS: CaseStudy's fields, in order
         found.setdefault(application_id, []).append(CaseStudy(*fields_in_order))

@@ -129,7 +129,7 @@ def load(db: Database, wanted: list[DigestChannel], default_channel: str, now: d
             .join(models.Answer).join(models.Application)
             .where(in_channels, models.Evidence.evidence_date.is_not(None))
             .order_by(models.Evidence.id)
-        ):
+        ).all():  # fetched at once: tens of thousands of rows, one fetch each cost more
             dated.setdefault(application_id, {}).setdefault(item_id, []).append(
                 domain.Evidence(text="", evidence_date=evidence_date, expires_on=expires_on, id=evidence_id)
             )
@@ -200,7 +200,7 @@ def _changes(connection: Connection, since: dict[str, datetime], default_channel
                first.old_value, last.new_value)
         .join(first, first.id == grouped.c.first_id).join(last, last.id == grouped.c.last_id)
         .order_by(grouped.c.first_id)  # statuses in the order of their first change
-    ):
+    ).all():
         if field_name == "status":
             statuses.setdefault(application_id, []).append((item_id, old, new))
         elif field_name == CREATED:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timezone
+from types import SimpleNamespace
 
 from sqlalchemy import update
 
 from bot.config import DigestSettings
 from bot.digest import RepeatedLines, SharedLines, build_digests, digest_text, pdm_channels
-from bot.render import translations
+from bot.render import render, translations
 from storage import models
 from tests.support.seed import seed
 
@@ -57,3 +58,18 @@ def test_each_blocking_gap_is_a_line_of_its_own(db):
             gaps = [part.splitlines()[1:] for part in text.split("\n\n") if part.startswith(heading)]
             expected = len(r.failing) + bool(r.unanswered) + bool(r.skipped) + len(r.case_study_gaps)
             assert [len(lines) for lines in gaps] == ([expected] if expected else [])
+
+
+def test_a_list_of_ids_put_into_its_line_reads_as_if_rendered_for_it():
+    """The lists of items not answered and skipped are rendered once per length, the ids
+    put in afterwards: each reads as rendered for its own ids, in both languages and both
+    styles — a release with ids that escaping or trimming would change rendered for them."""
+    lists = [("P1.1",), ("P1.1", "P1.2"), ("A1", "B2", "C3", "D4", "E5"), ("P1.1", "R&D"), ("<b>", "x"),
+             ("it's",), (" P1.1", "P1.2"), ("P1.1", "P1.2 ")]
+    for language in ("en", "zh"):
+        for style in ("text", "slack"):
+            lines = RepeatedLines(language, style)
+            for macro in ("not_answered", "skipped"):
+                for ids in lists * 2:  # the second time from the line's form kept
+                    release = SimpleNamespace(key=("test", repr(ids)), items=[SimpleNamespace(id=i) for i in ids])
+                    assert lines._id_list(macro, ids, release) == render("digest.j2", macro, language, style, ids=ids)
