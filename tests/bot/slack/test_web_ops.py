@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import pytest
 
@@ -37,11 +38,22 @@ def test_one_log_line_per_request_without_the_body(served, caplog):
     caplog.set_level(logging.INFO, logger="bot.slack.server")
     status, _ = send_form(served, slash_command("status secret-user-text", user="UCAROL"))
     assert status == 200
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "bot.slack.server"]
-    [line] = [entry for entry in lines if entry["path"] == "/slack/events"]
+    [line] = logged(caplog, "/slack/events")
     assert line["team"] == "T0TEAM" and line["user"] == "UCAROL" and line["action"] == "command:/competency status"
     assert line["status"] == 200 and line["outcome"] == "ok" and line["latency_ms"] >= 0 and line["request_id"]
     assert "secret-user-text" not in caplog.text
+
+
+def logged(caplog, path: str, wait: float = 5.0) -> list[dict]:
+    """The request log's lines for ``path``, once there are any: tornado writes a request's
+    line just after its response, so the client can read the response first."""
+    deadline = time.monotonic() + wait
+    while True:
+        lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "bot.slack.server"]
+        found = [entry for entry in lines if entry["path"] == path]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.02)
 
 
 def test_bodies_over_one_mebibyte_are_refused(served):
@@ -73,6 +85,6 @@ def test_the_master_configures_the_orm_and_closes_its_connections_before_forking
         "from storage.models import Application\n"
         "from bot.slack.server import warm_up\n"
         "built = inspect(Application).configured\n"
-        "warm_up(app, db)\n"
+        "warm_up(db)\n"
         "print(built, inspect(Application).configured, db.engine.pool.checkedin() + db.engine.pool.checkedout())\n"))
     assert found.split() == ["False", "True", "0"]
