@@ -49,7 +49,8 @@ def logged(caplog, path: str, wait: float = 5.0) -> list[dict]:
     line just after its response, so the client can read the response first."""
     deadline = time.monotonic() + wait
     while True:
-        lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "bot.slack.server"]
+        lines = [json.loads(r.getMessage()) for r in caplog.records
+                 if r.name == "bot.slack.server" and r.levelno == logging.INFO]
         found = [entry for entry in lines if entry["path"] == path]
         if found or time.monotonic() > deadline:
             return found
@@ -88,3 +89,65 @@ def test_the_master_configures_the_orm_and_closes_its_connections_before_forking
         "warm_up(db)\n"
         "print(built, inspect(Application).configured, db.engine.pool.checkedin() + db.engine.pool.checkedout())\n"))
     assert found.split() == ["False", "True", "0"]
+
+
+def test_a_health_check_waiting_on_the_database_holds_a_request_thread_not_the_event_loop(served, db, monkeypatch):
+    import threading
+    import urllib.request
+
+    answering, release = threading.Event(), threading.Event()
+    ping = db.ping
+
+    def slow_ping() -> None:
+        answering.set()
+        release.wait(10)
+        ping()
+
+    monkeypatch.setattr(db, "ping", slow_ping)
+    waiting = threading.Thread(target=lambda: urllib.request.urlopen(served.url + "/healthz", timeout=15).read())
+    waiting.start()
+    try:
+        assert answering.wait(10)
+        with urllib.request.urlopen(served.url + "/metrics", timeout=5) as response:  # the loop still reads
+            assert response.status == 200
+        assert send_form(served, slash_command("help"))[0] == 200  # and another thread answers Slack
+    finally:
+        release.set()
+        waiting.join(15)
+
+
+@pytest.mark.parametrize(("method", "path", "status"), [
+    ("GET", "/slack/install", 404),  # one workspace: no OAuth flow
+    ("GET", "/slack/oauth_redirect?code=secret-code", 404),
+    ("GET", "/slack/events", 405),
+    ("GET", "/nowhere", 404),
+])
+def test_what_the_app_does_not_serve_is_refused_and_logged_without_its_query(served, caplog, method, path, status):
+    import urllib.error
+    import urllib.request
+
+    caplog.set_level(logging.INFO, logger="bot.slack.server")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(urllib.request.Request(served.url + path, method=method), timeout=5)
+    assert refused.value.code == status
+    [line] = logged(caplog, path.split("?")[0])
+    assert line["status"] == status and line["outcome"] == "refused"
+    assert "secret-code" not in caplog.text
+
+
+def test_a_request_that_fails_is_logged_by_its_path_not_its_query(served, db, monkeypatch, caplog):
+    import urllib.error
+    import urllib.request
+
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    caplog.set_level(logging.INFO, logger="bot.slack.server")
+    monkeypatch.setattr(db, "ping", broken)
+    with pytest.raises(urllib.error.HTTPError) as failed:
+        urllib.request.urlopen(served.url + "/healthz?code=secret-code", timeout=5)
+    assert failed.value.code == 500
+    [line] = logged(caplog, "/healthz")
+    assert line["status"] == 500 and line["outcome"] == "refused"
+    assert "GET /healthz failed" in caplog.text and "RuntimeError: a bug" in caplog.text
+    assert "secret-code" not in caplog.text
