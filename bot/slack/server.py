@@ -174,6 +174,8 @@ class Health(InThreads):
         self.set_status(status)
         self.write(verdict)
 
+    head = get  # a monitor's HEAD: the same check, the body left out (tornado drops it)
+
 
 class Metrics(RequestHandler):
     """``GET /metrics``, in Prometheus's text format: two counters, read on the loop."""
@@ -184,6 +186,8 @@ class Metrics(RequestHandler):
     def get(self) -> None:
         self.set_header("Content-Type", "text/plain; version=0.0.4")
         self.write(self.count())
+
+    head = get
 
 
 def health(db: Database, cipher: TokenCipher | None) -> tuple[int, dict]:

@@ -116,6 +116,14 @@ def test_a_health_check_waiting_on_the_database_holds_a_request_thread_not_the_e
         waiting.join(15)
 
 
+@pytest.mark.parametrize("path", ["/healthz", "/metrics"])
+def test_a_monitor_may_ask_with_head(served, path):
+    import urllib.request
+
+    with urllib.request.urlopen(urllib.request.Request(served.url + path, method="HEAD"), timeout=5) as response:
+        assert response.status == 200 and response.read() == b""
+
+
 @pytest.mark.parametrize(("method", "path", "status"), [
     ("GET", "/slack/install", 404),  # one workspace: no OAuth flow
     ("GET", "/slack/oauth_redirect?code=secret-code", 404),
