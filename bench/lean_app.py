@@ -75,4 +75,4 @@ def answer(ack, body, action, client) -> None:
 if __name__ == "__main__":
     with psycopg.connect(URL, autocommit=True) as setup:  # closed before the server forks its worker
         setup.execute(SCHEMA)
-    serve(bolt_web_app("lean", answer), os.environ["PORT"])
+    serve(bolt_web_app(answer), os.environ["PORT"])

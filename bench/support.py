@@ -90,13 +90,12 @@ def walk_items() -> list[str]:
 
 
 def serve(app, port: str) -> None:
-    """Serve a Flask app exactly as the Procfile's ``web`` serves the bot (the same server
-    class, workers, threads and worker class), on loopback."""
+    """Serve a tornado app exactly as the Procfile's ``web`` serves the bot (the same server
+    class, workers and worker class; the app's handlers bring the request threads), on loopback."""
     from bot.config import WebSettings
     from bot.slack.server import GunicornServer
 
-    settings = WebSettings.from_env()
-    GunicornServer(app, bind=f"127.0.0.1:{port}", workers=settings.workers, threads=settings.threads).run()
+    GunicornServer(app, bind=f"127.0.0.1:{port}", workers=WebSettings.from_env().workers).run()
 
 
 def press(body: dict, action: dict) -> tuple[str, int, str, str, str, str]:

@@ -88,4 +88,4 @@ def answer(ack, body, action, client) -> None:
 if __name__ == "__main__":
     Base.metadata.create_all(engine)
     engine.dispose()  # no connection made here may be shared with the forked worker
-    serve(bolt_web_app("tutorial", answer), os.environ["PORT"])
+    serve(bolt_web_app(answer), os.environ["PORT"])

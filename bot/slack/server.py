@@ -1,4 +1,4 @@
-"""Serving the Bolt app: Flask under gunicorn (HTTP mode), or Socket Mode."""
+"""Serving the Bolt app: tornado under gunicorn (HTTP mode), or Socket Mode."""
 
 from __future__ import annotations
 
@@ -7,22 +7,23 @@ import gc
 import json
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from types import TracebackType
+from typing import TypeVar
 
-from flask import Flask, Response, g, jsonify, request
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 from gunicorn.workers.base import Worker
-from slack_bolt import BoltRequest, BoltResponse
-from slack_bolt.adapter.flask import SlackRequestHandler
+from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.adapter.tornado.handler import set_response, to_bolt_request
 from slack_bolt.middleware import Middleware
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from tornado.httputil import HTTPServerRequest
-from tornado.wsgi import WSGIContainer
+from tornado.ioloop import IOLoop
+from tornado.web import Application, HTTPError, RequestHandler
 
 from bot.config import ConfigError, SlackSettings, WebSettings
 from bot.render import prepare, render
@@ -41,6 +42,8 @@ logging.getLogger("tornado.access").disabled = True
 
 
 MAX_BODY = 1024 * 1024  # Slack's payloads are far smaller; anything bigger is refused (413)
+WHO = "request_log"  # the key of a request's Bolt context under which the request log finds who sent it
+T = TypeVar("T")
 
 
 def slack_action(body: dict) -> str:
@@ -58,111 +61,181 @@ def slack_action(body: dict) -> str:
 
 
 class RememberWho(Middleware):
-    """Who sent the request and what it asks, for its line in the request log."""
+    """Who sent the request and what it asks, for its line in the request log (kept in the
+    request's context, where the handler finds it after Bolt's dispatch)."""
 
     def process(self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]):  # noqa: A002
         context = req.context
-        g.slack = {"team": context.team_id or "", "user": context.user_id or "", "action": slack_action(req.body)}
+        context[WHO] = {"team": context.team_id or "", "user": context.user_id or "", "action": slack_action(req.body)}
         return next()
 
 
-def create_web_app(settings: SlackSettings, db: Database) -> Flask:
+def create_web_app(settings: SlackSettings, db: Database, threads: int = 10) -> Application:
+    """The bot's tornado app: Slack's events and the OAuth routes handed to Bolt, health and
+    metrics, one log line per request; all their work done in ``threads`` threads."""
     bolt = build_app(settings, db)
     bolt.use(RememberWho())
-    handler = SlackRequestHandler(bolt)
-    web = Flask("competency-bot")
-    web.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-    served = log_requests(web)
+    served = {"requests": 0}
+    cipher = TokenCipher(settings.token_keys) if settings.oauth else None
 
-    verifier = SignatureVerifier(settings.signing_secret)
+    def metrics() -> str:
+        return f"requests_total {served['requests']}\nsql_statements_total {db.statements.total}\n"
 
-    def events() -> Response:
+    work = {"threads": request_threads(threads)}
+    return Application([
+        ("/slack/events", SlackEvents, {**work, "bolt": bolt, "verifier": SignatureVerifier(settings.signing_secret)}),
+        ("/slack/(?:install|oauth_redirect)", SlackOAuth, {**work, "bolt": bolt}),
+        ("/healthz", Health, {**work, "check": lambda: health(db, cipher)}),
+        ("/metrics", Metrics, {"count": metrics}),
+    ], log_function=lambda handler: log_request(handler, served))
+
+
+def request_threads(threads: int) -> ThreadPoolExecutor:
+    """The threads that handle requests (started by the first request, in the worker)."""
+    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="request")
+
+
+class InThreads(RequestHandler):
+    """A handler whose work runs in the request threads, never on tornado's event loop: the
+    loop goes on reading other requests (a client that announces a body and never sends it
+    holds a socket, never a thread) while a thread waits on the database or Slack."""
+
+    def initialize(self, threads: ThreadPoolExecutor) -> None:
+        self.threads = threads
+
+    async def in_thread(self, work: Callable[..., T], *args: object) -> T:
+        return await IOLoop.current().run_in_executor(self.threads, work, *args)
+
+    def log_exception(self, typ: type[BaseException] | None, value: BaseException | None,
+                      tb: TracebackType | None) -> None:
+        # tornado's own line names the full URI (an OAuth code, for one): the path only.
+        if isinstance(value, HTTPError):
+            return
+        log.error("%s %s failed", self.request.method, self.request.path, exc_info=(typ, value, tb))
+
+
+class SlackEvents(InThreads):
+    """``POST /slack/events``: Slack's signed requests, handed to Bolt."""
+
+    def initialize(self, threads: ThreadPoolExecutor, bolt: App, verifier: SignatureVerifier) -> None:
+        super().initialize(threads)
+        self.bolt = bolt
+        self.verifier = verifier
+        self.who: dict[str, str] = {}
+
+    async def post(self) -> None:
+        if len(self.request.body) > MAX_BODY:
+            self.set_status(413)
+            return
         # Checked here as well as by Bolt, because Bolt parses the body before it checks the
         # signature (unsigned bytes would reach the JSON parser) and a timestamp that is
         # not a number makes the check raise instead of refusing.
-        if not signed(verifier):
+        if not signed(self.verifier, self.request):
             log.warning("refused a request without a valid Slack signature")
-            return Response(status=401)
+            self.set_status(401)
+            return
         try:
-            return handler.handle(request)
+            request = to_bolt_request(self.request)
+            response = await self.in_thread(self.bolt.dispatch, request)
         except (ValueError, RecursionError):  # signed, but its payload is not JSON Bolt can read
             log.warning("refused a signed request whose payload is not usable JSON")
-            return Response(status=400)
-
-    def oauth() -> Response:
-        return handler.handle(request)
-
-    web.add_url_rule("/slack/events", "slack_events", events, methods=["POST"])
-    web.add_url_rule("/slack/install", "slack_install", oauth)
-    web.add_url_rule("/slack/oauth_redirect", "slack_oauth_redirect", oauth)
-
-    @web.get("/metrics")
-    def metrics() -> tuple[str, int, dict]:
-        return (f"requests_total {served['requests']}\nsql_statements_total {db.statements.total}\n",
-                200, {"Content-Type": "text/plain; version=0.0.4"})
-
-    cipher = TokenCipher(settings.token_keys) if settings.oauth else None
-    web.add_url_rule("/healthz", "healthz", lambda: health(db, cipher))
-    return web
+            self.set_status(400)
+            return
+        self.who = request.context.get(WHO, {})
+        set_response(self, response)
 
 
-def health(db: Database, cipher: TokenCipher | None) -> Response | tuple[Response, int]:
+class SlackOAuth(InThreads):
+    """``GET /slack/install`` and ``/slack/oauth_redirect``: Bolt's OAuth flow (many
+    workspaces; without it, 404)."""
+
+    def initialize(self, threads: ThreadPoolExecutor, bolt: App) -> None:
+        super().initialize(threads)
+        self.bolt = bolt
+
+    async def get(self) -> None:
+        flow = self.bolt.oauth_flow
+        if flow is None:
+            raise HTTPError(404)
+        request = to_bolt_request(self.request)
+        step = flow.handle_installation if self.request.path == flow.install_path else flow.handle_callback
+        set_response(self, await self.in_thread(step, request))
+
+
+class Health(InThreads):
+    """``GET /healthz``: see :func:`health`."""
+
+    def initialize(self, threads: ThreadPoolExecutor, check: Callable[[], tuple[int, dict]]) -> None:
+        super().initialize(threads)
+        self.check = check
+
+    async def get(self) -> None:
+        status, verdict = await self.in_thread(self.check)
+        self.set_status(status)
+        self.write(verdict)
+
+    head = get  # a monitor's HEAD: the same check, the body left out (tornado drops it)
+
+
+class Metrics(RequestHandler):
+    """``GET /metrics``, in Prometheus's text format: two counters, read on the loop."""
+
+    def initialize(self, count: Callable[[], str]) -> None:
+        self.count = count
+
+    def get(self) -> None:
+        self.set_header("Content-Type", "text/plain; version=0.0.4")
+        self.write(self.count())
+
+    head = get
+
+
+def health(db: Database, cipher: TokenCipher | None) -> tuple[int, dict]:
     """``/healthz``, what serving needs: a database that answers and stores, and (many
     workspaces) a key that decrypts the stored tokens. 503 names the first that fails, and why."""
     try:
         db.ping()
     except DatabaseUnavailable as error:
-        return jsonify(status="database unavailable", reason=_first_line(error)), 503
+        return 503, {"status": "database unavailable", "reason": _first_line(error)}
     try:
         slack_store.check_writes(db, now())
     except DatabaseUnavailable as error:
-        return jsonify(status="database refuses writes", reason=_first_line(error)), 503
+        return 503, {"status": "database refuses writes", "reason": _first_line(error)}
     if cipher is not None:
         try:
             check_token_key(db, cipher)
         except TokenKeyMismatch as error:
-            return jsonify(status="token key cannot decrypt stored tokens", reason=str(error)), 503
-    return jsonify(status="ok")
+            return 503, {"status": "token key cannot decrypt stored tokens", "reason": str(error)}
+    return 200, {"status": "ok"}
 
 
 def _first_line(error: Exception) -> str:
     return (str(error).strip().splitlines() or [""])[0][:200]
 
 
-def signed(verifier: SignatureVerifier) -> bool:
-    """Whether the current request carries Slack's signature of its body (read here, so a
-    body over the limit is refused with 413 first)."""
+def signed(verifier: SignatureVerifier, request: HTTPServerRequest) -> bool:
+    """Whether ``request`` carries Slack's signature of its body."""
     try:
-        return verifier.is_valid_request(request.get_data(), dict(request.headers))
+        return verifier.is_valid_request(request.body, dict(request.headers))
     except ValueError:  # a timestamp that is not a number
         return False
 
 
-def log_requests(web: Flask) -> dict[str, int]:
-    """One JSON line per request, without its body (bodies hold user text and tokens);
-    returns the running count of requests, for /metrics."""
-    served = {"requests": 0}
-
-    @web.before_request
-    def start_clock() -> None:
-        g.started = time.perf_counter()
-        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
-
-    @web.after_request
-    def log_request(response: Response) -> Response:
-        served["requests"] += 1
-        if not log.isEnabledFor(logging.INFO):
-            return response  # the line below costs a JSON encoding per request, for nobody
-        who = getattr(g, "slack", {})
-        log.info(json.dumps({
-            "request_id": g.get("request_id"), "method": request.method, "path": request.path,
-            "team": who.get("team", ""), "user": who.get("user", ""), "action": who.get("action", ""),
-            "status": response.status_code, "outcome": "ok" if response.status_code < 400 else "refused",
-            "latency_ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1),
-        }, ensure_ascii=False))
-        return response
-
-    return served
+def log_request(handler: RequestHandler, served: dict[str, int]) -> None:
+    """One JSON line per request, without its body (bodies hold user text and tokens), and
+    the running count of requests, for /metrics (tornado's ``log_function``)."""
+    served["requests"] += 1
+    if not log.isEnabledFor(logging.INFO):
+        return  # the line below costs a JSON encoding per request, for nobody
+    request, status = handler.request, handler.get_status()
+    who = getattr(handler, "who", {})
+    log.info(json.dumps({
+        "request_id": request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16],
+        "method": request.method, "path": request.path,
+        "team": who.get("team", ""), "user": who.get("user", ""), "action": who.get("action", ""),
+        "status": status, "outcome": "ok" if status < 400 else "refused",
+        "latency_ms": round(request.request_time() * 1000, 1),
+    }, ensure_ascii=False))
 
 
 def _freeze_startup_objects(_server: Arbiter, _worker: Worker) -> None:
@@ -187,44 +260,24 @@ def release_free_heap() -> None:
     trim(0)
 
 
-def warm_up(app: Flask, db: Database) -> None:
+def warm_up(db: Database) -> None:
     """Answer one health check in the master before it forks: that configures SQLAlchemy's
     ORM mappers, opens a session and compiles the write canary's statements once, where
     every worker used to do it on its first request, each into pages of its own. The
     master's connections are closed after: a worker must never use one (see
     ``forget_the_masters_connections``), and the master itself never queries again."""
-    with app.app_context():
-        health(db, None)
+    health(db, None)
     db.engine.dispose()
 
 
-class WholeRequests(WSGIContainer):
-    """The Flask app behind tornado: tornado reads each request, body and all, on its
-    event loop, and only a complete request takes one of ``threads`` threads. A client
-    that announces a body and never sends it holds a socket, never a thread (under
-    gunicorn's gthread worker ten such clients stopped every acknowledgement)."""
-
-    def __init__(self, app: Flask, threads: int):
-        super().__init__(app, executor=ThreadPoolExecutor(max_workers=threads, thread_name_prefix="request"))
-
-    def environ(self, request: HTTPServerRequest) -> dict:
-        environ = super().environ(request)
-        # The body is whole and de-chunked by now: its length is known, so Flask's
-        # MAX_CONTENT_LENGTH refuses a chunked body over the limit as it does any other
-        # (left marked chunked, werkzeug would read it as empty).
-        environ.pop("HTTP_TRANSFER_ENCODING", None)
-        environ["CONTENT_LENGTH"] = str(len(request.body))
-        return environ
-
-
 class GunicornServer(BaseApplication):
-    """gunicorn with ``workers`` worker processes, each reading requests with tornado and
-    handling them in ``threads`` threads (ten, the number of Bolt's Heroku example). The
-    app is built once, in the master, after the schema check: the workers never race to
-    migrate."""
+    """gunicorn with ``workers`` worker processes of its tornado worker, serving the tornado
+    ``app`` as it is (its handlers hand their work to threads: see :class:`InThreads`).
+    The app is built once, in the master, after the schema check: the workers never race
+    to migrate."""
 
-    def __init__(self, app: Flask, bind: str, workers: int = 2, threads: int = 10, db: Database | None = None):
-        self.application = WholeRequests(app, threads)
+    def __init__(self, app: Application, bind: str, workers: int = 2, db: Database | None = None):
+        self.application = app
 
         def forget_the_masters_connections(_server: Arbiter, _worker: Worker) -> None:
             # A connection opened before the fork (the schema check's) would be shared by
@@ -242,21 +295,20 @@ class GunicornServer(BaseApplication):
         for key, value in self.options.items():
             self.cfg.set(key, value)
 
-    def load(self) -> WholeRequests:
+    def load(self) -> Application:
         return self.application
 
 
 def serve_http(settings: SlackSettings, db: Database, web: WebSettings | None = None) -> None:
     web = web or WebSettings.from_env()
-    app = create_web_app(settings, db)
+    app = create_web_app(settings, db, threads=web.threads)
     # What each worker would otherwise build for itself on its first requests (the
     # checklists, the templates, Babel's locale data), built once here before the fork:
     # the workers share the master's copy. See the README's "Memory of the web process".
     installed_releases()
     prepare("slack")
-    warm_up(app, db)
-    GunicornServer(app, bind=f"0.0.0.0:{web.port}", workers=web.workers,
-                   threads=web.threads, db=db).run()
+    warm_up(db)
+    GunicornServer(app, bind=f"0.0.0.0:{web.port}", workers=web.workers, db=db).run()
 
 
 def serve_socket_mode(settings: SlackSettings, db: Database) -> None:

@@ -3,6 +3,7 @@ real socket, and requests signed the way Slack signs them."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import itertools
@@ -20,7 +21,10 @@ from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 from sqlalchemy import text
-from werkzeug.serving import make_server
+from tornado.httpserver import HTTPServer
+from tornado.ioloop import IOLoop
+from tornado.netutil import bind_sockets
+from tornado.web import Application
 
 from bot.config import SlackSettings
 from bot.slack.manifest import bot_scopes, manifest
@@ -386,15 +390,33 @@ class FakeSlackAPI:
 
 
 class BotServer:
-    """The real Flask+Bolt web app on a loopback port, served by werkzeug in a thread."""
+    """The real tornado+Bolt web app on a loopback port, served by tornado's HTTP server
+    (as gunicorn's tornado worker serves it) on an event loop in a thread of its own."""
 
-    def __init__(self, flask_app):
-        self.server = make_server("127.0.0.1", 0, flask_app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def __init__(self, web_app: Application):
+        [listening] = bind_sockets(0, "127.0.0.1")
+        self.url = f"http://127.0.0.1:{listening.getsockname()[1]}"
+        ready = threading.Event()
+
+        def serve() -> None:
+            asyncio.set_event_loop(asyncio.new_event_loop())
+            self.loop = IOLoop.current()
+            self.loop.add_callback(ready.set)
+            self.server = HTTPServer(web_app)
+            self.server.add_sockets([listening])
+            self.loop.start()
+
+        self.thread = threading.Thread(target=serve, daemon=True)
+        self.thread.start()
+        ready.wait(10)
 
     def close(self) -> None:
-        self.server.shutdown()
+        def stop() -> None:
+            self.server.stop()
+            self.loop.stop()
+
+        self.loop.add_callback(stop)
+        self.thread.join(10)
 
 
 def signed_headers(body: str, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict:
