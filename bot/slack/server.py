@@ -127,9 +127,9 @@ class SlackEvents(InThreads):
         if len(self.request.body) > MAX_BODY:
             self.set_status(413)
             return
-        # Checked here as well as by Bolt, because Bolt parses the body before it checks the
-        # signature (unsigned bytes would reach the JSON parser) and a timestamp that is
-        # not a number makes the check raise instead of refusing.
+        # Checked here rather than by Bolt (build_app turns Bolt's check off): Bolt parses the
+        # body before it checks the signature (unsigned bytes would reach the JSON parser),
+        # and a timestamp that is not a number makes its check raise instead of refusing.
         if not signed(self.verifier, self.request):
             log.warning("refused a request without a valid Slack signature")
             self.set_status(401)
