@@ -425,6 +425,7 @@ def web(postgres: str, rounds: int, requests: int) -> None:
         for name, figures in counted.items():
             acknowledged[name] += figures["done"]
         stored = stored_answers(db)
+        refused = {name: len(api.refused()) for name, api in apis.items()}
     finally:
         for api in apis.values():
             api.close()
@@ -447,8 +448,8 @@ def web(postgres: str, rounds: int, requests: int) -> None:
     print()
     print("| app | peak PSS, master + worker (MB) | worker peak RSS (MB) | statements/answer "
           "| BEGIN/COMMIT/answer | round trips/answer | answers acknowledged | stored | next item posted "
-          "| presses whose message never came |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| presses whose message never came | Web API calls Slack would refuse |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name in CANDIDATES:
         m = peaks[name]
         c = counted.get(name)
@@ -460,7 +461,7 @@ def web(postgres: str, rounds: int, requests: int) -> None:
         walked = "—" if not checked else f"{posted} of {checked}" + (" ✓" if posted == checked else " ✗")
         never = sum(r["unposted"] for (_, each), rs in results.items() if each == name for r in rs)
         print(f"| {name} | {m['pss']:.0f} | {m['worker_rss']:.0f} | {wire} | {acknowledged[name]} | {check} "
-              f"| {walked} | {never} |")
+              f"| {walked} | {never} | {refused[name]} |")
     print()
     print()
     print(f"| what {BOT} sends PostgreSQL per answer (transaction control apart) | times |")
