@@ -5,7 +5,7 @@
 PostgreSQL is the case that matters (``--postgres`` or ``TEST_DATABASE_URL``; a database
 of its own is created on that server and dropped at the end). Four candidates, each
 served exactly as the Procfile serves the bot (bench/support.py ``serve``: the same
-server class, workers, threads and worker class), all against a local stand-in Web API:
+server class, workers, threads and worker class), each against a local stand-in Web API of its own:
 
 - bare Bolt (bench/bare_app.py): acknowledges only — a reference row;
 - lean (bench/lean_app.py): one psycopg transaction (claim the delivery, upsert the
