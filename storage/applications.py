@@ -485,6 +485,7 @@ class Presumed:
 
 # The outcomes of :func:`_write_unless_changed`.
 WRITTEN, ALREADY_APPLIED, CHANGED_MEANWHILE = "written", "already applied", "changed meanwhile"
+MAY_NOT_CHANGE = "may not change"
 _DELIVERIES, _HISTORY = models.ProcessedDelivery.__table__, models.HistoryEntry.__table__
 _HISTORY_VALUES = ("application_id", "item_id", "field", "old_value", "new_value", "actor", "at")
 
@@ -497,11 +498,11 @@ def _write_unless_changed(db: Database, before: domain.ApplicationState, version
     claims ``delivery_key`` and writes what changed only if the application is still at
     ``version`` and the key unclaimed — and, with ``presumed``, still at its update time,
     and the user one who may change it. Returns :data:`WRITTEN` (with the state as stored,
-    now at ``version + 1``), :data:`ALREADY_APPLIED` (the key was claimed before) or
-    :data:`CHANGED_MEANWHILE` (nothing written; with ``presumed``, also when the user may
-    not change it), or None when this cannot be one statement (SQLite, which has no round
-    trips to save, or new evidence, whose rows need their answer's id): the caller then
-    takes the lock."""
+    now at ``version + 1``), :data:`ALREADY_APPLIED` (the key was claimed before),
+    :data:`MAY_NOT_CHANGE` (with ``presumed``: the user may not change the application;
+    nothing written) or :data:`CHANGED_MEANWHILE` (nothing written), or None when this
+    cannot be one statement (SQLite, which has no round trips to save, or new evidence,
+    whose rows need their answer's id): the caller then takes the lock."""
     if db.is_sqlite:
         return None, after
     after = settle(get_checklist(*after.release_key), before, after)[0]  # as _save does
@@ -523,7 +524,8 @@ def _write_unless_changed(db: Database, before: domain.ApplicationState, version
     for n, row in enumerate(changed.history):
         params.update((f"h{n}_{name}", row[name]) for name in _HISTORY_VALUES)
     outcome = db.first_row(statement, params)
-    code = WRITTEN if outcome.written else ALREADY_APPLIED if outcome.already else CHANGED_MEANWHILE
+    code = (WRITTEN if outcome.written else ALREADY_APPLIED if outcome.already
+            else MAY_NOT_CHANGE if presumed is not None and not outcome.member else CHANGED_MEANWHILE)
     return code, replace(after, answers={**after.answers, **changed.stored})
 
 
@@ -534,7 +536,9 @@ def _unlocked_write(application_columns: tuple[str, ...], answers: tuple[tuple[b
     application's UPDATE (guarded by its version and the unclaimed key) is a CTE that the
     claim, the answers' and the history's writes each require to have written a row.
     PostgreSQL runs every data-modifying CTE once, on one snapshot: ``already`` sees only
-    claims committed before the statement."""
+    claims committed before the statement. Presumed, it also says whether the user may
+    change the application (``member``), so that a press on a state changed meanwhile
+    needs no membership check of its own."""
 
     def bound(prefix: str, table, name: str):
         return bindparam(f"{prefix}{name}", type_=table.c[name].type)
@@ -570,8 +574,11 @@ def _unlocked_write(application_columns: tuple[str, ...], answers: tuple[tuple[b
                 for n in range(history_rows)]
         writes.append(insert(_HISTORY).from_select(list(_HISTORY_VALUES), rows[0] if history_rows == 1
                                                    else union_all(*rows)))
-    return select(if_written.label("written"), claimed_before.label("already")).add_cte(
-        *(write.cte(f"write_{n}") for n, write in enumerate(writes)))
+    outcome = [if_written.label("written"), claimed_before.label("already")]
+    if presumed:
+        outcome.append(select(may_change_from_slack()).where(_APPLICATIONS.c.id == bindparam("where_id"))
+                       .scalar_subquery().label("member"))
+    return select(*outcome).add_cte(*(write.cte(f"write_{n}") for n, write in enumerate(writes)))
 
 
 def _archive(session: Session, application_id: int, archived: dict[str, str | None], release: str,

@@ -84,14 +84,15 @@ def answer_from_slack(db: Database, member: slack_store.Membership, item_id: str
     """A button press by ``member``'s user, applied to its state, as the membership check
     read it (:func:`storage.slack.membership`) or as this process knew it
     (:func:`storage.slack.presumed_membership`). None when the delivery was already
-    applied; raises :class:`MembershipNotConfirmed` when a presumed membership was not
-    confirmed, having written nothing.
+    applied; raises :class:`MembershipNotConfirmed` when the user of a presumed membership
+    may not change the application, having written nothing.
 
     This is the path every answer takes. On PostgreSQL one statement claims the delivery
     and writes the step, unless the application changed since it was read (or, presumed,
-    the user may not change it); then, and on SQLite, the delivery is claimed and the
-    step applied to the state read again under the application's lock, in one
-    transaction."""
+    the user may not change it). A presumed state that changed is read again and the
+    step written once more the same way; when that fails too, and on SQLite, the
+    delivery is claimed and the step applied to the state read again under the
+    application's lock, in one transaction."""
     before, version, actor = member.state, member.version, member.user_id
     checklist = get_checklist(*before.release_key)
     key = slack_store._stored_key(delivery_key)
@@ -100,13 +101,20 @@ def answer_from_slack(db: Database, member: slack_store.Membership, item_id: str
                 else applications.Presumed(member.presumed_at, member.team_id, member.user_id))
     written, stored = applications._write_unless_changed(db, before, version, outcome.state, actor, now, key,
                                                          presumed)
+    if written == applications.MAY_NOT_CHANGE:
+        raise MembershipNotConfirmed(before.id)
+    if written == applications.CHANGED_MEANWHILE and presumed is not None:
+        # Changed by another process (the other web worker, say); the statement that did
+        # not write found the user a member. The state is read and the step written again.
+        before, version = applications.read_known(db, before.id)
+        checklist = get_checklist(*before.release_key)
+        outcome = walk.on_item(checklist, before, item_id, line, actor, now)
+        written, stored = applications._write_unless_changed(db, before, version, outcome.state, actor, now, key)
     if written == applications.ALREADY_APPLIED:
         return None
     if written == applications.WRITTEN:
         db.known_states.remember(stored, version + 1, now, member.channel_id)  # the next press reads no answers
         return outcome
-    if presumed is not None:
-        raise MembershipNotConfirmed(before.id)
     with db.session() as session:
         if not slack_store._claim_delivery(session, key, now):
             return None
