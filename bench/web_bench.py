@@ -16,8 +16,9 @@ server class, workers, threads and worker class), each against a local stand-in 
 A driver process sends signed ``block_actions``: each client answers, in its own channel
 (application), the item its walk posts next, pressing the message that was posted (it
 waits for it at the stand-in), not met on the first lap and met on the next, so every
-answer changes what is stored and walks advance; the one-application case (every client
-in one channel) is kept as a contention case. Rounds interleave the candidates
+answer changes what is stored and walks advance; one case sends each answer on a new
+connection, so a walk's presses land on either worker, as Slack's do; the one-application
+case (every client in one channel) is kept as a contention case. Rounds interleave the candidates
 (their order rotates), ratios to the lean app are taken within a round, and the report
 gives the median and range over the rounds. Then a counting stage per candidate, through
 a relay that reads the PostgreSQL protocol (bench/pg_wire.py), gives statements and round
@@ -55,13 +56,16 @@ CANDIDATES = {
     "the bot": [sys.executable, "-m", "bot", "web"],
 }
 LEAN, BOT = "lean", "the bot"
-# (label, clients, whether each client has an application of its own). Every round and
-# case takes fresh applications (ids from 1), so no walk ends within a run: each answer
-# is to the item its walk posts next.
+# (label, clients, whether each client has an application of its own, whether each answer
+# comes on a new connection). Every round and case takes fresh applications (ids from 1),
+# so no walk ends within a run: each answer is to the item its walk posts next. A client
+# keeps its connection, and so its worker, unless the case says otherwise: Slack's
+# requests are not pinned to a worker, and a walk's presses then land on either.
 CASES = (
-    ("8 clients, one application each", 8, True),
-    ("32 clients, one application each", 32, True),
-    ("8 clients, one application (contention)", 8, False),
+    ("8 clients, one application each", 8, True, False),
+    ("32 clients, one application each", 32, True, False),
+    ("8 clients, one application each, a new connection per answer", 8, True, True),
+    ("8 clients, one application (contention)", 8, False, False),
 )
 MEMBERS = [f"UMEMBER{n}" for n in range(8)]
 TIME_LIMIT = 120  # seconds per run, whatever happens
@@ -159,14 +163,15 @@ class Server:
 
 
 def drive(port: int, clients: int, requests: int, applications: list[int], positions: dict[str, int],
-          api_url: str) -> dict:
+          api_url: str, reconnect: bool = False) -> dict:
     """Run in its own process (see main): ``clients`` connections send ``requests`` answers
     between them; client n answers in ``applications[n % len]``, always the item that
     application's walk posts next. With an application each, a client presses the message
     that was posted, as a person does: after each answer it waits (at most
     ``POST_WAIT`` seconds) for the stand-in at ``api_url`` to have the next item's message,
     and presses that message (its ts); the wait is not part of the answer's latency. No
-    ``api_url``: the candidate posts nothing, and clients do not wait.
+    ``api_url``: the candidate posts nothing, and clients do not wait. ``reconnect``: each
+    answer on a connection of its own (which worker takes it is the kernel's choice).
     Returns the figures and the walks' new positions."""
     import http.client
 
@@ -228,6 +233,9 @@ def drive(port: int, clients: int, requests: int, applications: list[int], posit
             }
             body = "payload=" + urllib.parse.quote(json.dumps(payload))
             headers = {"Content-Type": "application/x-www-form-urlencoded", **signed_headers(body)}
+            if reconnect:
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             started = time.perf_counter()
             try:
                 connection.request("POST", "/slack/events", body=body, headers=headers)
@@ -261,13 +269,14 @@ def drive(port: int, clients: int, requests: int, applications: list[int], posit
 
 
 def run(server: Server, clients: int, requests: int, applications: list[int], positions: dict[str, int],
-        api: FakeSlackAPI, check: bool = False, posts: bool = True) -> dict:
+        api: FakeSlackAPI, check: bool = False, posts: bool = True, reconnect: bool = False) -> dict:
     """One driver run against ``server``, with its CPU per answer; ``positions`` advance.
     With ``check``: whether each application's last posted item is the one its client
     answers next (``posted``: applications where it is, of ``checked``). ``posts``: the
     candidate posts items, so its clients wait for them (the bare app posts none)."""
     cpu_before = server.cpu()
-    arguments = json.dumps([server.port, clients, requests, applications, positions, api.url if posts else ""])
+    arguments = json.dumps([server.port, clients, requests, applications, positions, api.url if posts else "",
+                            reconnect])
     output = subprocess.run([sys.executable, __file__, "--drive", arguments], cwd=ROOT, capture_output=True,
                             text=True, timeout=TIME_LIMIT + 60, check=True)
     result = json.loads(output.stdout)
@@ -384,7 +393,8 @@ def web(postgres: str, rounds: int, requests: int) -> None:
     apis = {name: FakeSlackAPI() for name in CANDIDATES}
     db = fresh_database(postgres)
     ids = iter(range(1, 10**6))
-    plan = [[(label, clients, [next(ids) for _ in range(clients if own else 1)]) for label, clients, own in CASES]
+    plan = [[(label, clients, [next(ids) for _ in range(clients if own else 1)], reconnect)
+             for label, clients, own, reconnect in CASES]
             for _ in range(rounds)]
     counting = [next(ids) for _ in range(CASES[0][1])]  # the counting stage's, one per client
     warming = [next(ids) for _ in range(CASES[0][1])]  # a first run per candidate, not counted
@@ -405,13 +415,13 @@ def web(postgres: str, rounds: int, requests: int) -> None:
                                 posts=name != names[0])["done"]
                       for name, server in servers.items()}
             for number, cases in enumerate(plan):
-                for label, clients, applications in cases:
+                for label, clients, applications, reconnect in cases:
                     order = names[number % len(names):] + names[:number % len(names)]
                     for name in order:
                         check = name != names[0] and len(applications) == clients
                         results.setdefault((label, name), []).append(
                             run(servers[name], clients, requests, applications, positions[name], apis[name], check,
-                                posts=name != names[0]))
+                                posts=name != names[0], reconnect=reconnect))
         finally:
             peaks = {name: sampler.stop() for name, sampler in memory.items()}
             for server in servers.values():
@@ -434,7 +444,7 @@ def web(postgres: str, rounds: int, requests: int) -> None:
     print()
     print("| case | app | answers/s | ÷ lean | p50 ms | p99 ms | errors | server CPU ms/answer |")
     print("|---|---|---|---|---|---|---|---|")
-    for label, _, _ in CASES:
+    for label, *_ in CASES:
         lean = results[(label, LEAN)]
         for name in CANDIDATES:
             runs = results[(label, name)]
