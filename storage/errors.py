@@ -17,8 +17,9 @@ class CaseStudyNotFound(StorageError, LookupError):
 
 class MembershipNotConfirmed(StorageError):
     """A press on a presumed membership (:func:`storage.slack.presumed_membership`) was
-    not written: the application changed since this process knew it, or the user is not
-    a member of its channel. The caller checks the membership as for any request."""
+    not written: the user may not change the application (not a member of its channel,
+    as last read, in its workspace). The caller checks the membership as for any request,
+    which may read the channel's members again."""
 
 
 class PartnerExists(StorageError):

@@ -94,9 +94,8 @@ def answer_from_slack(db: Database, member: slack_store.Membership, item_id: str
     delivery is claimed and the step applied to the state read again under the
     application's lock, in one transaction."""
     before, version, actor = member.state, member.version, member.user_id
-    checklist = get_checklist(*before.release_key)
     key = slack_store._stored_key(delivery_key)
-    outcome = walk.on_item(checklist, before, item_id, line, actor, now)
+    outcome = walk.on_item(get_checklist(*before.release_key), before, item_id, line, actor, now)
     presumed = (None if member.presumed_at is None
                 else applications.Presumed(member.presumed_at, member.team_id, member.user_id))
     written, stored = applications._write_unless_changed(db, before, version, outcome.state, actor, now, key,
@@ -107,8 +106,7 @@ def answer_from_slack(db: Database, member: slack_store.Membership, item_id: str
         # Changed by another process (the other web worker, say); the statement that did
         # not write found the user a member. The state is read and the step written again.
         before, version = applications.read_known(db, before.id)
-        checklist = get_checklist(*before.release_key)
-        outcome = walk.on_item(checklist, before, item_id, line, actor, now)
+        outcome = walk.on_item(get_checklist(*before.release_key), before, item_id, line, actor, now)
         written, stored = applications._write_unless_changed(db, before, version, outcome.state, actor, now, key)
     if written == applications.ALREADY_APPLIED:
         return None
@@ -119,7 +117,7 @@ def answer_from_slack(db: Database, member: slack_store.Membership, item_id: str
         if not slack_store._claim_delivery(session, key, now):
             return None
         before, row = applications._read_one(session, before.id, lock=True)
-        outcome = walk.on_item(checklist, before, item_id, line, actor, now)
+        outcome = walk.on_item(get_checklist(*before.release_key), before, item_id, line, actor, now)
         stored = applications._save(session, before.id, before, outcome.state, actor, now)
     db.known_states.remember(stored, row.version + 1, now, row.channel_id)
     return walk.Outcome(stored, outcome.messages, outcome.quit)

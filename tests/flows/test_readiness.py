@@ -104,6 +104,36 @@ def test_every_open_item_and_failing_case_study_rule_blocks():
     assert not result.ready and result.gap_count == 4
 
 
+def test_readiness_judges_each_item_as_its_status_on_each_day_says():
+    """Readiness writes out the ageing of evidence (for the digest's speed): it must judge
+    every kind of answer as ``effective_status`` does, today for the parts' counts and on
+    the audit day for the gaps."""
+    from flows.application import EXPIRED, effective_status
+
+    items = CHECKLIST.applicable_items("saas")
+    kinds = [met(items[0].id), met(items[1].id, TODAY - timedelta(days=1)),  # undated; expired already
+             met(items[2].id, AUDIT - timedelta(days=10)), met(items[3].id, AUDIT),  # lapses before; lasts
+             Answer(status=NOT_MET), Answer(status=SKIPPED), Answer(status=NOT_APPLICABLE), Answer()]
+    answers = {item.id: answer for item, answer in zip(items[:len(kinds)], kinds, strict=True)}
+    state = replace(ready_state(), answers=answers)
+    other = next(item for item in CHECKLIST.items if not item.applies("saas"))
+    state = state.with_answer(other.id, Answer(status=NOT_MET))  # not the walk's: never a gap
+    result = judge(state)
+
+    assert list(result.parts) == part_progress(CHECKLIST, state, TODAY)
+    expected = []
+    for item in items:
+        answer = state.answers.get(item.id)
+        on_audit = None if answer is None else effective_status(answer, AUDIT)
+        if on_audit in (MET, NOT_APPLICABLE):
+            continue
+        lapses = on_audit == EXPIRED and effective_status(answer, TODAY) == MET
+        expected.append((item.id, on_audit, answer.expires_on if lapses else None))
+    assert [(g.item.id, g.status, g.lapses_on) for g in result.item_gaps] == expected
+    assert (items[2].id, EXPIRED, AUDIT - timedelta(days=10)) in expected  # the cases are all there
+    assert (items[1].id, EXPIRED, None) in expected and (items[5].id, SKIPPED, None) in expected
+
+
 def test_a_case_study_too_old_by_the_audit_blocks():
     old = replace(CASE_STUDIES[0], production_date=AUDIT - timedelta(days=600))
     result = judge(ready_state(), case_studies=(old,) + CASE_STUDIES[1:])
