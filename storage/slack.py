@@ -207,8 +207,12 @@ _LIVE_ITEM_MESSAGE = select(_ITEM_MESSAGES.c.ts, _ITEM_MESSAGES.c.item_id).where
     _ITEM_MESSAGES.c.team_id == bindparam("team_id"), _ITEM_MESSAGES.c.channel_id == bindparam("channel_id"),
     _ITEM_MESSAGES.c.application_id == bindparam("application_id"),
 ).order_by(_ITEM_MESSAGES.c.ts.desc()).limit(1)
+# The message live until one was posted is the newest one posted before it (Slack's ts
+# grow within a channel): a later press's post may be remembered first, and must not be
+# taken for the one this post replaces.
+_LIVE_BEFORE = _LIVE_ITEM_MESSAGE.where(_ITEM_MESSAGES.c.ts < bindparam("ts"))
 # PostgreSQL runs both in one statement; its SELECT sees the table as it was before the INSERT.
-_REMEMBER_AND_FIND_LIVE = _LIVE_ITEM_MESSAGE.add_cte(
+_REMEMBER_AND_FIND_LIVE = _LIVE_BEFORE.add_cte(
     insert_unless_present("postgresql", models.ItemMessage).values(
         {name: bindparam(name) for name in ("team_id", "channel_id", "ts", "application_id", "item_id")}
     ).cte("remembered"))
@@ -223,14 +227,15 @@ def item_message(db: Database, team_id: str, channel_id: str, ts: str) -> ItemMe
 def remember_item_message(db: Database, team_id: str, channel_id: str, ts: str, application_id: int,
                           item_id: str) -> ItemMessage | None:
     """Remember an item message just posted (replies in its thread reach its item), and
-    return the application's message in that channel that was live (its newest) until then."""
+    return the application's message in that channel that was live until then (its newest
+    one posted before this one)."""
     message = {"team_id": team_id, "channel_id": channel_id, "ts": ts, "application_id": application_id,
                "item_id": item_id}
     if not db.is_sqlite:
         row = db.first_row(_REMEMBER_AND_FIND_LIVE, message)
     else:  # one transaction (single_statement on SQLite), two statements
         with db.single_statement() as connection:
-            row = connection.execute(_LIVE_ITEM_MESSAGE, message).first()
+            row = connection.execute(_LIVE_BEFORE, message).first()
             connection.execute(insert_unless_present("sqlite", models.ItemMessage), message)
     return None if row is None else ItemMessage(team_id, channel_id, row.ts, application_id, row.item_id)
 

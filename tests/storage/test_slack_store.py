@@ -51,6 +51,17 @@ def test_remembering_an_item_message_says_which_was_live_until_then(db, now):
     assert slack_store.item_message(db, TEAM, "CTEAM", "1700000000.000300").item_id == "P1.3"
 
 
+def test_a_message_remembered_late_replaces_the_one_before_it_not_a_later_one(db, now):
+    # Two presses in quick succession: the second press's post (…400) is remembered before
+    # the first press's (…300). The first must replace …200, never the live …400.
+    state = start(db, now)
+    slack_store.remember_item_message(db, TEAM, "CTEAM", "1700000000.000200", state.id, "P1.1")
+    assert slack_store.remember_item_message(db, TEAM, "CTEAM", "1700000000.000400", state.id, "P1.3").ts == (
+        "1700000000.000200")
+    late = slack_store.remember_item_message(db, TEAM, "CTEAM", "1700000000.000300", state.id, "P1.2")
+    assert late == slack_store.ItemMessage(TEAM, "CTEAM", "1700000000.000200", state.id, "P1.1")
+
+
 def read(db, state, user="UALICE"):
     """The membership as the check reads it for a button press by ``user``."""
     return slack_store.membership(db, TEAM, state.id, user)
