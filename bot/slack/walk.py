@@ -69,12 +69,10 @@ def show_answer(db: Database, client: WebClient, team_id: str, channel: str, mes
     """After an answer button pressed on ``message`` (channel, ts): if the walk moved on,
     its next item (or its end) goes to the application's ``channel`` and the answered
     message keeps its answer without buttons; an answer on an older message only shows
-    there."""
+    there. The next item goes first: it is what the team waits for, and each Web API call
+    is a round trip to Slack; the answered message and any DMs about sign-off follow."""
     state = outcome.state
-    tell_about_sign_off(client, outcome)
     moved = _moved(outcome)
-    if message is not None:
-        update_item(client, message[0], message[1], state, item_id, live=False if moved else None)
     finished = [m for m in outcome.messages if m.name == "finished"]
     if finished:
         call(client, "chat_postMessage", channel=channel, text=say_messages(finished, state.language))
@@ -82,6 +80,9 @@ def show_answer(db: Database, client: WebClient, team_id: str, channel: str, mes
         notes = [m for m in outcome.messages if m.name not in ("item", "saved", "finished")] if with_notes else []
         post_item(db, client, team_id, channel, state, state.cursor, intro=say_messages(notes, state.language),
                   shown=message[1] if message else None)
+    if message is not None:
+        update_item(client, message[0], message[1], state, item_id, live=False if moved else None)
+    tell_about_sign_off(client, outcome)
 
 
 def tell_about_sign_off(client: WebClient, outcome: walk.Outcome) -> None:
