@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Row, select
+from sqlalchemy import ColumnElement, Row, Select, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
@@ -66,12 +66,21 @@ def _case_studies_by_application(session: Session, application_ids: Iterable[int
 def _case_studies_where(session: Session, condition: ColumnElement[bool]) -> dict[int, list[CaseStudy]]:
     """The case studies of the applications matching ``condition`` (on either table), by
     application, oldest first; applications without any are left out."""
+    return _case_studies_from(session.connection().execute(_case_studies_query(condition)).all())
+
+
+def _case_studies_query(condition: ColumnElement[bool]) -> Select:
+    """The rows of :func:`_case_studies_from`: each case study's application id and
+    :data:`CASE_STUDY_FIELDS`, oldest first, for the applications matching ``condition``.
+    Plain rows, not ORM objects: the digest reads thousands, and nothing here is written back."""
     table = models.CaseStudy.__table__
-    # Plain rows, not ORM objects: the digest reads thousands, and nothing here is written back.
-    rows = session.connection().execute(
-        select(table.c.application_id, *(table.c[name] for name in CASE_STUDY_FIELDS))
-        .join(models.Application).where(condition).order_by(table.c.id)
-    ).all()  # fetched at once: a digest reads tens of thousands, and one fetch each cost more
+    return (select(table.c.application_id, *(table.c[name] for name in CASE_STUDY_FIELDS))
+            .join(models.Application).where(condition).order_by(table.c.id))
+
+
+def _case_studies_from(rows: Iterable[Row]) -> dict[int, list[CaseStudy]]:
+    """:func:`_case_studies_query`'s rows (fetched at once: a digest reads tens of thousands,
+    and one fetch each cost more) by application."""
     found: dict[int, list[CaseStudy]] = {}
     for application_id, *fields_in_order in rows:  # CASE_STUDY_FIELDS: CaseStudy's fields, in order
         found.setdefault(application_id, []).append(CaseStudy(*fields_in_order))

@@ -7,13 +7,14 @@ import os
 import select
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, Executable, Row, create_engine, event, make_url
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, ExceptionContext
@@ -253,6 +254,33 @@ def _sqlite_counting_connection(counter: StatementCounter) -> type:
             return super().cursor(factory)
 
     return CountingConnection
+
+
+def rows_ahead(connection: Connection, statements: Sequence[Executable]) -> Iterator[Sequence[Row]]:
+    """Every row of each of ``statements``, statement by statement, in order, on the caller's
+    connection (its transaction). On PostgreSQL the statements run one after the other on a
+    thread of their own while the caller works through the rows of the earlier ones: the
+    server's time for each overlaps Python's for the rows before it (psycopg lets go of the
+    GIL while it waits for the server). SQLite does its work inside this process, holding
+    the GIL for each row it steps through, so there each statement runs when its rows are
+    asked for. Rows not asked for are not fetched; the thread is done when this ends."""
+    if connection.dialect.name == "sqlite":
+        for statement in statements:
+            yield connection.execute(statement).all()
+        return
+    # One thread: the connection runs one statement at a time, and every one of them is
+    # sent as soon as the one before it is done.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rows-ahead") as fetcher:
+        fetched = [fetcher.submit(lambda statement: connection.execute(statement).all(), statement)
+                   for statement in statements]
+        try:
+            for rows in fetched:
+                yield rows.result()
+        finally:
+            # Left early (an error, or the caller stopped): the statements not started are
+            # dropped, and leaving the block waits for the one running.
+            for rows in fetched:
+                rows.cancel()
 
 
 class DriverStatement:

@@ -19,10 +19,12 @@ An application's PDM channel is its own ``pdm_channel_id``, or ``default_channel
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, and_, case, false, func, literal_column, or_, select, update
+from sqlalchemy import ColumnElement, Row, Select, and_, case, false, func, literal_column, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -31,8 +33,8 @@ from flows.digest import FIRST_DIGEST_LOOKBACK, NO_CHANGES, ApplicationInput, Ch
 from flows.history import CREATED
 from flows.sign_off import Review
 from storage import applications, drills, models
-from storage.case_studies import _case_studies_where, _to_documents
-from storage.db import Database, insert_unless_present
+from storage.case_studies import _case_studies_from, _case_studies_query, _to_documents
+from storage.db import Database, insert_unless_present, rows_ahead
 
 CLAIMED = "claimed"
 POSTED = "posted"
@@ -111,50 +113,57 @@ def load(db: Database, wanted: list[DigestChannel], default_channel: str, now: d
                 .group_by(models.DigestLog.channel_id)
             ).all()  # rows, not the result: a result has keys() and dict() would take it for a mapping
         )
-        rows = connection.execute(
-            select(models.Application.__table__).where(in_channels).order_by(models.Application.id)
-        ).all()
-        # One row per application, its answers as "item=status;…" (item ids and statuses
-        # never hold "=" or ";"): tens of thousands of rows cost far more than the strings.
-        answer_lists = connection.execute(
+        since = {channel_id: last_posted.get(channel_id) or now - FIRST_DIGEST_LOOKBACK for channel_id in ids}
+        # Each query's rows are worked through while the next ones run (rows_ahead): the
+        # aggregated answers first, the rows that take Python longest (split below), while
+        # the server runs the rest.
+        with closing(rows_ahead(connection, [
+            # One row per application, its answers as "item=status;…" (item ids and statuses
+            # never hold "=" or ";"): tens of thousands of rows cost far more than the strings.
             select(models.Answer.application_id,
                    func.aggregate_strings(models.Answer.item_id + "=" + func.coalesce(models.Answer.status, "")
                                           + "=" + func.coalesce(models.Answer.review_decision, ""), ";"))
-            .join(models.Application).where(in_channels).group_by(models.Answer.application_id)
-        ).all()
-        dated: dict[int, dict[str, list[domain.Evidence]]] = {}  # by application, then item
-        for application_id, item_id, evidence_id, evidence_date, expires_on in connection.execute(
+            .join(models.Application).where(in_channels).group_by(models.Answer.application_id),
+            select(models.Application.__table__).where(in_channels).order_by(models.Application.id),
+            _case_studies_query(in_channels),
             select(models.Answer.application_id, models.Answer.item_id, models.Evidence.id,
                    models.Evidence.evidence_date, models.Evidence.expires_on)
             .join(models.Answer).join(models.Application)
             .where(in_channels, models.Evidence.evidence_date.is_not(None))
-            .order_by(models.Evidence.id)
-        ).all():  # fetched at once: tens of thousands of rows, one fetch each cost more
-            dated.setdefault(application_id, {}).setdefault(item_id, []).append(
-                domain.Evidence(text="", evidence_date=evidence_date, expires_on=expires_on, id=evidence_id)
-            )
-        case_studies = _case_studies_where(session, in_channels)
-        plans = drills._newest(session, None, in_channels)
-        since = {channel_id: last_posted.get(channel_id) or now - FIRST_DIGEST_LOOKBACK for channel_id in ids}
-        changes = _changes(connection, since, default_channel)
+            .order_by(models.Evidence.id),
+            drills._newest_query(None, in_channels),
+            _changes_query(since, default_channel),
+        ])) as fetched:
+            answers_by_application: dict[int, dict[str, domain.Answer]] = {}
+            undated = _SharedAnswers()
+            for application_id, answer_list in next(fetched):
+                # Item id → "status=decision", split by str and dict in C rather than triple by
+                # triple: a thousand applications hold tens of thousands of answers.
+                outcomes = dict(entry.split("=", 1) for entry in answer_list.split(";"))
+                answers_by_application[application_id] = {item_id: undated[outcome]
+                                                          for item_id, outcome in outcomes.items()}
+            rows = next(fetched)
+            case_studies = _case_studies_from(next(fetched))
+            dated: dict[int, dict[str, list[domain.Evidence]]] = {}  # by application, then item
+            for application_id, item_id, evidence_id, evidence_date, expires_on in next(fetched):
+                dated.setdefault(application_id, {}).setdefault(item_id, []).append(
+                    domain.Evidence(text="", evidence_date=evidence_date, expires_on=expires_on, id=evidence_id)
+                )
+            for application_id, by_item in dated.items():
+                answers = answers_by_application[application_id]
+                for item_id, evidence in by_item.items():
+                    shared = answers[item_id]
+                    answers[item_id] = domain.Answer(status=shared.status, evidence=tuple(evidence),
+                                                     review=shared.review)
+            plans = drills._plans_from(next(fetched))
+            changes = _changes_from(next(fetched))
 
-    answers_by_application: dict[int, dict[str, domain.Answer]] = {row.id: {} for row in rows}
-    undated = _SharedAnswers()
-    for application_id, answer_list in answer_lists:
-        # Item id → "status=decision", split by str and dict in C rather than triple by
-        # triple: a thousand applications hold tens of thousands of answers.
-        outcomes = dict(entry.split("=", 1) for entry in answer_list.split(";"))
-        answers = {item_id: undated[outcome] for item_id, outcome in outcomes.items()}
-        for item_id, evidence in dated.get(application_id, {}).items():
-            shared = answers[item_id]
-            answers[item_id] = domain.Answer(status=shared.status, evidence=tuple(evidence), review=shared.review)
-        answers_by_application[application_id] = answers
     channel_of = {row.id: row.pdm_channel_id or default_channel for row in rows}
     inputs: dict[str, list[ApplicationInput]] = {channel_id: [] for channel_id in ids}
     for row in rows:
         inputs[channel_of[row.id]].append(
             ApplicationInput(
-                applications._to_state(row, answers_by_application[row.id]),
+                applications._to_state(row, answers_by_application.get(row.id, {})),
                 tuple(case_studies.get(row.id, ())),
                 _to_documents(row),
                 plans.get(row.id, {}),
@@ -167,11 +176,11 @@ def load(db: Database, wanted: list[DigestChannel], default_channel: str, now: d
     ]
 
 
-def _changes(connection: Connection, since: dict[str, datetime], default_channel: str) -> dict[int, Changes]:
-    """Each application's changes after its channel's moment in ``since``, counted in SQL:
-    one row per application and field — per item for statuses, with the status before its
-    first change and after its last — rather than every history row (tens of thousands a
-    week over ten thousand applications)."""
+def _changes_query(since: dict[str, datetime], default_channel: str) -> Select:
+    """The rows of :func:`_changes_from`: each application's changes after its channel's
+    moment in ``since``, counted in SQL — one row per application and field, per item for
+    statuses, with the status before its first change and after its last — rather than
+    every history row (tens of thousands a week over ten thousand applications)."""
     entry, first, last = models.HistoryEntry, aliased(models.HistoryEntry), aliased(models.HistoryEntry)
     channels_since: dict[datetime, list[str]] = {}
     for channel_id, moment in since.items():
@@ -192,21 +201,26 @@ def _changes(connection: Connection, since: dict[str, datetime], default_channel
         .group_by(entry.application_id, entry.field, status_item)
         .subquery()
     )
-    statuses: dict[int, list[tuple[str, str | None, str | None]]] = {}
-    evidence: dict[int, int] = {}
-    created: set[int] = set()
-    for application_id, field_name, item_id, rows, old, new in connection.execute(
+    return (
         select(grouped.c.application_id, grouped.c.field, grouped.c.status_item, grouped.c.rows,
                first.old_value, last.new_value)
         .join(first, first.id == grouped.c.first_id).join(last, last.id == grouped.c.last_id)
         .order_by(grouped.c.first_id)  # statuses in the order of their first change
-    ).all():
+    )
+
+
+def _changes_from(rows: Iterable[Row]) -> dict[int, Changes]:
+    """:func:`_changes_query`'s rows as each application's :class:`Changes`."""
+    statuses: dict[int, list[tuple[str, str | None, str | None]]] = {}
+    evidence: dict[int, int] = {}
+    created: set[int] = set()
+    for application_id, field_name, item_id, rows_counted, old, new in rows:
         if field_name == "status":
             statuses.setdefault(application_id, []).append((item_id, old, new))
         elif field_name == CREATED:
             created.add(application_id)
         else:
-            evidence[application_id] = rows
+            evidence[application_id] = rows_counted
     return {application_id: Changes(tuple(statuses.get(application_id, ())), evidence.get(application_id, 0),
                                     application_id in created)
             for application_id in statuses.keys() | evidence.keys() | created}

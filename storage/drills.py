@@ -7,10 +7,11 @@ every reminder's.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Row, Select, func, select
 from sqlalchemy.orm import Session
 
 from flows.application import ApplicationState
@@ -22,7 +23,7 @@ DRILL = "d"  # the reminder-log kind of the "did it happen?" question
 FIELD = "drill_plan"  # the history field of a plan
 
 
-def _to_plan(row: models.DrillPlanRow) -> DrillPlan:
+def _to_plan(row: models.DrillPlanRow | Row) -> DrillPlan:
     return DrillPlan(item_id=row.item_id, day=row.day, at=time.fromisoformat(row.at) if row.at else None,
                      timezone=row.timezone, attendees=tuple(row.attendees or ()), planned_by=row.planned_by,
                      planned_at=row.planned_at, id=row.id)
@@ -53,14 +54,25 @@ def _newest(session: Session, application_ids: list[int] | None, *where: ColumnE
             ) -> dict[int, dict[str, DrillPlan]]:
     """Newest plan per (application, item), for some applications (None: all), or for
     the applications ``where`` picks (conditions on the applications table)."""
+    return _plans_from(session.connection().execute(_newest_query(application_ids, *where)).all())
+
+
+def _newest_query(application_ids: list[int] | None, *where: ColumnElement[bool]) -> Select:
+    """The rows of :func:`_newest`'s plans (see there)."""
     newest = select(func.max(models.DrillPlanRow.id)).group_by(models.DrillPlanRow.application_id,
                                                                models.DrillPlanRow.item_id)
     if application_ids is not None:
         newest = newest.where(models.DrillPlanRow.application_id.in_(application_ids))
     if where:
         newest = newest.join(models.Application).where(*where)
+    table = models.DrillPlanRow.__table__
+    return select(table).where(table.c.id.in_(newest.scalar_subquery()))
+
+
+def _plans_from(rows: Iterable[Row]) -> dict[int, dict[str, DrillPlan]]:
+    """:func:`_newest_query`'s rows by application, then item."""
     found: dict[int, dict[str, DrillPlan]] = {}
-    for row in session.scalars(select(models.DrillPlanRow).where(models.DrillPlanRow.id.in_(newest.scalar_subquery()))):
+    for row in rows:
         found.setdefault(row.application_id, {})[row.item_id] = _to_plan(row)
     return found
 

@@ -18,6 +18,7 @@ from storage.db import (
     ensure_schema,
     head_revision,
     normalise_url,
+    rows_ahead,
     upgrade,
 )
 from storage.errors import DatabaseUnavailable, PartnerExists
@@ -329,3 +330,33 @@ def test_a_statement_that_needs_more_of_sqlalchemy_is_refused_by_the_driver_path
     with pytest.raises(ValueError, match="needs SQLAlchemy's execution"):
         db.first_row(select(table.c.id).add_cte(update(table).values(cursor_item="P1.3").cte("written")), {})
     assert walks.load(db, state.id).cursor != "P1.3"
+
+
+def test_rows_fetched_ahead_come_statement_by_statement_and_stop_with_the_caller(db, now):
+    """Each statement's rows in order, from the caller's transaction (its own write is
+    seen); an error is raised at its statement's turn; left early, the connection is free
+    again at once for the caller's next statement (PostgreSQL: no statement still running
+    on the fetching thread)."""
+    from contextlib import closing
+
+    from sqlalchemy import select
+
+    from storage.models import Application
+
+    first, second = new_application(db, now), new_application(db, now, partner="Bravo Retail")
+    partners = select(Application.partner_name).order_by(Application.id)
+    with db.session() as session:
+        connection = session.connection()
+        connection.execute(Application.__table__.update().where(Application.id == second.id)
+                           .values(partner_name="Bravo Renamed"))
+        fetched = list(rows_ahead(connection, [select(Application.id).order_by(Application.id), partners,
+                                               select(text("count(*)")).select_from(Application)]))
+        assert [list(rows) for rows in fetched] == [[(first.id,), (second.id,)],
+                                                    [("Acme Retail",), ("Bravo Renamed",)], [(2,)]]
+        with closing(rows_ahead(connection, [partners] * 20)) as left_early:
+            assert next(left_early)[0] == ("Acme Retail",)
+        assert connection.execute(select(text("count(*)")).select_from(Application)).scalar_one() == 2
+    with pytest.raises(Exception, match="no_such_table"), db.session() as session:
+        failing = rows_ahead(session.connection(), [partners, text("SELECT * FROM no_such_table")])
+        assert next(failing)[0] == ("Acme Retail",)
+        next(failing)
