@@ -261,9 +261,10 @@ def rows_ahead(connection: Connection, statements: Sequence[Executable]) -> Iter
     connection (its transaction). On PostgreSQL the statements run one after the other on a
     thread of their own while the caller works through the rows of the earlier ones: the
     server's time for each overlaps Python's for the rows before it (psycopg lets go of the
-    GIL while it waits for the server). SQLite does its work inside this process, holding
-    the GIL for each row it steps through, so there each statement runs when its rows are
-    asked for. Rows not asked for are not fetched; the thread is done when this ends."""
+    GIL while it waits for the server). SQLite does its work inside this process, and a
+    thread of its own would take the GIL back for every row it steps through, so there each
+    statement runs when its rows are asked for. Left early, the statements not yet started
+    are not run, and the thread is done when this ends."""
     if connection.dialect.name == "sqlite":
         for statement in statements:
             yield connection.execute(statement).all()
