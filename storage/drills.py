@@ -50,15 +50,14 @@ def plans(db: Database, application_id: int) -> dict[str, DrillPlan]:
         return _newest(session, [application_id]).get(application_id, {})
 
 
-def _newest(session: Session, application_ids: list[int] | None, *where: ColumnElement[bool]
-            ) -> dict[int, dict[str, DrillPlan]]:
-    """Newest plan per (application, item), for some applications (None: all), or for
-    the applications ``where`` picks (conditions on the applications table)."""
-    return _plans_from(session.connection().execute(_newest_query(application_ids, *where)).all())
+def _newest(session: Session, application_ids: list[int] | None) -> dict[int, dict[str, DrillPlan]]:
+    """Newest plan per (application, item), for some applications (None: all)."""
+    return _plans_from(session.connection().execute(_newest_query(application_ids)).all())
 
 
 def _newest_query(application_ids: list[int] | None, *where: ColumnElement[bool]) -> Select:
-    """The rows of :func:`_newest`'s plans (see there)."""
+    """The rows of the newest plans per (application, item), for some applications (None:
+    all), or for the applications ``where`` picks (conditions on the applications table)."""
     newest = select(func.max(models.DrillPlanRow.id)).group_by(models.DrillPlanRow.application_id,
                                                                models.DrillPlanRow.item_id)
     if application_ids is not None:

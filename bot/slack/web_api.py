@@ -136,8 +136,8 @@ def post_item(db: Database, client: WebClient, team_id: str, channel: str, state
     """Post an item's message (after ``intro``, if any) and remember it, so that replies in
     its thread reach that item. The application's previous live message in the channel
     loses its answer buttons: one message a channel answers the walk. Without an item,
-    only the intro is posted. ``shown``: a message the caller has just updated. Returns
-    Slack's error code when the post failed."""
+    only the intro is posted. ``shown``: a message the caller updates itself (the one just
+    answered, after this post). Returns Slack's error code when the post failed."""
     checklist = get_checklist(*state.release_key)
     item = checklist.item(item_id) if item_id else None
     if item is None:
